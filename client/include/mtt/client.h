@@ -1,0 +1,84 @@
+/* libmtt-client: open and close mtt tracking sessions from an application.
+ *
+ * A session asks mttd (the mtt daemon) to record the machine's memory use over time into a
+ * report file (CSV, "delta,ram") until the session is closed. Every function returns 0 or a
+ * negative errno value; none prints or exits. See mtt-client(3). */
+#ifndef MTT_CLIENT_H
+#define MTT_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MTT_API __attribute__((visibility("default")))
+#else
+#define MTT_API
+#endif
+
+typedef struct mtt_session mtt_session;
+
+typedef enum mtt_outcome {
+        MTT_COMPLETED, /* the tracked code succeeded: the report ends with "0,0" */
+        MTT_FAILED,    /* it reported an error: "0,0" then "-1,-1" */
+        MTT_CRASHED,   /* it died (a supervisor saw it): no ending at all */
+} mtt_outcome;
+
+typedef enum mtt_report_verdict {
+        MTT_REPORT_COMPLETED,
+        MTT_REPORT_CRASHED_GRACEFULLY,
+        MTT_REPORT_CRASHED_UNGRACEFULLY,
+} mtt_report_verdict;
+
+typedef enum mtt_calibrate {
+        MTT_CALIBRATE_DEFAULT = 0, /* subtract the baseline (the daemon's default) */
+        MTT_CALIBRATE_ON,
+        MTT_CALIBRATE_OFF, /* raw used GiB */
+} mtt_calibrate;
+
+/* Zero-initialise it: zero means the default for every field, so fields added later keep
+ * old callers right. */
+typedef struct mtt_options {
+        const char *label;       /* shown by mttctl list; NULL: none */
+        const char *socket_path; /* NULL: $MTT_SOCKET, the user's mttd, then the system's */
+        mtt_calibrate calibrate;
+        uint32_t min_interval_us; /* 0: the daemon's default (1000); at least 100 */
+        uint32_t max_interval_s;  /* 0: the daemon's default (60) */
+        int timeout_ms;           /* per call; 0: 30000, negative: wait forever */
+        void *reserved[8];
+} mtt_options;
+
+/* Creates (or truncates) csv_path with the caller's own permissions (0666 less the umask),
+ * and opens a session that writes the report into it. */
+MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
+/* Opens a session writing into fd, which must be open for writing and be a regular file, a
+ * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */
+MTT_API int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out);
+/* Ends the session, waits until the report is written and synced, and frees s (always, even
+ * on error). -EIO (or the write's errno) when the daemon could not write the report. */
+MTT_API int mtt_close(mtt_session *s, mtt_outcome outcome);
+/* The same, with a cause recorded for the session (for MTT_CRASHED: "killed by SIGKILL"). */
+MTT_API int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char *cause);
+/* The session's id in mttd (as mttctl shows it). */
+MTT_API uint64_t mtt_session_id(const mtt_session *s);
+
+/* The verdict of a report file, from the file alone. -ENOENT (or another errno) when the
+ * file cannot be read: a missing file is an error, not a verdict. */
+MTT_API int mtt_report_verdict_of(const char *csv_path, mtt_report_verdict *out);
+/* These return false when the file cannot be read; use mtt_report_verdict_of to tell. */
+MTT_API bool mtt_has_completed_successfully(const char *csv_path);
+MTT_API bool mtt_has_crashed_gracefully(const char *csv_path);
+MTT_API bool mtt_has_crashed_ungracefully(const char *csv_path);
+
+/* The socket a session would use with these options (NULL opts: the defaults). Writes into
+ * buf; returns buf, or NULL if it does not fit. */
+MTT_API const char *mtt_socket_path(const mtt_options *opts, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,165 @@
+/* libmtt-client sessions: Open and Close over the daemon's varlink socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mtt/client.h"
+#include "proto/connection.h"
+#include "proto/interface.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct mtt_session {
+        mtt_proto_conn conn; /* the session's heartbeat: closing it ends the session */
+        uint64_t id;
+        int timeout_ms;
+};
+
+const char *mtt_socket_path(const mtt_options *opts, char *buf, size_t size)
+{
+        if (opts && opts->socket_path) {
+                int n = snprintf(buf, size, "%s", opts->socket_path);
+                return n >= 0 && (size_t)n < size ? buf : NULL;
+        }
+        return mtt_proto_client_socket(buf, size);
+}
+
+static int timeout_of(const mtt_options *opts)
+{
+        if (!opts || opts->timeout_ms == 0)
+                return DEFAULT_TIMEOUT_MS;
+        return opts->timeout_ms < 0 ? -1 : opts->timeout_ms;
+}
+
+static json_t *open_params(const mtt_options *opts)
+{
+        json_t *p = json_pack("{s:i}", "fd", 0);
+        if (!p || !opts)
+                return p;
+        if (opts->label)
+                json_object_set_new(p, "label", json_string(opts->label));
+        if (opts->calibrate != MTT_CALIBRATE_DEFAULT)
+                json_object_set_new(p, "calibrate",
+                                    json_boolean(opts->calibrate == MTT_CALIBRATE_ON));
+        if (opts->min_interval_us)
+                json_object_set_new(p, "min_interval_us", json_integer(opts->min_interval_us));
+        if (opts->max_interval_s)
+                json_object_set_new(p, "max_interval_s", json_integer(opts->max_interval_s));
+        return p;
+}
+
+/* A reply as an errno: 0 for success, the varlink error's errno otherwise. */
+static int reply_errno(const mtt_proto_reply *r)
+{
+        return r->error ? mtt_proto_error_to_errno(r->error) : 0;
+}
+
+int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
+{
+        if (fd < 0 || !out)
+                return -EINVAL;
+        if (opts && opts->label && !json_string(opts->label))
+                return -EINVAL; /* not UTF-8 */
+        char path[PATH_MAX];
+        if (!mtt_socket_path(opts, path, sizeof(path)))
+                return -ENAMETOOLONG;
+        mtt_session *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->timeout_ms = timeout_of(opts);
+        int r = mtt_proto_conn_open(&s->conn, path);
+        if (r < 0)
+                goto fail;
+        json_t *params = open_params(opts);
+        if (!params) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        mtt_proto_reply reply;
+        r = mtt_proto_conn_call(&s->conn, MTT_PROTO_METHOD_OPEN, params, &fd, 1, s->timeout_ms,
+                                &reply);
+        if (r < 0)
+                goto fail;
+        r = reply_errno(&reply);
+        json_t *id = json_object_get(json_object_get(reply.parameters, "session"), "id");
+        if (r == 0 && !json_is_integer(id))
+                r = -EPROTO;
+        if (r == 0)
+                s->id = (uint64_t)json_integer_value(id);
+        mtt_proto_reply_done(&reply);
+        if (r < 0)
+                goto fail;
+        *out = s;
+        return 0;
+fail:
+        mtt_proto_conn_close(&s->conn);
+        free(s);
+        return r;
+}
+
+int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out)
+{
+        if (!csv_path || !out)
+                return -EINVAL;
+        int fd = open(csv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0)
+                return -errno;
+        int r = mtt_open_fd(fd, opts, out);
+        close(fd);
+        return r;
+}
+
+int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char *cause)
+{
+        static const char *const names[] = {MTT_PROTO_COMPLETED, MTT_PROTO_FAILED,
+                                            MTT_PROTO_CRASHED};
+        if (!s)
+                return -EINVAL;
+        int r = -EINVAL;
+        if ((unsigned)outcome > MTT_CRASHED)
+                goto out;
+        json_t *params =
+            json_pack("{s:I, s:s}", "id", (json_int_t)s->id, "outcome", names[outcome]);
+        if (params && cause && json_object_set_new(params, "cause", json_string(cause)) < 0) {
+                json_decref(params);
+                params = NULL;
+        }
+        if (!params) {
+                r = cause ? -EINVAL : -ENOMEM;
+                goto out;
+        }
+        mtt_proto_reply reply;
+        r = mtt_proto_conn_call(&s->conn, MTT_PROTO_METHOD_CLOSE, params, NULL, 0, s->timeout_ms,
+                                &reply);
+        if (r < 0)
+                goto out;
+        r = reply_errno(&reply);
+        if (r == 0) {
+                /* The daemon could not write the report: say so with the write's errno. */
+                json_t *session = json_object_get(reply.parameters, "session");
+                json_t *err = json_object_get(session, "errno");
+                if (json_is_integer(err) && json_integer_value(err) > 0)
+                        r = -(int)json_integer_value(err);
+                else if (json_is_string(json_object_get(session, "error")))
+                        r = -EIO;
+        }
+        mtt_proto_reply_done(&reply);
+out:
+        mtt_proto_conn_close(&s->conn);
+        free(s);
+        return r;
+}
+
+int mtt_close(mtt_session *s, mtt_outcome outcome)
+{
+        return mtt_close_with_cause(s, outcome, NULL);
+}
+
+uint64_t mtt_session_id(const mtt_session *s)
+{
+        return s ? s->id : 0;
+}

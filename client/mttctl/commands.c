@@ -1,0 +1,441 @@
+/* mttctl's commands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mtt/client.h"
+#include "mttctl.h"
+#include "proto/interface.h"
+#include "table.h"
+
+/* Parses "--json" as a command's only option; returns 1 for json, 0 without, or -1. */
+static int parse_json_flag(int argc, char **argv, int min_args, int max_args, const char *what)
+{
+        static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+        int json = 0, c;
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+                if (c != 'j') {
+                        mttctl_usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+                        return -1;
+                }
+                json = 1;
+        }
+        int n = argc - optind;
+        if (n < min_args || n > max_args) {
+                mttctl_usage_error("%s: %s", argv[0], what);
+                return -1;
+        }
+        return json;
+}
+
+static void print_json(const json_t *v)
+{
+        json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+}
+
+static double num(const json_t *o, const char *key)
+{
+        return json_number_value(json_object_get(o, key));
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "";
+}
+
+/* "crashed: killed by SIGKILL" or just the state. */
+static void format_state(char *buf, size_t size, const json_t *s)
+{
+        const char *cause = str(s, "cause");
+        const char *error = str(s, "error");
+        if (error[0])
+                snprintf(buf, size, "%s: %s", str(s, "state"), error);
+        else if (cause[0])
+                snprintf(buf, size, "%s: %s", str(s, "state"), cause);
+        else
+                snprintf(buf, size, "%s", str(s, "state"));
+}
+
+int mttctl_list(int argc, char **argv)
+{
+        int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments");
+        if (json < 0)
+                return MTTCTL_USAGE;
+        json_t *p = mttctl_call(MTT_PROTO_METHOD_LIST, NULL);
+        if (!p)
+                return MTTCTL_FAILURE;
+        if (json) {
+                print_json(p);
+                json_decref(p);
+                return MTTCTL_OK;
+        }
+        static const char *const heads[] = {"ID",   "PID", "USER", "LABEL", "ELAPSED",
+                                            "ROWS", "RAM", "PEAK", "STATE"};
+        static const int right[] = {1, 1, 0, 0, 1, 1, 1, 1, 0};
+        mttctl_table t;
+        mttctl_table_init(&t, 9, heads, right);
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(p, "sessions"), i, s)
+        {
+                char id[24], pid[16], user[64], label[41], elapsed[32], rows[24], ram[32], peak[32],
+                    state[160];
+                snprintf(id, sizeof(id), "%lld", (long long)num(s, "id"));
+                snprintf(pid, sizeof(pid), "%d", (int)num(s, "pid"));
+                mttctl_format_user(user, sizeof(user), (uid_t)num(s, "uid"));
+                snprintf(label, sizeof(label), "%s", str(s, "label"));
+                mttctl_format_duration(elapsed, sizeof(elapsed), num(s, "elapsed"));
+                snprintf(rows, sizeof(rows), "%lld", (long long)num(s, "rows"));
+                mttctl_format_gib(ram, sizeof(ram), num(s, "ram"));
+                mttctl_format_gib(peak, sizeof(peak), num(s, "peak"));
+                format_state(state, sizeof(state), s);
+                const char *row[] = {id, pid, user, label, elapsed, rows, ram, peak, state};
+                mttctl_table_add(&t, row);
+        }
+        if (t.n_rows == 0)
+                printf("No sessions.\n");
+        else
+                mttctl_table_print(&t, stdout);
+        mttctl_table_free(&t);
+        json_decref(p);
+        return MTTCTL_OK;
+}
+
+static bool parse_id(const char *s, long long *out)
+{
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v <= 0)
+                return false;
+        *out = v;
+        return true;
+}
+
+int mttctl_status(int argc, char **argv)
+{
+        int json = parse_json_flag(argc, argv, 1, 1, "needs one session ID");
+        if (json < 0)
+                return MTTCTL_USAGE;
+        long long id;
+        if (!parse_id(argv[optind], &id))
+                return mttctl_usage_error("status: '%s' is not a session ID", argv[optind]);
+        json_t *p = mttctl_call(MTT_PROTO_METHOD_STATUS, json_pack("{s:I}", "id", (json_int_t)id));
+        if (!p)
+                return MTTCTL_FAILURE;
+        json_t *s = json_object_get(p, "session");
+        if (json) {
+                print_json(s);
+                json_decref(p);
+                return MTTCTL_OK;
+        }
+        char user[64], elapsed[32], ram[32], peak[32], base[32], state[160], started[64];
+        mttctl_format_user(user, sizeof(user), (uid_t)num(s, "uid"));
+        mttctl_format_duration(elapsed, sizeof(elapsed), num(s, "elapsed"));
+        mttctl_format_gib(ram, sizeof(ram), num(s, "ram"));
+        mttctl_format_gib(peak, sizeof(peak), num(s, "peak"));
+        mttctl_format_gib(base, sizeof(base), num(s, "baseline"));
+        format_state(state, sizeof(state), s);
+        time_t t0 = (time_t)(num(s, "started") / 1e6);
+        struct tm tm;
+        strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t0, &tm));
+        printf("Session:   %lld\n", (long long)num(s, "id"));
+        printf("Label:     %s\n", str(s, "label"));
+        printf("State:     %s\n", state);
+        printf("PID:       %d\n", (int)num(s, "pid"));
+        printf("User:      %s (%d)\n", user, (int)num(s, "uid"));
+        printf("Started:   %s\n", started);
+        printf("Elapsed:   %s (%.6f s)\n", elapsed, num(s, "elapsed"));
+        printf("Rows:      %lld\n", (long long)num(s, "rows"));
+        printf("RAM:       %s (%.6f GiB above the baseline)\n", ram, num(s, "ram"));
+        printf("Peak:      %s (%.6f GiB)\n", peak, num(s, "peak"));
+        printf("Baseline:  %s%s\n", base,
+               json_is_true(json_object_get(s, "calibrate"))
+                   ? ""
+                   : " (calibration off: raw used memory)");
+        printf("Intervals: %lld us to %lld s\n", (long long)num(s, "min_interval_us"),
+               (long long)num(s, "max_interval_s"));
+        if (json_object_get(s, "write_stalled"))
+                printf("Warning:   the report's current write has waited %.1f s\n",
+                       num(s, "write_stalled"));
+        json_decref(p);
+        return MTTCTL_OK;
+}
+
+int mttctl_sample(int argc, char **argv)
+{
+        int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments");
+        if (json < 0)
+                return MTTCTL_USAGE;
+        json_t *p = mttctl_call(MTT_PROTO_METHOD_SAMPLE, NULL);
+        if (!p)
+                return MTTCTL_FAILURE;
+        json_t *r = json_object_get(p, "reading");
+        if (json) {
+                print_json(r);
+        } else {
+                char used[32];
+                mttctl_format_gib(used, sizeof(used), num(r, "used"));
+                printf("Used:      %s (%.6f GiB = MemTotal - MemFree - Buffers - Cached - Slab)\n",
+                       used, num(r, "used"));
+                printf("MemTotal:  %lld kB\nMemFree:   %lld kB\nBuffers:   %lld kB\n"
+                       "Cached:    %lld kB\nSlab:      %lld kB\n",
+                       (long long)num(r, "mem_total_kb"), (long long)num(r, "mem_free_kb"),
+                       (long long)num(r, "buffers_kb"), (long long)num(r, "cached_kb"),
+                       (long long)num(r, "slab_kb"));
+        }
+        json_decref(p);
+        return MTTCTL_OK;
+}
+
+int mttctl_check(int argc, char **argv)
+{
+        static const struct option opts[] = {{0}};
+        int c;
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
+                return mttctl_usage_error("check: unknown option '%s'", argv[optind - 1]);
+        if (optind >= argc)
+                return mttctl_usage_error("check: needs at least one report file");
+        int ret = MTTCTL_OK;
+        for (int i = optind; i < argc; i++) {
+                mtt_report_verdict v;
+                int r = mtt_report_verdict_of(argv[i], &v);
+                if (r < 0) {
+                        mttctl_error("%s: %s", argv[i], strerror(-r));
+                        ret = MTTCTL_FAILURE;
+                        continue;
+                }
+                static const char *const names[] = {"completed", "crashed gracefully",
+                                                    "crashed ungracefully"};
+                printf("%s: %s\n", argv[i], names[v]);
+                if (v != MTT_REPORT_COMPLETED)
+                        ret = MTTCTL_FAILURE;
+        }
+        return ret;
+}
+
+/* ---- run ---- */
+
+static volatile sig_atomic_t child_pid;
+
+static void forward_signal(int sig)
+{
+        if (child_pid > 0)
+                kill((pid_t)child_pid, sig);
+}
+
+static bool parse_uint(const char *s, unsigned long max, uint32_t *out)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max)
+                return false;
+        *out = (uint32_t)v;
+        return true;
+}
+
+/* The command line as one label, cut to what the daemon accepts. */
+static void default_label(char *buf, size_t size, char **cmd)
+{
+        size_t n = 0;
+        buf[0] = '\0';
+        for (; *cmd && n + 1 < size; cmd++) {
+                int k = snprintf(buf + n, size - n, "%s%s", n ? " " : "", *cmd);
+                if (k < 0 || (size_t)k >= size - n)
+                        break;
+                n += (size_t)k;
+        }
+}
+
+static void default_output(char *buf, size_t size, const char *cmd)
+{
+        const char *base = strrchr(cmd, '/');
+        base = base ? base + 1 : cmd;
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime_r(&now, &tm));
+        snprintf(buf, size, "mtt-%.64s-%s-%d.csv", base, stamp, (int)getpid());
+}
+
+/* Runs cmd in a child. An exec failure comes back through a close-on-exec pipe, so the
+ * caller can tell "could not run" (126/127) from the command's own exit status. */
+static pid_t spawn(char **cmd, int *exec_errno)
+{
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(pfd[0]);
+                signal(SIGINT, SIG_DFL);
+                signal(SIGQUIT, SIG_DFL);
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                execvp(cmd[0], cmd);
+                int e = errno;
+                (void)!write(pfd[1], &e, sizeof(e));
+                _exit(e == ENOENT ? MTTCTL_RUN_NOT_FOUND : MTTCTL_RUN_CANNOT_EXEC);
+        }
+        close(pfd[1]);
+        *exec_errno = 0;
+        if (pid > 0) {
+                ssize_t n;
+                do
+                        n = read(pfd[0], exec_errno, sizeof(*exec_errno));
+                while (n < 0 && errno == EINTR);
+                if (n != sizeof(*exec_errno))
+                        *exec_errno = 0;
+        }
+        close(pfd[0]);
+        return pid;
+}
+
+int mttctl_run(int argc, char **argv)
+{
+        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX };
+        static const struct option opts[] = {
+            {"output", required_argument, NULL, 'o'},
+            {"label", required_argument, NULL, 'l'},
+            {"no-calibrate", no_argument, NULL, OPT_NO_CALIBRATE},
+            {"min-interval-us", required_argument, NULL, OPT_MIN},
+            {"max-interval-s", required_argument, NULL, OPT_MAX},
+            {0},
+        };
+        mtt_options mo = {.socket_path = mttctl_socket};
+        const char *output = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "+:o:l:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'o':
+                        output = optarg;
+                        break;
+                case 'l':
+                        mo.label = optarg;
+                        break;
+                case OPT_NO_CALIBRATE:
+                        mo.calibrate = MTT_CALIBRATE_OFF;
+                        break;
+                case OPT_MIN:
+                        if (!parse_uint(optarg, 60000000, &mo.min_interval_us))
+                                return mttctl_usage_error("run: bad --min-interval-us '%s'",
+                                                          optarg);
+                        break;
+                case OPT_MAX:
+                        if (!parse_uint(optarg, 86400, &mo.max_interval_s))
+                                return mttctl_usage_error("run: bad --max-interval-s '%s'", optarg);
+                        break;
+                case ':':
+                        return mttctl_usage_error("run: option '%s' needs an argument",
+                                                  argv[optind - 1]);
+                default:
+                        return mttctl_usage_error("run: unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind >= argc)
+                return mttctl_usage_error("run: no command given (mttctl run [OPTION]... -- CMD "
+                                          "[ARG]...)");
+        char **cmd = argv + optind;
+        char label[257], out_buf[PATH_MAX];
+        if (!mo.label) {
+                default_label(label, sizeof(label), cmd);
+                mo.label = label;
+        }
+        if (!output) {
+                default_output(out_buf, sizeof(out_buf), cmd[0]);
+                output = out_buf;
+        }
+
+        mtt_session *session;
+        int r = mtt_open(output, &mo, &session);
+        if (r < 0) {
+                char path[PATH_MAX];
+                if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES) {
+                        /* Say which of the two, the report or the socket, was the trouble. */
+                        int fd = open(output, O_WRONLY | O_CLOEXEC);
+                        if (fd < 0) {
+                                mttctl_error("cannot create %s: %s", output, strerror(-r));
+                                return MTTCTL_RUN_NO_TRACKING;
+                        }
+                        close(fd);
+                        mttctl_error("cannot reach mttd at %s: %s",
+                                     mtt_socket_path(&mo, path, sizeof(path)), strerror(-r));
+                        fprintf(stderr, "Start it with 'systemctl start mttd', or run 'mttd "
+                                        "--socket PATH' and use --socket PATH or MTT_SOCKET.\n");
+                } else {
+                        mttctl_error("cannot start tracking into %s: %s", output, strerror(-r));
+                }
+                return MTTCTL_RUN_NO_TRACKING;
+        }
+
+        /* Like a shell running a foreground job: ^C and ^\ go to the child alone (the
+         * terminal sends them to both), termination requests are passed on. */
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP);
+        sigprocmask(SIG_BLOCK, &block, &old);
+        int exec_errno;
+        pid_t pid = spawn(cmd, &exec_errno);
+        if (pid < 0) {
+                r = -errno;
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                mtt_close_with_cause(session, MTT_FAILED, "mttctl could not fork");
+                mttctl_error("cannot fork: %s", strerror(-r));
+                return MTTCTL_RUN_NO_TRACKING;
+        }
+        child_pid = pid;
+        struct sigaction fwd = {.sa_handler = forward_signal}, ign = {.sa_handler = SIG_IGN};
+        sigaction(SIGTERM, &fwd, NULL);
+        sigaction(SIGHUP, &fwd, NULL);
+        sigaction(SIGINT, &ign, NULL);
+        sigaction(SIGQUIT, &ign, NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+
+        char cause[128];
+        mtt_outcome outcome;
+        int code;
+        if (exec_errno) {
+                outcome = MTT_FAILED;
+                code = exec_errno == ENOENT ? MTTCTL_RUN_NOT_FOUND : MTTCTL_RUN_CANNOT_EXEC;
+                snprintf(cause, sizeof(cause), "cannot execute %s: %s", cmd[0],
+                         strerror(exec_errno));
+                mttctl_error("%s", cause);
+        } else if (WIFEXITED(status)) {
+                code = WEXITSTATUS(status);
+                outcome = code == 0 ? MTT_COMPLETED : MTT_FAILED;
+                snprintf(cause, sizeof(cause), "exited with status %d", code);
+        } else {
+                int sig = WTERMSIG(status);
+                code = 128 + sig;
+                outcome = MTT_CRASHED;
+                snprintf(cause, sizeof(cause), "killed by SIG%s%s", sigabbrev_np(sig),
+                         WCOREDUMP(status) ? " (core dumped)" : "");
+        }
+        uint64_t id = mtt_session_id(session);
+        r = mtt_close_with_cause(session, outcome, cause);
+        static const char *const names[] = {"completed", "failed", "crashed"};
+        if (r < 0)
+                mttctl_error("session %llu: the report %s may be incomplete: %s",
+                             (unsigned long long)id, output, strerror(-r));
+        else
+                fprintf(stderr, "mttctl: session %llu %s (%s); report: %s\n",
+                        (unsigned long long)id, names[outcome], cause, output);
+        return code;
+}

@@ -1,0 +1,159 @@
+/* mttctl: the shell tool for mtt. Parses the command and hands it to its function. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mtt-version.h"
+#include "mtt/client.h"
+#include "mttctl.h"
+#include "proto/interface.h"
+
+const char *mttctl_socket;
+
+static void usage(FILE *f)
+{
+        fputs("Usage: mttctl [--socket PATH] COMMAND [ARG]...\n"
+              "Lists and inspects mtt tracking sessions, tracks commands, checks reports.\n"
+              "\n"
+              "Commands:\n"
+              "  list [--json]                  sessions: running and recently ended\n"
+              "  status ID [--json]             one session in full\n"
+              "  run [-o FILE] [-l LABEL] [--no-calibrate] [--min-interval-us N]\n"
+              "      [--max-interval-s N] -- CMD [ARG]...\n"
+              "                                 track a command; exits with its status\n"
+              "                                 (128+N when killed by signal N)\n"
+              "  check FILE...                  each report's verdict; exit 0 only if all\n"
+              "                                 completed\n"
+              "  sample [--json]                the current memory reading\n"
+              "\n"
+              "Options:\n"
+              "  -s, --socket PATH   mttd's socket (default: $MTT_SOCKET, then\n"
+              "                      $XDG_RUNTIME_DIR/mtt/io.mtt.Tracker if it exists, then\n"
+              "                      /run/mtt/io.mtt.Tracker)\n"
+              "  -h, --help          show this help\n"
+              "  -V, --version       show the version\n"
+              "\n"
+              "Exit status: 0 on success, 1 on failure, 2 for bad usage; see 'run' above.\n",
+              f);
+}
+
+void mttctl_error(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("mttctl: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+int mttctl_usage_error(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("mttctl: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\nTry 'mttctl --help'.\n", stderr);
+        va_end(ap);
+        return MTTCTL_USAGE;
+}
+
+json_t *mttctl_call(const char *method, json_t *params)
+{
+        char path[PATH_MAX];
+        mtt_options opts = {.socket_path = mttctl_socket};
+        if (!mtt_socket_path(&opts, path, sizeof(path))) {
+                json_decref(params);
+                mttctl_error("socket path too long");
+                return NULL;
+        }
+        mtt_proto_conn c;
+        int r = mtt_proto_conn_open(&c, path);
+        if (r < 0) {
+                json_decref(params);
+                mttctl_error("cannot reach mttd at %s: %s", path, strerror(-r));
+                fprintf(stderr, "Start it with 'systemctl start mttd' (or 'systemctl --user start "
+                                "mttd'), or run 'mttd --socket PATH'\nand point mttctl at it "
+                                "with --socket PATH or MTT_SOCKET=PATH.\n");
+                return NULL;
+        }
+        mtt_proto_reply reply;
+        r = mtt_proto_conn_call(&c, method, params, NULL, 0, 30000, &reply);
+        mtt_proto_conn_close(&c);
+        if (r < 0) {
+                mttctl_error("no answer from mttd at %s: %s", path, strerror(-r));
+                return NULL;
+        }
+        if (reply.error) {
+                const char *reason = json_string_value(json_object_get(reply.parameters, "reason"));
+                json_t *id = json_object_get(reply.parameters, "id");
+                if (strcmp(reply.error, MTT_PROTO_ERROR_NO_SUCH_SESSION) == 0)
+                        mttctl_error("no session %lld", (long long)json_integer_value(id));
+                else if (strcmp(reply.error, MTT_PROTO_ERROR_PERMISSION_DENIED) == 0)
+                        mttctl_error("session %lld belongs to another user",
+                                     (long long)json_integer_value(id));
+                else
+                        mttctl_error("mttd answered %s%s%s", reply.error, reason ? ": " : "",
+                                     reason ? reason : "");
+                mtt_proto_reply_done(&reply);
+                return NULL;
+        }
+        json_t *p = json_incref(reply.parameters);
+        mtt_proto_reply_done(&reply);
+        return p;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"socket", required_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},
+            {0},
+        };
+        static const struct {
+                const char *name;
+                int (*fn)(int, char **);
+        } commands[] = {
+            {"list", mttctl_list},   {"status", mttctl_status}, {"run", mttctl_run},
+            {"check", mttctl_check}, {"sample", mttctl_sample},
+        };
+        int c;
+        opterr = 0;
+        /* "+": stop at the command, whose own options come after it. */
+        while ((c = getopt_long(argc, argv, "+:s:hV", opts, NULL)) != -1) {
+                switch (c) {
+                case 's':
+                        mttctl_socket = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return MTTCTL_OK;
+                case 'V':
+                        printf("mttctl %s\n", MTT_VERSION);
+                        return MTTCTL_OK;
+                case ':':
+                        return mttctl_usage_error("option '%s' needs an argument",
+                                                  argv[optind - 1]);
+                default:
+                        return mttctl_usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind >= argc)
+                return mttctl_usage_error("no command given");
+        const char *name = argv[optind];
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                if (strcmp(commands[i].name, name) == 0) {
+                        /* Each command parses its own arguments, argv[0] being its name;
+                         * optind = 0 makes getopt start over. */
+                        int sub_argc = argc - optind;
+                        char **sub_argv = argv + optind;
+                        optind = 0;
+                        return commands[i].fn(sub_argc, sub_argv);
+                }
+        }
+        return mttctl_usage_error("unknown command '%s'", name);
+}

@@ -1,0 +1,26 @@
+/* mttd's defaults. */
+#include "config.h"
+
+void mttd_config_defaults(mttd_config *c)
+{
+        *c = (mttd_config){
+            .meminfo_path = "/proc/meminfo",
+            .fine_interval_us = 10000,
+            .idle_interval_us = 500000,
+            .min_interval_us = 1000,
+            .floor_interval_us = 100,
+            .max_interval_us = 60000000,
+            .calibration_us = 2000000,
+            .flush_delay_us = 500000,
+            .sync_interval_us = 10000000,
+            .stall_after_us = 5000000,
+            .shutdown_timeout_us = 5000000,
+            .max_sessions = 16384,
+            .max_sessions_per_uid = 4096,
+            .max_connections = 16384,
+            .history = 256,
+            .writer_threads = 16,
+            .max_frame = 64 * 1024,
+            .max_output = 1024 * 1024,
+        };
+}

@@ -1,0 +1,31 @@
+/* mttd's settings, with their defaults. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mttd_config {
+        const char *socket_path;  /* NULL: the default for this user */
+        const char *meminfo_path; /* "/proc/meminfo" */
+
+        uint64_t fine_interval_us;    /* internal sampling while sessions run (peaks) */
+        uint64_t idle_interval_us;    /* sampling for the baseline ring while idle */
+        uint64_t min_interval_us;     /* default session minimum */
+        uint64_t floor_interval_us;   /* lowest minimum a session may ask for */
+        uint64_t max_interval_us;     /* default session maximum */
+        uint64_t calibration_us;      /* baseline window before Open */
+        uint64_t flush_delay_us;      /* rows reach the file within this */
+        uint64_t sync_interval_us;    /* fdatasync while rows are pending */
+        uint64_t stall_after_us;      /* a write older than this is reported stalled */
+        uint64_t shutdown_timeout_us; /* wait for writes on SIGTERM */
+
+        unsigned max_sessions;
+        unsigned max_sessions_per_uid;
+        unsigned max_connections;
+        unsigned history; /* ended sessions kept for List and Status */
+        unsigned writer_threads;
+        size_t max_frame;
+        size_t max_output; /* unsent reply bytes per connection */
+} mttd_config;
+
+void mttd_config_defaults(mttd_config *c);

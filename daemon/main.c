@@ -1,0 +1,227 @@
+/* mttd: parses the command line, sets up the tracker and the server, runs the loop, and on
+ * SIGTERM or SIGINT flushes every report before it exits. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "log.h"
+#include "mtt-version.h"
+#include "proto/interface.h"
+#include "server.h"
+#include "tracker.h"
+
+/* Exit codes: 0 after a clean stop, 1 when it cannot start or run, 2 for bad usage. */
+enum { EXIT_USAGE = 2 };
+
+typedef struct mttd {
+        struct ev_loop *loop;
+        mttd_config cfg;
+        mttd_tracker *tracker;
+        mttd_server *server;
+        ev_signal sigterm, sigint;
+        char socket_path[PATH_MAX];
+        bool bound_here; /* unlink the socket at exit */
+} mttd;
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: mttd [OPTION]...\n"
+                "Samples /proc/meminfo and writes memory-over-time reports for the sessions\n"
+                "clients open on its varlink socket.\n"
+                "\n"
+                "  -s, --socket PATH          listen on PATH (default: %s for root,\n"
+                "                             $XDG_RUNTIME_DIR/mtt/%s otherwise);\n"
+                "                             ignored under socket activation\n"
+                "      --meminfo PATH         read PATH instead of /proc/meminfo\n"
+                "      --max-sessions N       running sessions in all (default 16384)\n"
+                "      --max-sessions-per-uid N  running sessions of one user (default 4096)\n"
+                "      --history N            ended sessions kept for list/status (default 256)\n"
+                "  -h, --help                 show this help\n"
+                "  -V, --version              show the version\n"
+                "\n"
+                "Runs in the foreground and logs to stderr. Exit status: 0 after SIGTERM or\n"
+                "SIGINT once every report is flushed, 1 when it cannot start, 2 for bad usage.\n",
+                MTT_PROTO_SYSTEM_SOCKET, MTT_PROTO_SOCKET_NAME);
+}
+
+static bool parse_count(const char *s, unsigned *out)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v == 0 || v > 1000000 || s[0] == '-')
+                return false;
+        *out = (unsigned)v;
+        return true;
+}
+
+static int parse_args(mttd *d, int argc, char **argv)
+{
+        enum { OPT_MEMINFO = 256, OPT_MAX_SESSIONS, OPT_MAX_PER_UID, OPT_HISTORY };
+        static const struct option opts[] = {
+            {"socket", required_argument, NULL, 's'},
+            {"meminfo", required_argument, NULL, OPT_MEMINFO},
+            {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+            {"max-sessions-per-uid", required_argument, NULL, OPT_MAX_PER_UID},
+            {"history", required_argument, NULL, OPT_HISTORY},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},
+            {0},
+        };
+        int c;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":s:hV", opts, NULL)) != -1) {
+                unsigned *count = NULL;
+                switch (c) {
+                case 's':
+                        d->cfg.socket_path = optarg;
+                        break;
+                case OPT_MEMINFO:
+                        d->cfg.meminfo_path = optarg;
+                        break;
+                case OPT_MAX_SESSIONS:
+                        count = &d->cfg.max_sessions;
+                        break;
+                case OPT_MAX_PER_UID:
+                        count = &d->cfg.max_sessions_per_uid;
+                        break;
+                case OPT_HISTORY:
+                        count = &d->cfg.history;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                case 'V':
+                        printf("mttd %s\n", MTT_VERSION);
+                        exit(0);
+                case ':':
+                        fprintf(stderr, "mttd: option '%s' needs an argument\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "mttd: unknown option '%s'\n", argv[optind - 1]);
+                        return -EINVAL;
+                }
+                if (count && !parse_count(optarg, count)) {
+                        fprintf(stderr, "mttd: '%s' is not a count from 1 to 1000000\n", optarg);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "mttd: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The listening socket: systemd's if it passed one, else our own. */
+static int get_listener(mttd *d)
+{
+        int n = sd_listen_fds(1);
+        if (n < 0) {
+                mttd_log(LOG_ERR, "cannot take sockets from systemd: %s", strerror(-n));
+                return n;
+        }
+        if (n >= 1) {
+                if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+                        mttd_log(LOG_ERR, "the socket systemd passed is not a listening "
+                                          "UNIX stream socket");
+                        return -EINVAL;
+                }
+                for (int fd = SD_LISTEN_FDS_START + 1; fd < SD_LISTEN_FDS_START + n; fd++)
+                        close(fd);
+                snprintf(d->socket_path, sizeof(d->socket_path), "(socket activation)");
+                return SD_LISTEN_FDS_START;
+        }
+        if (d->cfg.socket_path)
+                snprintf(d->socket_path, sizeof(d->socket_path), "%s", d->cfg.socket_path);
+        else if (!mtt_proto_daemon_socket(d->socket_path, sizeof(d->socket_path)))
+                return -ENAMETOOLONG;
+        const char *what = "";
+        int fd = mttd_server_listen(d->socket_path, &what);
+        if (fd < 0) {
+                mttd_log(LOG_ERR, "%s: %s (%s)", d->socket_path, what, strerror(-fd));
+                return fd;
+        }
+        d->bound_here = true;
+        return fd;
+}
+
+static void on_closed(void *ctx, void *waiter, mttd_session *s)
+{
+        mttd *d = ctx;
+        mttd_server_session_closed(d->server, waiter, s);
+}
+
+static void on_drained(void *ctx)
+{
+        mttd *d = ctx;
+        ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        mttd *d = w->data;
+        mttd_log(LOG_INFO, "%s: flushing %u running session(s) and stopping", strsignal(w->signum),
+                 mttd_tracker_running(d->tracker));
+        sd_notify(0, "STOPPING=1");
+        mttd_server_stop_accepting(d->server);
+        mttd_tracker_shutdown(d->tracker);
+}
+
+int main(int argc, char **argv)
+{
+        static mttd d;
+        mttd_config_defaults(&d.cfg);
+        if (parse_args(&d, argc, argv) < 0) {
+                fprintf(stderr, "Try 'mttd --help'.\n");
+                return EXIT_USAGE;
+        }
+        mttd_log_init();
+        /* A reader that leaves a report pipe must cost one session, not the daemon. */
+        signal(SIGPIPE, SIG_IGN);
+
+        int ret = 1;
+        d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);
+        if (!d.loop) {
+                mttd_log(LOG_ERR, "cannot create the event loop");
+                return 1;
+        }
+        int r = mttd_tracker_new(d.loop, &d.cfg, on_closed, on_drained, &d, &d.tracker);
+        if (r < 0)
+                goto out;
+        int fd = get_listener(&d);
+        if (fd < 0)
+                goto out;
+        r = mttd_server_new(d.loop, &d.cfg, d.tracker, fd, &d.server);
+        if (r < 0) {
+                close(fd);
+                goto out;
+        }
+        ev_signal_init(&d.sigterm, on_stop_signal, SIGTERM);
+        ev_signal_init(&d.sigint, on_stop_signal, SIGINT);
+        d.sigterm.data = d.sigint.data = &d;
+        ev_signal_start(d.loop, &d.sigterm);
+        ev_signal_start(d.loop, &d.sigint);
+
+        mttd_log(LOG_INFO, "mttd %s listening on %s", MTT_VERSION, d.socket_path);
+        sd_notify(0, "READY=1\nSTATUS=Listening, no session running");
+        ev_run(d.loop, 0);
+        ret = 0;
+out:
+        mttd_server_free(d.server);
+        mttd_tracker_free(d.tracker);
+        if (d.bound_here)
+                unlink(d.socket_path);
+        ev_loop_destroy(d.loop);
+        return ret;
+}

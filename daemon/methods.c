@@ -1,0 +1,293 @@
+/* Method dispatch: parameter checks, ownership, and the tracker calls behind them. */
+#include "methods.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "mtt-version.h"
+#include "proto/interface.h"
+
+#define MAX_LABEL 256
+
+typedef json_t *(*method_fn)(const mttd_request *req, int *deferred);
+
+static json_t *varlink_invalid(const char *parameter)
+{
+        return mtt_proto_error_param_new(MTT_PROTO_ERROR_VARLINK_PARAMETER, parameter, NULL);
+}
+
+static json_t *tracker_invalid(const char *parameter, const char *reason)
+{
+        return mtt_proto_error_param_new(MTT_PROTO_ERROR_INVALID_PARAMETER, parameter, reason);
+}
+
+static json_t *session_error(const char *error, uint64_t id)
+{
+        return mtt_proto_error_new(error, json_pack("{s:I}", "id", (json_int_t)id));
+}
+
+static json_t *session_json(mttd_tracker *t, const mttd_session *s)
+{
+        return mttd_session_json(s, mttd_now_us(), mttd_tracker_config(t)->stall_after_us);
+}
+
+json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s)
+{
+        return mtt_proto_reply_new(json_pack("{s:o}", "session", session_json(t, s)), false);
+}
+
+static bool may_see(const mttd_request *req, const mttd_session *s)
+{
+        return req->peer->uid == 0 || req->peer->uid == s->uid;
+}
+
+/* Finds a session the caller may act on, or sets *err to the reply that says why not. */
+static mttd_session *owned_session(const mttd_request *req, int64_t id, json_t **err)
+{
+        mttd_session *s = id > 0 ? mttd_tracker_find(req->tracker, (uint64_t)id) : NULL;
+        if (!s)
+                *err = session_error(MTT_PROTO_ERROR_NO_SUCH_SESSION, (uint64_t)id);
+        else if (!may_see(req, s))
+                *err = session_error(MTT_PROTO_ERROR_PERMISSION_DENIED, (uint64_t)id);
+        return *err ? NULL : s;
+}
+
+static json_t *get_info(const mttd_request *req, int *deferred)
+{
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
+                return varlink_invalid(bad);
+        return mtt_proto_reply_new(json_pack("{s:s, s:s, s:s, s:s, s:[s,s]}", "vendor", "mtt",
+                                             "product", "mttd", "version", MTT_VERSION, "url",
+                                             "https://varlink.org", "interfaces", MTT_PROTO_SERVICE,
+                                             MTT_PROTO_INTERFACE),
+                                   false);
+}
+
+static json_t *get_interface_description(const mttd_request *req, int *deferred)
+{
+        struct {
+                const char *interface;
+        } p = {0};
+        static const mtt_proto_field fields[] = {
+            {"interface", MTT_PROTO_STRING, true, 0},
+            {0},
+        };
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
+                return varlink_invalid(bad);
+        const char *text = mtt_proto_interface_description(p.interface);
+        if (!text)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_INTERFACE_NOT_FOUND,
+                                           json_pack("{s:s}", "interface", p.interface));
+        return mtt_proto_reply_new(json_pack("{s:s}", "description", text), false);
+}
+
+/* SPEC 8: open for writing, and a regular file, a pipe or FIFO, or a character device. */
+static const char *fd_unfit(int fd)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return "the file descriptor cannot be examined";
+        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+                return "not a regular file, pipe, FIFO or character device";
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || (fl & O_PATH))
+                return "the file descriptor cannot be written";
+        if ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR)
+                return "not open for writing";
+        return NULL;
+}
+
+static json_t *invalid_fd(const char *reason)
+{
+        return mtt_proto_error_new(MTT_PROTO_ERROR_INVALID_FD,
+                                   json_pack("{s:s}", "reason", reason));
+}
+
+static json_t *open_session(const mttd_request *req, int *deferred)
+{
+        const mttd_config *cfg = mttd_tracker_config(req->tracker);
+        struct {
+                int64_t fd;
+                const char *label;
+                bool calibrate;
+                int64_t min_interval_us;
+                int64_t max_interval_s;
+        } p = {
+            .fd = -1,
+            .label = "",
+            .calibrate = true,
+            .min_interval_us = (int64_t)cfg->min_interval_us,
+            .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
+        };
+        static const mtt_proto_field fields[] = {
+            {"fd", MTT_PROTO_INT, true, offsetof(typeof(p), fd)},
+            {"label", MTT_PROTO_STRING, false, offsetof(typeof(p), label)},
+            {"calibrate", MTT_PROTO_BOOL, false, offsetof(typeof(p), calibrate)},
+            {"min_interval_us", MTT_PROTO_INT, false, offsetof(typeof(p), min_interval_us)},
+            {"max_interval_s", MTT_PROTO_INT, false, offsetof(typeof(p), max_interval_s)},
+            {0},
+        };
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
+                return varlink_invalid(bad);
+        if (strlen(p.label) > MAX_LABEL)
+                return tracker_invalid("label", "longer than 256 bytes");
+        if (p.min_interval_us < (int64_t)cfg->floor_interval_us || p.min_interval_us > 60000000)
+                return tracker_invalid("min_interval_us", "out of range");
+        if (p.max_interval_s < 1 || p.max_interval_s > 86400 ||
+            p.max_interval_s * 1000000 < p.min_interval_us)
+                return tracker_invalid("max_interval_s", "out of range");
+        if (p.fd < 0 || (uint64_t)p.fd >= req->frame->n_fds)
+                return invalid_fd("no file descriptor passed at that index");
+
+        int fd = req->frame->fds[p.fd];
+        const char *why = fd_unfit(fd);
+        if (why)
+                return invalid_fd(why);
+
+        mttd_session_params sp = {
+            .label = p.label,
+            .calibrate = p.calibrate,
+            .min_interval_us = (uint64_t)p.min_interval_us,
+            .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
+        };
+        mttd_session *s;
+        int r = mttd_tracker_open(req->tracker, &sp, fd, req->peer, req->conn, &s);
+        if (r == -EUSERS)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
+                                           json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));
+        if (r < 0)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
+                                           json_pack("{s:s}", "reason", strerror(-r)));
+        req->frame->fds[p.fd] = -1; /* the session has it now */
+        return mttd_methods_session_reply(req->tracker, s);
+}
+
+static json_t *close_session(const mttd_request *req, int *deferred)
+{
+        struct {
+                int64_t id;
+                const char *outcome;
+                const char *cause;
+        } p = {0};
+        static const mtt_proto_field fields[] = {
+            {"id", MTT_PROTO_INT, true, offsetof(typeof(p), id)},
+            {"outcome", MTT_PROTO_STRING, true, offsetof(typeof(p), outcome)},
+            {"cause", MTT_PROTO_STRING, false, offsetof(typeof(p), cause)},
+            {0},
+        };
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
+                return varlink_invalid(bad);
+        mttd_state outcome;
+        if (strcmp(p.outcome, MTT_PROTO_COMPLETED) == 0)
+                outcome = MTTD_COMPLETED;
+        else if (strcmp(p.outcome, MTT_PROTO_FAILED) == 0)
+                outcome = MTTD_FAILED;
+        else if (strcmp(p.outcome, MTT_PROTO_CRASHED) == 0)
+                outcome = MTTD_CRASHED;
+        else
+                return tracker_invalid("outcome", "must be completed, failed or crashed");
+        if (p.cause && strlen(p.cause) > 1024)
+                return tracker_invalid("cause", "longer than 1024 bytes");
+        json_t *err = NULL;
+        mttd_session *s = owned_session(req, p.id, &err);
+        if (!s)
+                return err;
+        void *waiter = req->call->oneway ? NULL : req->conn;
+        if (mttd_tracker_close(req->tracker, s, outcome, p.cause, waiter) > 0 && waiter) {
+                *deferred = 1;
+                return NULL;
+        }
+        return mttd_methods_session_reply(req->tracker, s);
+}
+
+static json_t *list_sessions(const mttd_request *req, int *deferred)
+{
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
+                return varlink_invalid(bad);
+        json_t *a = json_array();
+        for (mttd_session *s = mttd_tracker_first(req->tracker); s && a; s = s->next)
+                if (may_see(req, s))
+                        json_array_append_new(a, session_json(req->tracker, s));
+        return mtt_proto_reply_new(json_pack("{s:o}", "sessions", a), false);
+}
+
+static json_t *status_session(const mttd_request *req, int *deferred)
+{
+        struct {
+                int64_t id;
+        } p = {0};
+        static const mtt_proto_field fields[] = {
+            {"id", MTT_PROTO_INT, true, 0},
+            {0},
+        };
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
+                return varlink_invalid(bad);
+        json_t *err = NULL;
+        mttd_session *s = owned_session(req, p.id, &err);
+        return s ? mttd_methods_session_reply(req->tracker, s) : err;
+}
+
+static json_t *sample(const mttd_request *req, int *deferred)
+{
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
+                return varlink_invalid(bad);
+        mttd_meminfo m;
+        int r = mttd_tracker_sample(req->tracker, &m);
+        if (r < 0)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
+                                           json_pack("{s:s}", "reason", strerror(-r)));
+        json_t *reading =
+            json_pack("{s:f, s:I, s:I, s:I, s:I, s:I}", "used",
+                      mttd_kb_to_gib((double)mttd_meminfo_used_kb(&m)), "mem_total_kb",
+                      (json_int_t)m.mem_total, "mem_free_kb", (json_int_t)m.mem_free, "buffers_kb",
+                      (json_int_t)m.buffers, "cached_kb", (json_int_t)m.cached, "slab_kb",
+                      (json_int_t)m.slab);
+        return mtt_proto_reply_new(json_pack("{s:o}", "reading", reading), false);
+}
+
+static json_t *not_implemented(const mttd_request *req, int *deferred)
+{
+        return mtt_proto_error_new(MTT_PROTO_ERROR_METHOD_NOT_IMPL,
+                                   json_pack("{s:s}", "method", req->call->method));
+}
+
+int mttd_methods_dispatch(const mttd_request *req, json_t **reply)
+{
+        static const struct {
+                const char *name;
+                method_fn fn;
+        } methods[] = {
+            {MTT_PROTO_SERVICE ".GetInfo", get_info},
+            {MTT_PROTO_SERVICE ".GetInterfaceDescription", get_interface_description},
+            {MTT_PROTO_METHOD_OPEN, open_session},
+            {MTT_PROTO_METHOD_CLOSE, close_session},
+            {MTT_PROTO_METHOD_LIST, list_sessions},
+            {MTT_PROTO_METHOD_STATUS, status_session},
+            {MTT_PROTO_METHOD_SAMPLE, sample},
+            {MTT_PROTO_METHOD_WATCH, not_implemented},
+        };
+        int deferred = 0;
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+                if (strcmp(methods[i].name, req->call->method) == 0) {
+                        *reply = methods[i].fn(req, &deferred);
+                        if (!deferred && !*reply)
+                                *reply = mtt_proto_error_new(
+                                    MTT_PROTO_ERROR_INTERNAL,
+                                    json_pack("{s:s}", "reason", "out of memory"));
+                        return deferred;
+                }
+        }
+        *reply = mtt_proto_error_new(MTT_PROTO_ERROR_METHOD_NOT_FOUND,
+                                     json_pack("{s:s}", "method", req->call->method));
+        return 0;
+}

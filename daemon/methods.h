@@ -1,0 +1,26 @@
+/* The io.mtt.Tracker and org.varlink.service methods: one parsed call in, one reply out (or
+ * a promise of one, for a Close that waits for its report to be synced). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "proto/frame.h"
+#include "proto/message.h"
+#include "tracker.h"
+
+typedef struct mttd_request {
+        mttd_tracker *tracker;
+        const mtt_proto_call *call;
+        mtt_proto_frame *frame; /* its fds; a method that keeps one sets it to -1 there */
+        const struct ucred *peer;
+        void *conn; /* owner of sessions opened, waiter of deferred replies */
+} mttd_request;
+
+/* Returns 0 with *reply set, or 1 when the reply comes later through the tracker's closed
+ * callback. Fds the method did not keep stay in the frame for the caller to close. */
+int mttd_methods_dispatch(const mttd_request *req, json_t **reply);
+
+/* The reply to a Close that waited, once its session is finished. */
+json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s);

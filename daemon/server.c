@@ -1,0 +1,342 @@
+/* Connections: non-blocking sockets, buffered input and output, one call at a time. */
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "methods.h"
+#include "proto/frame.h"
+#include "proto/interface.h"
+#include "proto/message.h"
+
+#define READS_PER_WAKEUP 16
+
+typedef struct mttd_conn {
+        struct mttd_conn *prev, *next;
+        mttd_server *srv;
+        int fd;
+        ev_io io;
+        struct ucred peer;
+        mtt_proto_inbuf in;
+        mtt_proto_outbuf out;
+        bool waiting; /* a reply is deferred: later calls wait their turn */
+        bool closing; /* close once the output is sent */
+        bool dead;    /* free at the end of the current callback */
+} mttd_conn;
+
+struct mttd_server {
+        struct ev_loop *loop;
+        const mttd_config *cfg;
+        mttd_tracker *tracker;
+        int listen_fd;
+        ev_io accept_io;
+        ev_timer accept_retry; /* after EMFILE: wait instead of spinning */
+        mttd_conn *conns;
+        unsigned n_conns;
+        bool warned_full;
+};
+
+static void conn_free(mttd_conn *c)
+{
+        mttd_server *srv = c->srv;
+        mttd_tracker_hangup(srv->tracker, c);
+        ev_io_stop(srv->loop, &c->io);
+        close(c->fd);
+        mtt_proto_inbuf_free(&c->in);
+        mtt_proto_outbuf_free(&c->out);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                srv->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        srv->n_conns--;
+        free(c);
+}
+
+static void conn_send(mttd_conn *c, json_t *msg)
+{
+        if (!msg)
+                return;
+        int r = mtt_proto_outbuf_put_json(&c->out, msg);
+        json_decref(msg);
+        if (r < 0) {
+                /* A client that does not read its replies is dropped, not waited for. */
+                mttd_log(LOG_NOTICE, "dropping client pid %d: %s", (int)c->peer.pid, strerror(-r));
+                c->dead = true;
+        }
+}
+
+static void protocol_error(mttd_conn *c, const char *reason)
+{
+        conn_send(
+            c, mtt_proto_error_new(MTT_PROTO_ERROR_PROTOCOL, json_pack("{s:s}", "reason", reason)));
+        c->closing = true;
+}
+
+static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
+{
+        mtt_proto_call call;
+        const char *why;
+        if (mtt_proto_call_parse(f->data, f->len, &call, &why) < 0) {
+                protocol_error(c, why);
+                return;
+        }
+        mttd_request req = {
+            .tracker = c->srv->tracker,
+            .call = &call,
+            .frame = f,
+            .peer = &c->peer,
+            .conn = c,
+        };
+        json_t *reply = NULL;
+        if (mttd_methods_dispatch(&req, &reply) > 0)
+                c->waiting = true;
+        else if (call.oneway)
+                json_decref(reply);
+        else
+                conn_send(c, reply);
+        mtt_proto_call_done(&call);
+}
+
+/* Handles whole calls already buffered, until one must wait. */
+static void conn_process(mttd_conn *c)
+{
+        while (!c->waiting && !c->closing && !c->dead) {
+                mtt_proto_frame f;
+                int r = mtt_proto_inbuf_next(&c->in, &f);
+                if (r == 0)
+                        return;
+                if (r < 0) {
+                        protocol_error(c, "message larger than the limit");
+                        return;
+                }
+                conn_handle(c, &f);
+                mtt_proto_frame_close_fds(&f);
+        }
+}
+
+static void conn_read(mttd_conn *c)
+{
+        for (int i = 0; i < READS_PER_WAKEUP && !c->waiting && !c->closing && !c->dead; i++) {
+                long n = mtt_proto_inbuf_recv(&c->in, c->fd);
+                if (n == -EAGAIN || n == -EINTR)
+                        return;
+                if (n == 0 || n == -ECONNRESET) {
+                        c->dead = true;
+                        return;
+                }
+                if (n == -EMSGSIZE) {
+                        protocol_error(c, "message larger than the limit");
+                        return;
+                }
+                if (n < 0) {
+                        protocol_error(c, "malformed message or file descriptors");
+                        return;
+                }
+                conn_process(c);
+        }
+}
+
+/* Interest follows state: read while calls may be handled, write while output waits. */
+static void conn_update(mttd_conn *c)
+{
+        if (!c->dead && mtt_proto_outbuf_pending(&c->out)) {
+                int r = mtt_proto_outbuf_flush(&c->out, c->fd);
+                if (r < 0)
+                        c->dead = true;
+        }
+        bool pending = mtt_proto_outbuf_pending(&c->out);
+        if (c->dead || (c->closing && !pending)) {
+                conn_free(c);
+                return;
+        }
+        int events = (pending ? EV_WRITE : 0) | (c->waiting || c->closing ? 0 : EV_READ);
+        if (events != (c->io.events & (EV_READ | EV_WRITE))) {
+                ev_io_stop(c->srv->loop, &c->io);
+                ev_io_set(&c->io, c->fd, events);
+                if (events)
+                        ev_io_start(c->srv->loop, &c->io);
+        }
+}
+
+static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+        mttd_conn *c = w->data;
+        if (revents & EV_READ)
+                conn_read(c);
+        conn_update(c);
+}
+
+void mttd_server_session_closed(mttd_server *srv, void *conn, mttd_session *s)
+{
+        mttd_conn *c = conn;
+        c->waiting = false;
+        conn_send(c, mttd_methods_session_reply(srv->tracker, s));
+        conn_process(c);
+        conn_update(c);
+}
+
+static void accept_one(mttd_server *srv)
+{
+        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        mttd_log(LOG_WARNING, "cannot accept: %s; pausing for 100 ms",
+                                 strerror(errno));
+                        ev_io_stop(srv->loop, &srv->accept_io);
+                        ev_timer_start(srv->loop, &srv->accept_retry);
+                }
+                return;
+        }
+        if (srv->n_conns >= srv->cfg->max_connections) {
+                if (!srv->warned_full)
+                        mttd_log(LOG_WARNING, "connection limit (%u) reached",
+                                 srv->cfg->max_connections);
+                srv->warned_full = true;
+                close(fd);
+                return;
+        }
+        srv->warned_full = false;
+        mttd_conn *c = calloc(1, sizeof(*c));
+        socklen_t len = sizeof(struct ucred);
+        if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
+                free(c);
+                close(fd);
+                return;
+        }
+        c->srv = srv;
+        c->fd = fd;
+        mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);
+        mtt_proto_outbuf_init(&c->out, srv->cfg->max_output);
+        ev_io_init(&c->io, on_conn_io, fd, EV_READ);
+        c->io.data = c;
+        ev_io_start(srv->loop, &c->io);
+        c->next = srv->conns;
+        if (srv->conns)
+                srv->conns->prev = c;
+        srv->conns = c;
+        srv->n_conns++;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+        mttd_server *srv = w->data;
+        for (int i = 0; i < 32 && ev_is_active(&srv->accept_io); i++)
+                accept_one(srv);
+}
+
+static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        mttd_server *srv = w->data;
+        ev_io_start(loop, &srv->accept_io);
+}
+
+int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *tracker,
+                    int listen_fd, mttd_server **out)
+{
+        mttd_server *srv = calloc(1, sizeof(*srv));
+        if (!srv)
+                return -ENOMEM;
+        srv->loop = loop;
+        srv->cfg = cfg;
+        srv->tracker = tracker;
+        srv->listen_fd = listen_fd;
+        ev_io_init(&srv->accept_io, on_accept, listen_fd, EV_READ);
+        srv->accept_io.data = srv;
+        ev_timer_init(&srv->accept_retry, on_accept_retry, 0.1, 0.);
+        srv->accept_retry.data = srv;
+        ev_io_start(loop, &srv->accept_io);
+        *out = srv;
+        return 0;
+}
+
+void mttd_server_stop_accepting(mttd_server *srv)
+{
+        ev_io_stop(srv->loop, &srv->accept_io);
+        ev_timer_stop(srv->loop, &srv->accept_retry);
+}
+
+void mttd_server_free(mttd_server *srv)
+{
+        if (!srv)
+                return;
+        mttd_server_stop_accepting(srv);
+        while (srv->conns)
+                conn_free(srv->conns);
+        if (srv->listen_fd >= 0)
+                close(srv->listen_fd);
+        free(srv);
+}
+
+static int mkdir_parents(char *path)
+{
+        for (char *p = path + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                int r = mkdir(path, 0755);
+                *p = '/';
+                if (r < 0 && errno != EEXIST)
+                        return -errno;
+        }
+        return 0;
+}
+
+int mttd_server_listen(const char *path, const char **what)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                *what = "socket path too long";
+                return -ENAMETOOLONG;
+        }
+        strcpy(sa.sun_path, path);
+        int r = mkdir_parents(sa.sun_path);
+        if (r < 0) {
+                *what = "cannot create the socket's directory";
+                return r;
+        }
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                *what = "cannot create a socket";
+                return -errno;
+        }
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                if (errno != EADDRINUSE)
+                        goto bind_failed;
+                /* A socket file nobody answers on is left over from a crash: replace it. */
+                int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+                if (probe >= 0)
+                        close(probe);
+                struct stat st;
+                if (live || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                        close(fd);
+                        *what = live ? "another mttd is listening there"
+                                     : "the path exists and is not a socket";
+                        return -EADDRINUSE;
+                }
+                unlink(path);
+                if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                        goto bind_failed;
+        }
+        /* Any local user may track (SPEC 7); directories guard private sockets. */
+        chmod(path, 0666);
+        if (listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                close(fd);
+                *what = "cannot listen";
+                return r;
+        }
+        return fd;
+bind_failed:
+        r = -errno;
+        close(fd);
+        *what = "cannot bind the socket";
+        return r;
+}

@@ -1,0 +1,23 @@
+/* The varlink server: the listening socket, accepted connections with their buffers and
+ * peer credentials, and the flow of calls into the methods. */
+#pragma once
+
+#include <ev.h>
+
+#include "config.h"
+#include "tracker.h"
+
+typedef struct mttd_server mttd_server;
+
+/* Serves on an already listening socket (taken). */
+int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *tracker,
+                    int listen_fd, mttd_server **out);
+/* Closes every connection (their sessions crash) and the listening socket. Accepts NULL. */
+void mttd_server_free(mttd_server *srv);
+void mttd_server_stop_accepting(mttd_server *srv);
+/* The tracker's closed callback: a deferred Close reply is ready. */
+void mttd_server_session_closed(mttd_server *srv, void *conn, mttd_session *s);
+
+/* Binds and listens on a UNIX socket path, creating its directory and replacing a stale
+ * socket file (never a live one). Returns the fd or -errno; *what says which step failed. */
+int mttd_server_listen(const char *path, const char **what);

@@ -1,0 +1,82 @@
+/* One tracking session: its clock, row selection, baseline, buffered report text, and the
+ * write jobs that carry that text to the client's fd. The tracker owns sessions and drives
+ * them; this module knows nothing of sockets. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rows.h"
+#include "writer.h"
+
+typedef enum mttd_state {
+        MTTD_RUNNING,
+        MTTD_COMPLETED,
+        MTTD_FAILED,
+        MTTD_CRASHED,
+        MTTD_ERROR,
+} mttd_state;
+
+const char *mttd_state_name(mttd_state s);
+
+typedef struct mttd_session_params {
+        const char *label;
+        bool calibrate;
+        uint64_t min_interval_us;
+        uint64_t max_interval_us;
+} mttd_session_params;
+
+typedef struct mttd_session {
+        struct mttd_session *prev, *next; /* the tracker's list, oldest first */
+        uint64_t id;
+        char *label;
+        pid_t pid;
+        uid_t uid;
+        mttd_state state;
+        mttd_state outcome; /* what the session's end said it was; MTTD_RUNNING until then */
+        char *cause;        /* why it ended, when known */
+        int write_error;    /* errno of a failed write, 0 if none */
+
+        uint64_t started_wall_us;
+        uint64_t t0_us;  /* monotonic at open */
+        uint64_t end_us; /* monotonic at the end, 0 while running */
+        bool calibrate;
+        double baseline_kb;
+        mttd_rows rows;
+        uint64_t n_rows;
+        int64_t last_kb, peak_kb;
+
+        int fd;     /* the client's report fd, -1 once handed to the last job */
+        char *text; /* report text not yet handed to a writer */
+        size_t text_len, text_cap;
+        uint64_t oldest_text_us; /* when the oldest unwritten row was made */
+        uint64_t last_sync_us;
+        bool unsynced; /* written since the last fdatasync */
+        mttd_write_job *inflight;
+        bool finished; /* the last job is done: the fd is closed */
+
+        void *owner;  /* the connection whose lifetime is the session's heartbeat */
+        void *waiter; /* a connection waiting for Close's reply */
+} mttd_session;
+
+/* Creates a running session whose report starts with the header and the row at delta 0.
+ * Takes fd on success. */
+int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t uid, int fd,
+                     uint64_t now_us, int64_t kb, double baseline_kb, mttd_session **out);
+void mttd_session_free(mttd_session *s);
+
+void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb);
+/* Hands buffered text to the writer when it is due (or at once with force). */
+int mttd_session_flush(mttd_session *s, mttd_writer *w, uint64_t now_us, uint64_t delay_us,
+                       uint64_t sync_interval_us, bool force);
+/* Ends a running session: last row, the ending for the state, and the final job (write,
+ * sync, close) as soon as the writer is free for it. */
+int mttd_session_end(mttd_session *s, mttd_writer *w, uint64_t now_us, int64_t kb, mttd_state state,
+                     const char *cause);
+/* A job of this session came back. Returns true when the session is finished. */
+bool mttd_session_write_done(mttd_session *s, mttd_writer *w, mttd_write_job *job, uint64_t now_us);
+
+double mttd_session_gib(const mttd_session *s, int64_t kb);
+json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall_after_us);

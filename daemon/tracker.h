@@ -1,0 +1,45 @@
+/* The tracker: the one meminfo reader, the tick that samples it and fans the sample out to
+ * every running session, the baseline ring, the sessions (running and recently ended) and
+ * the writer pool. Sockets stay outside: connections are opaque owner/waiter pointers. */
+#pragma once
+
+#include <ev.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "meminfo.h"
+#include "session.h"
+
+typedef struct mttd_tracker mttd_tracker;
+
+/* A Close (or an end that someone waited for) is done: the report is written and synced. */
+typedef void (*mttd_closed_cb)(void *ctx, void *waiter, mttd_session *s);
+/* Shutdown is complete: every report is flushed, or the wait timed out. */
+typedef void (*mttd_drained_cb)(void *ctx);
+
+int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_closed_cb closed,
+                     mttd_drained_cb drained, void *ctx, mttd_tracker **out);
+void mttd_tracker_free(mttd_tracker *t);
+
+/* Opens a session writing to fd (taken on success). -EUSERS when a limit is hit, -EIO when
+ * meminfo cannot be read. */
+int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
+                      const struct ucred *peer, void *owner, mttd_session **out);
+/* Ends a running session. Returns 1 when the reply must wait for the report to be synced
+ * (closed callback with this waiter), 0 when the session had already ended. */
+int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause,
+                       void *waiter);
+/* A connection went away: its running sessions crashed; it waits for nothing any more. */
+void mttd_tracker_hangup(mttd_tracker *t, void *owner);
+/* Ends every session and calls the drained callback once all reports are flushed. */
+void mttd_tracker_shutdown(mttd_tracker *t);
+
+mttd_session *mttd_tracker_find(mttd_tracker *t, uint64_t id);
+/* Sessions oldest first; iterate with s->next. */
+mttd_session *mttd_tracker_first(mttd_tracker *t);
+unsigned mttd_tracker_running(const mttd_tracker *t);
+const mttd_config *mttd_tracker_config(const mttd_tracker *t);
+
+/* A fresh reading of meminfo. */
+int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out);

@@ -1,0 +1,220 @@
+/* Writer threads for report files. */
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mttd_writer {
+        struct ev_loop *loop;
+        ev_async async;
+        mttd_write_done done_cb;
+        void *ctx;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        mttd_write_job *queue_head, *queue_tail; /* waiting for a thread */
+        mttd_write_job *done_head, *done_tail;   /* waiting for the loop */
+        unsigned threads, idle, max_threads;
+        bool stopping;
+        size_t pending; /* loop thread only */
+};
+
+static void push(mttd_write_job **head, mttd_write_job **tail, mttd_write_job *job)
+{
+        job->next = NULL;
+        if (*tail)
+                (*tail)->next = job;
+        else
+                *head = job;
+        *tail = job;
+}
+
+static mttd_write_job *pop(mttd_write_job **head, mttd_write_job **tail)
+{
+        mttd_write_job *job = *head;
+        if (job) {
+                *head = job->next;
+                if (!*head)
+                        *tail = NULL;
+        }
+        return job;
+}
+
+static void run_job(mttd_write_job *job)
+{
+        while (job->written < job->len) {
+                ssize_t n = write(job->fd, job->data + job->written, job->len - job->written);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        job->error = errno;
+                        break;
+                }
+                if (n == 0) {
+                        job->error = EIO;
+                        break;
+                }
+                job->written += (size_t)n;
+        }
+        /* Pipes, terminals and /dev/null cannot be synced; that is no error of theirs. */
+        if (job->error == 0 && job->sync && fdatasync(job->fd) < 0 && errno != EINVAL &&
+            errno != EROFS && errno != ENOTSUP)
+                job->error = errno;
+        if (job->close_fd) {
+                close(job->fd);
+                job->fd = -1;
+        }
+}
+
+static void *thread_main(void *arg)
+{
+        mttd_writer *w = arg;
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                mttd_write_job *job = pop(&w->queue_head, &w->queue_tail);
+                if (!job) {
+                        if (w->stopping)
+                                break;
+                        w->idle++;
+                        pthread_cond_wait(&w->cond, &w->lock);
+                        w->idle--;
+                        continue;
+                }
+                pthread_mutex_unlock(&w->lock);
+                run_job(job);
+                pthread_mutex_lock(&w->lock);
+                push(&w->done_head, &w->done_tail, job);
+                ev_async_send(w->loop, &w->async);
+        }
+        w->threads--;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+static void on_async(struct ev_loop *loop, ev_async *a, int revents)
+{
+        mttd_writer *w = a->data;
+        pthread_mutex_lock(&w->lock);
+        mttd_write_job *list = w->done_head;
+        w->done_head = w->done_tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+        while (list) {
+                mttd_write_job *job = list;
+                list = job->next;
+                w->pending--;
+                w->done_cb(w->ctx, job);
+        }
+}
+
+int mttd_writer_new(struct ev_loop *loop, unsigned max_threads, mttd_write_done done, void *ctx,
+                    mttd_writer **out)
+{
+        mttd_writer *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->loop = loop;
+        w->done_cb = done;
+        w->ctx = ctx;
+        w->max_threads = max_threads ? max_threads : 1;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        ev_async_init(&w->async, on_async);
+        w->async.data = w;
+        ev_async_start(loop, &w->async);
+        ev_unref(loop); /* the writer alone does not keep the loop running */
+        *out = w;
+        return 0;
+}
+
+/* A thread with every signal blocked, so signals stay the loop's business. */
+static int spawn(mttd_writer *w)
+{
+        sigset_t all, old;
+        pthread_t t;
+        pthread_attr_t attr;
+        sigfillset(&all);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = pthread_create(&t, &attr, thread_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        w->threads++;
+        return 0;
+}
+
+int mttd_writer_submit(mttd_writer *w, mttd_write_job *job)
+{
+        int r = 0;
+        job->error = 0;
+        job->written = 0;
+        pthread_mutex_lock(&w->lock);
+        push(&w->queue_head, &w->queue_tail, job);
+        if (w->idle == 0 && w->threads < w->max_threads)
+                r = spawn(w);
+        /* With no thread at all the job could never run: refuse it. */
+        if (r < 0 && w->threads == 0) {
+                w->queue_head = w->queue_tail = NULL;
+                pthread_mutex_unlock(&w->lock);
+                return r;
+        }
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        w->pending++;
+        return 0;
+}
+
+size_t mttd_writer_pending(const mttd_writer *w)
+{
+        return w->pending;
+}
+
+void mttd_write_job_free(mttd_write_job *job)
+{
+        if (!job)
+                return;
+        free(job->data);
+        free(job);
+}
+
+void mttd_writer_free(mttd_writer *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->stopping = true;
+        pthread_cond_broadcast(&w->cond);
+        mttd_write_job *job;
+        while ((job = pop(&w->queue_head, &w->queue_tail))) {
+                if (job->close_fd)
+                        close(job->fd);
+                mttd_write_job_free(job);
+        }
+        /* Idle threads leave at once; one stuck in a write stays stuck, and is abandoned. */
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        while (w->threads > 0 &&
+               pthread_cond_timedwait(&w->cond, &w->lock, &deadline) != ETIMEDOUT) {
+        }
+        bool abandoned = w->threads > 0;
+        pthread_mutex_unlock(&w->lock);
+        ev_ref(w->loop);
+        ev_async_stop(w->loop, &w->async);
+        if (abandoned)
+                return; /* a stuck thread still points at w: leave it allocated */
+        while ((job = pop(&w->done_head, &w->done_tail)))
+                mttd_write_job_free(job);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+}

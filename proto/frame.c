@@ -1,0 +1,300 @@
+/* Varlink framing buffers: split and coalesced reads, size cap, fd passing. */
+#include "frame.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define INBUF_INITIAL 4096
+
+static void close_fds(int *fds, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+void mtt_proto_inbuf_init(mtt_proto_inbuf *b, size_t max_frame)
+{
+        memset(b, 0, sizeof(*b));
+        b->max_frame = max_frame ? max_frame : MTT_PROTO_MAX_FRAME;
+}
+
+void mtt_proto_inbuf_free(mtt_proto_inbuf *b)
+{
+        if (!b)
+                return;
+        for (size_t i = 0; i < b->n_sets; i++)
+                close_fds(b->sets[i].fds, b->sets[i].n);
+        free(b->data);
+        memset(b, 0, sizeof(*b));
+}
+
+/* Drops the frame handed out last, so offsets below start at the next message. */
+static void drop_consumed(mtt_proto_inbuf *b)
+{
+        size_t c = b->consumed;
+        if (c == 0)
+                return;
+        memmove(b->data, b->data + c, b->len - c);
+        b->len -= c;
+        b->scanned = b->scanned > c ? b->scanned - c : 0;
+        for (size_t i = 0; i < b->n_sets; i++)
+                b->sets[i].at -= c;
+        b->consumed = 0;
+}
+
+/* Room for at least one more byte, growing up to the frame cap plus its NUL. */
+static int reserve(mtt_proto_inbuf *b, size_t want)
+{
+        size_t limit = b->max_frame + 1;
+        if (b->len + want <= b->cap)
+                return 0;
+        if (b->cap >= limit)
+                return b->len < b->cap ? 0 : -EMSGSIZE;
+        size_t cap = b->cap ? b->cap : INBUF_INITIAL;
+        while (cap < b->len + want && cap < limit)
+                cap *= 2;
+        if (cap > limit)
+                cap = limit;
+        char *p = realloc(b->data, cap);
+        if (!p)
+                return -ENOMEM;
+        b->data = p;
+        b->cap = cap;
+        return 0;
+}
+
+/* The fds of one read belong to the last message that starts within it: the kernel ends a
+ * read right after the segment that carries fds, and a sender puts them on a first byte. */
+static int attach_fds(mtt_proto_inbuf *b, size_t start, const int *fds, size_t n_fds)
+{
+        size_t at = (size_t)-1;
+        if (start == 0 || b->data[start - 1] == '\0')
+                at = start;
+        for (size_t i = start; i + 1 < b->len; i++)
+                if (b->data[i] == '\0')
+                        at = i + 1;
+        if (at == (size_t)-1 || n_fds > MTT_PROTO_MAX_FDS || b->n_sets == MTT_PROTO_MAX_FDSETS ||
+            (b->n_sets > 0 && b->sets[b->n_sets - 1].at >= at)) {
+                close_fds((int *)fds, n_fds);
+                return -EPROTO;
+        }
+        mtt_proto_fdset *set = &b->sets[b->n_sets++];
+        set->at = at;
+        set->n = n_fds;
+        memcpy(set->fds, fds, n_fds * sizeof(int));
+        return 0;
+}
+
+int mtt_proto_inbuf_feed(mtt_proto_inbuf *b, const void *data, size_t len, const int *fds,
+                         size_t n_fds)
+{
+        drop_consumed(b);
+        size_t start = b->len;
+        while (len > 0) {
+                int r = reserve(b, 1);
+                if (r < 0) {
+                        close_fds((int *)fds, n_fds);
+                        return r;
+                }
+                size_t n = b->cap - b->len < len ? b->cap - b->len : len;
+                memcpy(b->data + b->len, data, n);
+                b->len += n;
+                data = (const char *)data + n;
+                len -= n;
+        }
+        return n_fds > 0 ? attach_fds(b, start, fds, n_fds) : 0;
+}
+
+long mtt_proto_inbuf_recv(mtt_proto_inbuf *b, int sockfd)
+{
+        drop_consumed(b);
+        int r = reserve(b, 1);
+        if (r < 0)
+                return r;
+
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * MTT_PROTO_MAX_FDS)];
+        } control;
+        struct iovec iov = {.iov_base = b->data + b->len, .iov_len = b->cap - b->len};
+        struct msghdr mh = {
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = &control,
+            .msg_controllen = sizeof(control),
+        };
+        ssize_t n = recvmsg(sockfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return -errno;
+
+        int fds[MTT_PROTO_MAX_FDS];
+        size_t n_fds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *p = (int *)CMSG_DATA(c);
+                for (size_t i = 0; i < k; i++) {
+                        if (n_fds < MTT_PROTO_MAX_FDS)
+                                fds[n_fds++] = p[i];
+                        else
+                                close(p[i]);
+                }
+        }
+        if (mh.msg_flags & MSG_CTRUNC) {
+                close_fds(fds, n_fds);
+                return -EPROTO;
+        }
+        size_t start = b->len;
+        b->len += (size_t)n;
+        if (n_fds > 0) {
+                if (n == 0) {
+                        close_fds(fds, n_fds);
+                        return -EPROTO;
+                }
+                r = attach_fds(b, start, fds, n_fds);
+                if (r < 0)
+                        return r;
+        }
+        return n;
+}
+
+int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out)
+{
+        drop_consumed(b);
+        char *nul =
+            b->scanned < b->len ? memchr(b->data + b->scanned, '\0', b->len - b->scanned) : NULL;
+        if (!nul) {
+                b->scanned = b->len;
+                return b->len > b->max_frame ? -EMSGSIZE : 0;
+        }
+        size_t len = (size_t)(nul - b->data);
+        if (len > b->max_frame)
+                return -EMSGSIZE;
+
+        out->data = b->data;
+        out->len = len;
+        out->n_fds = 0;
+        if (b->n_sets > 0 && b->sets[0].at == 0) {
+                out->n_fds = b->sets[0].n;
+                memcpy(out->fds, b->sets[0].fds, b->sets[0].n * sizeof(int));
+                memmove(&b->sets[0], &b->sets[1], (b->n_sets - 1) * sizeof(b->sets[0]));
+                b->n_sets--;
+        }
+        b->consumed = len + 1;
+        b->scanned = b->consumed;
+        return 1;
+}
+
+bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b)
+{
+        return b->len > b->consumed;
+}
+
+void mtt_proto_frame_close_fds(mtt_proto_frame *f)
+{
+        close_fds(f->fds, f->n_fds);
+        f->n_fds = 0;
+}
+
+void mtt_proto_outbuf_init(mtt_proto_outbuf *b, size_t limit)
+{
+        memset(b, 0, sizeof(*b));
+        b->limit = limit;
+}
+
+void mtt_proto_outbuf_free(mtt_proto_outbuf *b)
+{
+        if (!b)
+                return;
+        free(b->data);
+        memset(b, 0, sizeof(*b));
+}
+
+int mtt_proto_outbuf_put(mtt_proto_outbuf *b, const char *msg, size_t len)
+{
+        if (b->off == b->len)
+                b->off = b->len = 0;
+        if (b->limit && b->len - b->off + len + 1 > b->limit)
+                return -ENOBUFS;
+        if (b->off > 0 && b->len + len + 1 > b->cap) {
+                memmove(b->data, b->data + b->off, b->len - b->off);
+                b->len -= b->off;
+                b->off = 0;
+        }
+        if (b->len + len + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 1024;
+                while (cap < b->len + len + 1)
+                        cap *= 2;
+                char *p = realloc(b->data, cap);
+                if (!p)
+                        return -ENOMEM;
+                b->data = p;
+                b->cap = cap;
+        }
+        memcpy(b->data + b->len, msg, len);
+        b->data[b->len + len] = '\0';
+        b->len += len + 1;
+        return 0;
+}
+
+int mtt_proto_outbuf_flush(mtt_proto_outbuf *b, int sockfd)
+{
+        while (b->off < b->len) {
+                ssize_t n =
+                    send(sockfd, b->data + b->off, b->len - b->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        return -errno;
+                }
+                b->off += (size_t)n;
+        }
+        b->off = b->len = 0;
+        return 1;
+}
+
+bool mtt_proto_outbuf_pending(const mtt_proto_outbuf *b)
+{
+        return b->off < b->len;
+}
+
+int mtt_proto_send_all(int sockfd, const char *data, size_t len, const int *fds, size_t n_fds)
+{
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * MTT_PROTO_MAX_FDS)];
+        } control;
+        if (n_fds > MTT_PROTO_MAX_FDS)
+                return -EINVAL;
+        size_t off = 0;
+        while (off < len) {
+                struct iovec iov = {.iov_base = (char *)data + off, .iov_len = len - off};
+                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+                if (off == 0 && n_fds > 0) {
+                        /* The fds ride on the message's first byte, as sd-varlink sends them. */
+                        memset(&control, 0, sizeof(control));
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                        c->cmsg_level = SOL_SOCKET;
+                        c->cmsg_type = SCM_RIGHTS;
+                        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+                }
+                ssize_t n = sendmsg(sockfd, &mh, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                off += (size_t)n;
+        }
+        return 0;
+}

@@ -1,0 +1,78 @@
+/* Varlink framing: NUL-ended JSON messages on a UNIX stream socket, with SCM_RIGHTS fds
+ * carried on the first byte of the message that names them. Pure buffers plus the two
+ * syscalls that fill and drain them; no event loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MTT_PROTO_MAX_FRAME  (64 * 1024) /* bytes of one message, NUL excluded */
+#define MTT_PROTO_MAX_FDS    8           /* fds one message may carry */
+#define MTT_PROTO_MAX_FDSETS 4           /* messages with fds waiting in one input buffer */
+
+typedef struct mtt_proto_fdset {
+        size_t at; /* offset in the buffer of the frame these fds arrived with */
+        size_t n;
+        int fds[MTT_PROTO_MAX_FDS];
+} mtt_proto_fdset;
+
+typedef struct mtt_proto_inbuf {
+        char *data;
+        size_t len;      /* bytes held */
+        size_t cap;      /* bytes allocated */
+        size_t scanned;  /* bytes from the start known to hold no NUL */
+        size_t consumed; /* bytes of the frame last returned, dropped on the next call */
+        size_t max_frame;
+        mtt_proto_fdset sets[MTT_PROTO_MAX_FDSETS];
+        size_t n_sets;
+} mtt_proto_inbuf;
+
+typedef struct mtt_proto_frame {
+        const char *data; /* NUL-terminated; valid until the next call on the buffer */
+        size_t len;       /* without the NUL */
+        int fds[MTT_PROTO_MAX_FDS];
+        size_t n_fds; /* owned by the caller once returned */
+} mtt_proto_frame;
+
+void mtt_proto_inbuf_init(mtt_proto_inbuf *b, size_t max_frame);
+/* Frees the buffer and closes every fd it still holds. Accepts a zeroed buffer. */
+void mtt_proto_inbuf_free(mtt_proto_inbuf *b);
+
+/* Appends bytes as if read from the socket; fds, if any, came with the first byte of the
+ * chunk's last message start. Takes the fds in every case (closed on error).
+ * Returns 0, -EPROTO (fds that start no message, too many sets) or -ENOMEM. */
+int mtt_proto_inbuf_feed(mtt_proto_inbuf *b, const void *data, size_t len, const int *fds,
+                         size_t n_fds);
+
+/* One recvmsg() into the buffer (MSG_DONTWAIT, MSG_CMSG_CLOEXEC).
+ * Returns bytes read (> 0), 0 at end of stream, or -errno (-EAGAIN when nothing is there,
+ * -EMSGSIZE when a message outgrows the frame cap, -EPROTO for truncated or misplaced fds). */
+long mtt_proto_inbuf_recv(mtt_proto_inbuf *b, int sockfd);
+
+/* Returns 1 and the next whole message, 0 when more bytes are needed, or -EMSGSIZE when the
+ * message being received is larger than the cap. */
+int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out);
+
+/* True while bytes of an unfinished message are held. */
+bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b);
+
+void mtt_proto_frame_close_fds(mtt_proto_frame *f);
+
+typedef struct mtt_proto_outbuf {
+        char *data;
+        size_t len;   /* bytes held, sent ones included */
+        size_t off;   /* bytes already sent */
+        size_t cap;   /* bytes allocated */
+        size_t limit; /* most unsent bytes allowed */
+} mtt_proto_outbuf;
+
+void mtt_proto_outbuf_init(mtt_proto_outbuf *b, size_t limit);
+void mtt_proto_outbuf_free(mtt_proto_outbuf *b);
+/* Queues bytes plus the terminating NUL. -ENOBUFS past the limit, -ENOMEM. */
+int mtt_proto_outbuf_put(mtt_proto_outbuf *b, const char *msg, size_t len);
+/* Sends what it can without blocking: 1 when empty, 0 when bytes remain, or -errno. */
+int mtt_proto_outbuf_flush(mtt_proto_outbuf *b, int sockfd);
+bool mtt_proto_outbuf_pending(const mtt_proto_outbuf *b);
+
+/* Blocking send of a whole message (NUL included by the caller), fds on its first byte. */
+int mtt_proto_send_all(int sockfd, const char *data, size_t len, const int *fds, size_t n_fds);

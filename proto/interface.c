@@ -1,0 +1,155 @@
+/* The io.mtt.Tracker interface text and the names around it. */
+#include "interface.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char mtt_proto_tracker_description[] =
+    "# Memory-and-time tracking: mttd samples /proc/meminfo and writes one report per\n"
+    "# session into a file descriptor the client passes with Open.\n"
+    "interface io.mtt.Tracker\n"
+    "\n"
+    "type Session (\n"
+    "  id: int,\n"
+    "  label: string,\n"
+    "  pid: int,\n"
+    "  uid: int,\n"
+    "  # running, completed, failed, crashed or error\n"
+    "  state: string,\n"
+    "  # wall clock at open, microseconds since the epoch\n"
+    "  started: int,\n"
+    "  # seconds since open (until the end for an ended session)\n"
+    "  elapsed: float,\n"
+    "  rows: int,\n"
+    "  # GiB above the baseline: the last sample and the highest one\n"
+    "  ram: float,\n"
+    "  peak: float,\n"
+    "  baseline: float,\n"
+    "  calibrate: bool,\n"
+    "  min_interval_us: int,\n"
+    "  max_interval_s: int,\n"
+    "  # for an ended session: completed, failed or crashed, and what is known of why\n"
+    "  outcome: ?string,\n"
+    "  cause: ?string,\n"
+    "  # seconds the current write to the report has been waiting, when it is stalled\n"
+    "  write_stalled: ?float,\n"
+    "  error: ?string\n"
+    ")\n"
+    "\n"
+    "type Reading (\n"
+    "  # GiB in use: MemTotal - MemFree - Buffers - Cached - Slab\n"
+    "  used: float,\n"
+    "  mem_total_kb: int,\n"
+    "  mem_free_kb: int,\n"
+    "  buffers_kb: int,\n"
+    "  cached_kb: int,\n"
+    "  slab_kb: int\n"
+    ")\n"
+    "\n"
+    "# Starts a session that writes its report into the file descriptor passed with this\n"
+    "# call; fd is its index among the descriptors the message carries.\n"
+    "method Open(fd: int, label: ?string, calibrate: ?bool, min_interval_us: ?int,\n"
+    "            max_interval_s: ?int) -> (session: Session)\n"
+    "\n"
+    "# Ends a session: completed and failed write the last row and the ending, crashed\n"
+    "# writes the last row only. Replies once the report is written and synced.\n"
+    "method Close(id: int, outcome: string, cause: ?string) -> (session: Session)\n"
+    "\n"
+    "method List() -> (sessions: []Session)\n"
+    "method Status(id: int) -> (session: Session)\n"
+    "method Watch(id: int) -> (delta: float, ram: float)\n"
+    "method Sample() -> (reading: Reading)\n"
+    "\n"
+    "error NoSuchSession (id: int)\n"
+    "error PermissionDenied (id: int)\n"
+    "error InvalidFileDescriptor (reason: string)\n"
+    "error TooManySessions (limit: int)\n"
+    "error InvalidParameter (parameter: string, reason: string)\n"
+    "error ProtocolError (reason: string)\n"
+    "error InternalError (reason: string)\n";
+
+const char mtt_proto_service_description[] =
+    "# The Varlink Service Interface is provided by every varlink service.\n"
+    "interface org.varlink.service\n"
+    "\n"
+    "method GetInfo() -> (\n"
+    "  vendor: string,\n"
+    "  product: string,\n"
+    "  version: string,\n"
+    "  url: string,\n"
+    "  interfaces: []string\n"
+    ")\n"
+    "\n"
+    "method GetInterfaceDescription(interface: string) -> (description: string)\n"
+    "\n"
+    "error InterfaceNotFound (interface: string)\n"
+    "error MethodNotFound (method: string)\n"
+    "error MethodNotImplemented (method: string)\n"
+    "error InvalidParameter (parameter: string)\n"
+    "error PermissionDenied ()\n"
+    "error ExpectedMore ()\n";
+
+const char *mtt_proto_interface_description(const char *interface)
+{
+        if (strcmp(interface, MTT_PROTO_INTERFACE) == 0)
+                return mtt_proto_tracker_description;
+        if (strcmp(interface, MTT_PROTO_SERVICE) == 0)
+                return mtt_proto_service_description;
+        return NULL;
+}
+
+int mtt_proto_error_to_errno(const char *error)
+{
+        static const struct {
+                const char *name;
+                int err;
+        } map[] = {
+            {MTT_PROTO_ERROR_NO_SUCH_SESSION, ENOENT},
+            {MTT_PROTO_ERROR_PERMISSION_DENIED, EACCES},
+            {MTT_PROTO_ERROR_INVALID_FD, EBADF},
+            {MTT_PROTO_ERROR_TOO_MANY_SESSIONS, EUSERS},
+            {MTT_PROTO_ERROR_INVALID_PARAMETER, EINVAL},
+            {MTT_PROTO_ERROR_VARLINK_PARAMETER, EINVAL},
+            {MTT_PROTO_ERROR_METHOD_NOT_FOUND, EOPNOTSUPP},
+            {MTT_PROTO_ERROR_METHOD_NOT_IMPL, EOPNOTSUPP},
+            {MTT_PROTO_ERROR_INTERFACE_NOT_FOUND, EOPNOTSUPP},
+            {MTT_PROTO_ERROR_PROTOCOL, EPROTO},
+        };
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+                if (strcmp(map[i].name, error) == 0)
+                        return -map[i].err;
+        return -EIO;
+}
+
+static const char *fit(char *buf, size_t size, int n)
+{
+        return n > 0 && (size_t)n < size ? buf : NULL;
+}
+
+static const char *user_socket(char *buf, size_t size)
+{
+        const char *rt = getenv("XDG_RUNTIME_DIR");
+        if (!rt || rt[0] != '/')
+                return NULL;
+        return fit(buf, size, snprintf(buf, size, "%s/mtt/%s", rt, MTT_PROTO_SOCKET_NAME));
+}
+
+const char *mtt_proto_client_socket(char *buf, size_t size)
+{
+        const char *env = getenv("MTT_SOCKET");
+        if (env && env[0])
+                return fit(buf, size, snprintf(buf, size, "%s", env));
+        if (user_socket(buf, size) && access(buf, F_OK) == 0)
+                return buf;
+        return fit(buf, size, snprintf(buf, size, "%s", MTT_PROTO_SYSTEM_SOCKET));
+}
+
+const char *mtt_proto_daemon_socket(char *buf, size_t size)
+{
+        if (geteuid() != 0 && user_socket(buf, size))
+                return buf;
+        return fit(buf, size, snprintf(buf, size, "%s", MTT_PROTO_SYSTEM_SOCKET));
+}

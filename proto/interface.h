@@ -1,0 +1,52 @@
+/* The io.mtt.Tracker varlink interface: names shared by mttd and its clients, the interface
+ * text served by GetInterfaceDescription, and the socket's well-known places. */
+#pragma once
+
+#include <stddef.h>
+
+#define MTT_PROTO_INTERFACE     "io.mtt.Tracker"
+#define MTT_PROTO_SERVICE       "org.varlink.service"
+#define MTT_PROTO_SOCKET_NAME   "io.mtt.Tracker"
+#define MTT_PROTO_SYSTEM_SOCKET "/run/mtt/" MTT_PROTO_SOCKET_NAME
+
+#define MTT_PROTO_METHOD_OPEN   MTT_PROTO_INTERFACE ".Open"
+#define MTT_PROTO_METHOD_CLOSE  MTT_PROTO_INTERFACE ".Close"
+#define MTT_PROTO_METHOD_LIST   MTT_PROTO_INTERFACE ".List"
+#define MTT_PROTO_METHOD_STATUS MTT_PROTO_INTERFACE ".Status"
+#define MTT_PROTO_METHOD_WATCH  MTT_PROTO_INTERFACE ".Watch"
+#define MTT_PROTO_METHOD_SAMPLE MTT_PROTO_INTERFACE ".Sample"
+
+#define MTT_PROTO_ERROR_NO_SUCH_SESSION     MTT_PROTO_INTERFACE ".NoSuchSession"
+#define MTT_PROTO_ERROR_PERMISSION_DENIED   MTT_PROTO_INTERFACE ".PermissionDenied"
+#define MTT_PROTO_ERROR_INVALID_FD          MTT_PROTO_INTERFACE ".InvalidFileDescriptor"
+#define MTT_PROTO_ERROR_TOO_MANY_SESSIONS   MTT_PROTO_INTERFACE ".TooManySessions"
+#define MTT_PROTO_ERROR_INVALID_PARAMETER   MTT_PROTO_INTERFACE ".InvalidParameter"
+#define MTT_PROTO_ERROR_PROTOCOL            MTT_PROTO_INTERFACE ".ProtocolError"
+#define MTT_PROTO_ERROR_INTERNAL            MTT_PROTO_INTERFACE ".InternalError"
+#define MTT_PROTO_ERROR_VARLINK_PARAMETER   MTT_PROTO_SERVICE ".InvalidParameter"
+#define MTT_PROTO_ERROR_METHOD_NOT_FOUND    MTT_PROTO_SERVICE ".MethodNotFound"
+#define MTT_PROTO_ERROR_METHOD_NOT_IMPL     MTT_PROTO_SERVICE ".MethodNotImplemented"
+#define MTT_PROTO_ERROR_INTERFACE_NOT_FOUND MTT_PROTO_SERVICE ".InterfaceNotFound"
+#define MTT_PROTO_ERROR_EXPECTED_MORE       MTT_PROTO_SERVICE ".ExpectedMore"
+
+/* Session outcomes and states as they are spelled on the wire. */
+#define MTT_PROTO_COMPLETED "completed"
+#define MTT_PROTO_FAILED    "failed"
+#define MTT_PROTO_CRASHED   "crashed"
+#define MTT_PROTO_RUNNING   "running"
+#define MTT_PROTO_ERROR     "error"
+
+extern const char mtt_proto_tracker_description[];
+extern const char mtt_proto_service_description[];
+
+/* The interface text for a name, or NULL. */
+const char *mtt_proto_interface_description(const char *interface);
+
+/* A varlink error name as a negative errno, for callers that speak errno. */
+int mtt_proto_error_to_errno(const char *error);
+
+/* Where a client looks: $MTT_SOCKET, else the user instance's socket if it exists, else the
+ * system socket. Writes the path into buf; returns buf, or NULL if it does not fit. */
+const char *mtt_proto_client_socket(char *buf, size_t size);
+/* Where a daemon listens by default: the system socket for root, else the user instance's. */
+const char *mtt_proto_daemon_socket(char *buf, size_t size);
