@@ -58,12 +58,19 @@ static int reply_errno(const mtt_proto_reply *r)
         return r->error ? mtt_proto_error_to_errno(r->error) : 0;
 }
 
+static bool utf8_valid(const char *s)
+{
+        json_t *j = json_string(s); /* NULL for what is not UTF-8 */
+        json_decref(j);
+        return j != NULL;
+}
+
 int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
 {
         if (fd < 0 || !out)
                 return -EINVAL;
-        if (opts && opts->label && !json_string(opts->label))
-                return -EINVAL; /* not UTF-8 */
+        if (opts && opts->label && !utf8_valid(opts->label))
+                return -EINVAL;
         char path[PATH_MAX];
         if (!mtt_socket_path(opts, path, sizeof(path)))
                 return -ENAMETOOLONG;

@@ -1,0 +1,215 @@
+/* Integration test harness. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/frame.h"
+
+#ifndef MTTD_PATH
+#error "MTTD_PATH must name the mttd binary under test"
+#endif
+
+const char *harness_path(const harness *h, const char *name, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s/%s", h->dir, name);
+        return buf;
+}
+
+int harness_connect(const harness *h)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", h->socket);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int harness_start(harness *h, const char *const *extra_args)
+{
+        memset(h, 0, sizeof(*h));
+        snprintf(h->dir, sizeof(h->dir), "/tmp/mtt-test-XXXXXX");
+        if (!mkdtemp(h->dir))
+                return -1;
+        /* Other uids (the permission tests) must reach the socket. */
+        chmod(h->dir, 0755);
+        snprintf(h->socket, sizeof(h->socket), "%s/sock", h->dir);
+        snprintf(h->log, sizeof(h->log), "%s/mttd.log", h->dir);
+        const char *argv[32] = {MTTD_PATH, "--socket", h->socket};
+        size_t n = 3;
+        for (size_t i = 0; extra_args && extra_args[i] && n < 31; i++)
+                argv[n++] = extra_args[i];
+        argv[n] = NULL;
+        h->pid = fork();
+        if (h->pid < 0)
+                return -1;
+        if (h->pid == 0) {
+                int log = open(h->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+                if (log >= 0) {
+                        dup2(log, 2);
+                        close(log);
+                }
+                execv(MTTD_PATH, (char **)argv);
+                _exit(127);
+        }
+        for (int i = 0; i < 500; i++) {
+                int fd = harness_connect(h);
+                if (fd >= 0) {
+                        close(fd);
+                        return 0;
+                }
+                if (waitpid(h->pid, NULL, WNOHANG) == h->pid) {
+                        h->pid = 0;
+                        return -1;
+                }
+                usleep(10000);
+        }
+        return -1;
+}
+
+int harness_stop(harness *h, bool remove_dir)
+{
+        int ret = -1;
+        if (h->pid > 0) {
+                int status;
+                kill(h->pid, SIGTERM);
+                if (waitpid(h->pid, &status, 0) == h->pid && WIFEXITED(status))
+                        ret = WEXITSTATUS(status);
+                h->pid = 0;
+        }
+        if (remove_dir && h->dir[0]) {
+                char cmd[128];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+                if (system(cmd) != 0)
+                        fprintf(stderr, "cannot remove %s\n", h->dir);
+        }
+        return ret;
+}
+
+json_t *harness_raw(int fd, const char *bytes, size_t len, const int *fds, size_t n_fds)
+{
+        if (mtt_proto_send_all(fd, bytes, len, fds, n_fds) < 0)
+                return NULL;
+        char buf[1 << 17];
+        size_t have = 0;
+        for (;;) {
+                char *nul = memchr(buf, '\0', have);
+                if (nul)
+                        return json_loadb(buf, (size_t)(nul - buf), 0, NULL);
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, 5000) <= 0)
+                        return NULL;
+                ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+                if (n <= 0)
+                        return NULL;
+                have += (size_t)n;
+        }
+}
+
+json_t *harness_call(int fd, const char *method, const char *params_json, const int *fds,
+                     size_t n_fds)
+{
+        char msg[4096];
+        int n = snprintf(msg, sizeof(msg), "{\"method\":\"%s\",\"parameters\":%s}", method,
+                         params_json ? params_json : "{}");
+        return harness_raw(fd, msg, (size_t)n + 1, fds, n_fds);
+}
+
+const char *harness_error(const json_t *reply)
+{
+        return json_string_value(json_object_get(reply, "error"));
+}
+
+char *harness_read_file(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&buf, &size);
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                fwrite(chunk, 1, n, m);
+        fclose(f);
+        fclose(m);
+        return buf;
+}
+
+/* "D.DDDDDD,R.RRRRRR" with R possibly negative; returns the delta or -1. */
+static double data_row(const char *line, size_t len)
+{
+        char tmp[128];
+        if (len == 0 || len >= sizeof(tmp))
+                return -1;
+        memcpy(tmp, line, len);
+        tmp[len] = '\0';
+        char *comma = strchr(tmp, ',');
+        if (!comma || !strchr(tmp, '.') || !strchr(comma, '.'))
+                return -1;
+        char *end;
+        double delta = strtod(tmp, &end);
+        if (end != comma || delta < 0)
+                return -1;
+        strtod(comma + 1, &end);
+        if (*end != '\0')
+                return -1;
+        return delta;
+}
+
+const char *harness_check_report(const char *text, harness_ending ending, int *rows)
+{
+        *rows = 0;
+        if (!text)
+                return "no file";
+        if (strncmp(text, "delta,ram\n", 10) != 0)
+                return "header is not \"delta,ram\"";
+        size_t len = strlen(text);
+        if (len == 0 || text[len - 1] != '\n')
+                return "the last line is not whole";
+        const char *tail = ending == ENDING_COMPLETED ? "\n0,0\n"
+                           : ending == ENDING_FAILED  ? "\n0,0\n-1,-1\n"
+                                                      : NULL;
+        size_t body_end = len;
+        if (tail) {
+                size_t k = strlen(tail);
+                if (len < k || strcmp(text + len - k, tail) != 0)
+                        return "wrong or missing ending";
+                body_end = len - k + 1;
+        }
+        double prev = -1;
+        const char *p = text + 10;
+        while (p < text + body_end) {
+                const char *eol = memchr(p, '\n', (size_t)(text + body_end - p));
+                if (!eol)
+                        return "a line is not whole";
+                double d = data_row(p, (size_t)(eol - p));
+                if (d < 0)
+                        return "a line is not a data row with decimal points";
+                if (d <= prev)
+                        return "deltas do not strictly increase";
+                prev = d;
+                (*rows)++;
+                p = eol + 1;
+        }
+        if (*rows == 0)
+                return "no data row";
+        return NULL;
+}

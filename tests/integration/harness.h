@@ -1,0 +1,42 @@
+/* Integration test harness: a real mttd on a socket in a temporary directory, raw varlink
+ * calls, and checks of report files against SPEC 2. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct harness {
+        char dir[64];
+        char socket[108]; /* sun_path */
+        char log[128];
+        pid_t pid;
+} harness;
+
+/* Starts mttd with extra arguments (NULL-terminated list, may be NULL) and waits until its
+ * socket accepts. Returns 0 or -1. */
+int harness_start(harness *h, const char *const *extra_args);
+/* SIGTERM, wait, and the exit status (or -1); removes the directory when remove_dir. */
+int harness_stop(harness *h, bool remove_dir);
+/* A path inside the test directory. */
+const char *harness_path(const harness *h, const char *name, char *buf, size_t size);
+
+/* Connects to the harness's mttd; returns the fd or -1. */
+int harness_connect(const harness *h);
+/* Sends raw bytes (a whole message with its NUL, or any garbage) and waits up to 5 s for a
+ * reply frame; returns the parsed reply (new reference) or NULL on EOF, timeout or junk. */
+json_t *harness_raw(int fd, const char *bytes, size_t len, const int *fds, size_t n_fds);
+/* A call with JSON text parameters ("{}" or NULL for none). */
+json_t *harness_call(int fd, const char *method, const char *params_json, const int *fds,
+                     size_t n_fds);
+/* The error name of a reply, or NULL for a successful one. */
+const char *harness_error(const json_t *reply);
+
+/* The file's contents (malloc'ed, NUL-terminated) or NULL. */
+char *harness_read_file(const char *path);
+
+typedef enum { ENDING_COMPLETED, ENDING_FAILED, ENDING_NONE } harness_ending;
+/* Checks a report: header "delta,ram", data rows "D.DDDDDD,R.RRRRRR" with strictly
+ * increasing delta, whole lines, and exactly the given ending. Returns NULL when it holds,
+ * else a static description of the first violation. *rows gets the data row count. */
+const char *harness_check_report(const char *text, harness_ending ending, int *rows);

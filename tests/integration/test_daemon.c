@@ -1,0 +1,511 @@
+/* Integration: a real mttd on a temporary socket, driven through libmtt-client and raw
+ * varlink: the three endings, a SIGKILLed client, refused fds, hostile and odd input,
+ * ownership across uids, and SIGTERM flushing live sessions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "mtt/client.h"
+
+static harness H;
+
+static int start(void **state)
+{
+        return harness_start(&H, NULL);
+}
+
+static int stop(void **state)
+{
+        return harness_stop(&H, true) == 0 ? 0 : -1;
+}
+
+static mtt_options opts(const char *label)
+{
+        return (mtt_options){.socket_path = H.socket, .label = label};
+}
+
+static json_t *status_of(uint64_t id)
+{
+        int fd = harness_connect(&H);
+        assert_true(fd >= 0);
+        char params[64];
+        snprintf(params, sizeof(params), "{\"id\":%llu}", (unsigned long long)id);
+        json_t *r = harness_call(fd, "io.mtt.Tracker.Status", params, NULL, 0);
+        close(fd);
+        assert_non_null(r);
+        assert_null(harness_error(r));
+        return r;
+}
+
+static const char *session_str(json_t *reply, const char *key)
+{
+        return json_string_value(
+            json_object_get(json_object_get(json_object_get(reply, "parameters"), "session"), key));
+}
+
+static double session_num(json_t *reply, const char *key)
+{
+        return json_number_value(
+            json_object_get(json_object_get(json_object_get(reply, "parameters"), "session"), key));
+}
+
+/* Opens a session, lets it run a little, closes it with the outcome, checks the file. */
+static void run_api_session(mtt_outcome outcome, const char *cause, harness_ending ending,
+                            mtt_report_verdict verdict, const char *state)
+{
+        char path[256];
+        harness_path(&H, "api.csv", path, sizeof(path));
+        mtt_options o = opts("api");
+        mtt_session *s = NULL;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        uint64_t id = mtt_session_id(s);
+        assert_true(id > 0);
+        usleep(30000);
+        assert_int_equal(mtt_close_with_cause(s, outcome, cause), 0);
+
+        /* Close returns once the report is written and synced: read it at once. */
+        char *text = harness_read_file(path);
+        int rows;
+        const char *why = harness_check_report(text, ending, &rows);
+        if (why)
+                fail_msg("%s in:\n%s", why, text);
+        assert_true(rows >= 2); /* the row at delta 0 and the one at Close */
+        assert_true(strncmp(text, "delta,ram\n0.000000,", 19) == 0);
+        free(text);
+
+        mtt_report_verdict v;
+        assert_int_equal(mtt_report_verdict_of(path, &v), 0);
+        assert_int_equal(v, verdict);
+        assert_int_equal(mtt_has_completed_successfully(path), verdict == MTT_REPORT_COMPLETED);
+        assert_int_equal(mtt_has_crashed_gracefully(path),
+                         verdict == MTT_REPORT_CRASHED_GRACEFULLY);
+        assert_int_equal(mtt_has_crashed_ungracefully(path),
+                         verdict == MTT_REPORT_CRASHED_UNGRACEFULLY);
+
+        json_t *st = status_of(id);
+        assert_string_equal(session_str(st, "state"), state);
+        assert_string_equal(session_str(st, "label"), "api");
+        assert_int_equal((int)session_num(st, "pid"), getpid());
+        assert_int_equal((int)session_num(st, "uid"), (int)getuid());
+        assert_true(session_num(st, "elapsed") >= 0.03);
+        if (cause)
+                assert_string_equal(session_str(st, "cause"), cause);
+        json_decref(st);
+}
+
+static void test_completed(void **state)
+{
+        run_api_session(MTT_COMPLETED, NULL, ENDING_COMPLETED, MTT_REPORT_COMPLETED, "completed");
+}
+
+static void test_failed(void **state)
+{
+        run_api_session(MTT_FAILED, NULL, ENDING_FAILED, MTT_REPORT_CRASHED_GRACEFULLY, "failed");
+}
+
+static void test_crashed_by_supervisor(void **state)
+{
+        run_api_session(MTT_CRASHED, "killed by SIGSEGV", ENDING_NONE,
+                        MTT_REPORT_CRASHED_UNGRACEFULLY, "crashed");
+}
+
+/* A client killed mid-session leaves whole lines, no ending, and a crashed session whose
+ * last row is the moment the hangup was seen. */
+static void test_sigkilled_client(void **state)
+{
+        char path[256];
+        harness_path(&H, "killed.csv", path, sizeof(path));
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+                mtt_options o = opts("victim");
+                mtt_session *s;
+                uint64_t id = 0;
+                if (mtt_open(path, &o, &s) == 0)
+                        id = mtt_session_id(s);
+                (void)!write(pfd[1], &id, sizeof(id));
+                for (;;)
+                        pause();
+        }
+        close(pfd[1]);
+        uint64_t id = 0;
+        assert_int_equal(read(pfd[0], &id, sizeof(id)), sizeof(id));
+        close(pfd[0]);
+        assert_true(id > 0);
+        usleep(150000);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+
+        json_t *st = NULL;
+        for (int i = 0; i < 200; i++) {
+                st = status_of(id);
+                if (strcmp(session_str(st, "state"), "running") != 0)
+                        break;
+                json_decref(st);
+                st = NULL;
+                usleep(10000);
+        }
+        assert_non_null(st);
+        assert_string_equal(session_str(st, "state"), "crashed");
+        assert_non_null(session_str(st, "cause"));
+        double elapsed = session_num(st, "elapsed");
+        json_decref(st);
+
+        /* The session is over once the state says so, but its last write may still be in
+         * flight: wait for the file to stop changing. */
+        char *text = NULL;
+        for (int i = 0; i < 100; i++) {
+                free(text);
+                text = harness_read_file(path);
+                const char *last = strrchr(text, '\n');
+                if (last && last > text) {
+                        const char *prev = last - 1;
+                        while (prev > text && *prev != '\n')
+                                prev--;
+                        if (fabs(strtod(prev + 1, NULL) - elapsed) < 1e-6)
+                                break;
+                }
+                usleep(10000);
+        }
+        int rows;
+        const char *why = harness_check_report(text, ENDING_NONE, &rows);
+        if (why)
+                fail_msg("%s in:\n%s", why, text);
+        /* The last data row is the hangup's, at the session's end. */
+        const char *last = text + strlen(text) - 1;
+        while (last > text && last[-1] != '\n')
+                last--;
+        assert_true(fabs(strtod(last, NULL) - elapsed) < 1e-6);
+        assert_true(elapsed >= 0.15);
+        free(text);
+        assert_true(mtt_has_crashed_ungracefully(path));
+}
+
+/* SPEC 8: a read-only fd, a directory and a socket are refused; the connection and the
+ * daemon go on. */
+static void test_invalid_fds(void **state)
+{
+        char path[256];
+        harness_path(&H, "ro.csv", path, sizeof(path));
+        int ro = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+        int dir = open(H.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int sp[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+        mtt_options o = opts("bad fd");
+        mtt_session *s = NULL;
+        int bad[] = {ro, dir, sp[0]};
+        for (size_t i = 0; i < 3; i++) {
+                assert_true(bad[i] >= 0);
+                assert_int_equal(mtt_open_fd(bad[i], &o, &s), -EBADF);
+                assert_null(s);
+        }
+
+        /* The same on one raw connection, which stays usable after each refusal. */
+        int fd = harness_connect(&H);
+        for (size_t i = 0; i < 3; i++) {
+                json_t *r = harness_call(fd, "io.mtt.Tracker.Open", "{\"fd\":0}", &bad[i], 1);
+                assert_non_null(r);
+                assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidFileDescriptor");
+                json_decref(r);
+        }
+        json_t *r = harness_call(fd, "io.mtt.Tracker.Open", "{\"fd\":0}", NULL, 0);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidFileDescriptor");
+        json_decref(r);
+        r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+        assert_null(harness_error(r));
+        json_decref(r);
+        close(fd);
+        close(ro);
+        close(dir);
+        close(sp[0]);
+        close(sp[1]);
+        test_completed(state);
+}
+
+/* Empty parameters may be missing, null or {}; unknown methods and fields are named. */
+static void test_protocol_calls(void **state)
+{
+        int fd = harness_connect(&H);
+        static const char *const lists[] = {
+            "{\"method\":\"io.mtt.Tracker.List\"}",
+            "{\"method\":\"io.mtt.Tracker.List\",\"parameters\":null}",
+            "{\"method\":\"io.mtt.Tracker.List\",\"parameters\":{}}",
+        };
+        for (size_t i = 0; i < 3; i++) {
+                json_t *r = harness_raw(fd, lists[i], strlen(lists[i]) + 1, NULL, 0);
+                assert_non_null(r);
+                assert_null(harness_error(r));
+                assert_true(
+                    json_is_array(json_object_get(json_object_get(r, "parameters"), "sessions")));
+                json_decref(r);
+        }
+        json_t *r = harness_call(fd, "io.mtt.Tracker.List", "{\"bogus\":1}", NULL, 0);
+        assert_string_equal(harness_error(r), "org.varlink.service.InvalidParameter");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(r, "parameters"), "parameter")),
+            "bogus");
+        json_decref(r);
+
+        r = harness_call(fd, "io.mtt.Tracker.Teleport", NULL, NULL, 0);
+        assert_string_equal(harness_error(r), "org.varlink.service.MethodNotFound");
+        json_decref(r);
+
+        r = harness_call(fd, "io.mtt.Tracker.Status", "{\"id\":\"one\"}", NULL, 0);
+        assert_string_equal(harness_error(r), "org.varlink.service.InvalidParameter");
+        json_decref(r);
+
+        r = harness_call(fd, "io.mtt.Tracker.Status", "{\"id\":987654}", NULL, 0);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.NoSuchSession");
+        json_decref(r);
+
+        r = harness_call(fd, "io.mtt.Tracker.Close", "{\"id\":1,\"outcome\":\"exploded\"}", NULL,
+                         0);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
+        json_decref(r);
+
+        r = harness_call(fd, "org.varlink.service.GetInfo", NULL, NULL, 0);
+        assert_null(harness_error(r));
+        json_t *ifaces = json_object_get(json_object_get(r, "parameters"), "interfaces");
+        assert_int_equal(json_array_size(ifaces), 2);
+        json_decref(r);
+
+        r = harness_call(fd, "org.varlink.service.GetInterfaceDescription",
+                         "{\"interface\":\"io.mtt.Tracker\"}", NULL, 0);
+        const char *desc =
+            json_string_value(json_object_get(json_object_get(r, "parameters"), "description"));
+        assert_non_null(desc);
+        assert_non_null(strstr(desc, "interface io.mtt.Tracker"));
+        assert_non_null(strstr(desc, "method Open("));
+        json_decref(r);
+
+        r = harness_call(fd, "org.varlink.service.GetInterfaceDescription",
+                         "{\"interface\":\"com.example.Nope\"}", NULL, 0);
+        assert_string_equal(harness_error(r), "org.varlink.service.InterfaceNotFound");
+        json_decref(r);
+
+        r = harness_call(fd, "io.mtt.Tracker.Sample", NULL, NULL, 0);
+        json_t *reading = json_object_get(json_object_get(r, "parameters"), "reading");
+        assert_true(json_integer_value(json_object_get(reading, "mem_total_kb")) > 0);
+        assert_true(json_number_value(json_object_get(reading, "used")) > 0);
+        json_decref(r);
+        close(fd);
+}
+
+static bool peer_closed(int fd)
+{
+        char c;
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        /* A close with unread input resets the connection instead of ending it. */
+        ssize_t n = recv(fd, &c, 1, 0);
+        return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* Split and coalesced writes work; junk and oversized frames get an error and a closed
+ * connection; the daemon serves the next client. */
+static void test_protocol_framing(void **state)
+{
+        const char call[] = "{\"method\":\"io.mtt.Tracker.List\"}";
+        int fd = harness_connect(&H);
+        for (size_t i = 0; i < sizeof(call) - 1; i++) {
+                assert_int_equal(write(fd, call + i, 1), 1);
+                usleep(200);
+        }
+        json_t *r = harness_raw(fd, "", 1, NULL, 0); /* the final NUL */
+        assert_non_null(r);
+        assert_null(harness_error(r));
+        json_decref(r);
+
+        /* Two calls in one write: two replies. */
+        char two[2 * sizeof(call)];
+        memcpy(two, call, sizeof(call));
+        memcpy(two + sizeof(call), call, sizeof(call));
+        assert_int_equal(write(fd, two, sizeof(two)), sizeof(two));
+        char buf[65536];
+        size_t have = 0;
+        int nuls = 0;
+        while (nuls < 2) {
+                ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+                assert_true(n > 0);
+                for (ssize_t i = 0; i < n; i++)
+                        nuls += buf[have + (size_t)i] == '\0';
+                have += (size_t)n;
+        }
+        close(fd);
+
+        fd = harness_connect(&H);
+        r = harness_raw(fd, "this is not json", 17, NULL, 0);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
+        json_decref(r);
+        assert_true(peer_closed(fd));
+        close(fd);
+
+        fd = harness_connect(&H);
+        size_t big = 100 * 1024;
+        char *huge = malloc(big);
+        memset(huge, ' ', big);
+        huge[0] = '{';
+        huge[big - 2] = '}';
+        huge[big - 1] = '\0';
+        r = harness_raw(fd, huge, big, NULL, 0);
+        free(huge);
+        assert_non_null(r);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
+        json_decref(r);
+        assert_true(peer_closed(fd));
+        close(fd);
+
+        test_completed(state);
+}
+
+/* SPEC 8: another uid may not Close or Status a session, nor see it in List. */
+static void test_other_uid(void **state)
+{
+        if (geteuid() != 0) {
+                print_message("skipped: the second-uid test needs root to become nobody\n");
+                skip();
+        }
+        char path[256];
+        harness_path(&H, "root.csv", path, sizeof(path));
+        mtt_options o = opts("root's");
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        uint64_t id = mtt_session_id(s);
+
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                int fd = harness_connect(&H);
+                if (fd < 0)
+                        _exit(11);
+                char params[96];
+                snprintf(params, sizeof(params), "{\"id\":%llu}", (unsigned long long)id);
+                json_t *r = harness_call(fd, "io.mtt.Tracker.Status", params, NULL, 0);
+                if (!r || !harness_error(r) ||
+                    strcmp(harness_error(r), "io.mtt.Tracker.PermissionDenied") != 0)
+                        _exit(12);
+                snprintf(params, sizeof(params), "{\"id\":%llu,\"outcome\":\"failed\"}",
+                         (unsigned long long)id);
+                r = harness_call(fd, "io.mtt.Tracker.Close", params, NULL, 0);
+                if (!r || !harness_error(r) ||
+                    strcmp(harness_error(r), "io.mtt.Tracker.PermissionDenied") != 0)
+                        _exit(13);
+                /* nobody's own session, into a pipe, is the only one it sees. */
+                int p[2];
+                if (pipe(p) < 0)
+                        _exit(14);
+                r = harness_call(fd, "io.mtt.Tracker.Open", "{\"fd\":0,\"label\":\"nobody's\"}",
+                                 &p[1], 1);
+                if (!r || harness_error(r))
+                        _exit(15);
+                r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+                json_t *list = json_object_get(json_object_get(r, "parameters"), "sessions");
+                size_t i;
+                json_t *e;
+                size_t own = 0;
+                json_array_foreach(list, i, e)
+                {
+                        if (json_integer_value(json_object_get(e, "uid")) != 65534)
+                                _exit(16);
+                        own++;
+                }
+                _exit(own == 1 ? 0 : 17);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+
+        /* Root sees both users' sessions, and its own is untouched. */
+        int fd = harness_connect(&H);
+        json_t *r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+        json_t *list = json_object_get(json_object_get(r, "parameters"), "sessions");
+        bool saw_root = false, saw_nobody = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e)
+        {
+                saw_root |= json_integer_value(json_object_get(e, "id")) == (json_int_t)id &&
+                            strcmp(json_string_value(json_object_get(e, "state")), "running") == 0;
+                saw_nobody |= json_integer_value(json_object_get(e, "uid")) == 65534;
+        }
+        json_decref(r);
+        close(fd);
+        assert_true(saw_root);
+        assert_true(saw_nobody);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        assert_true(mtt_has_completed_successfully(path));
+}
+
+/* SIGTERM flushes and syncs live sessions' rows, then mttd exits 0. */
+static void test_sigterm_flushes(void **state)
+{
+        harness h2;
+        assert_int_equal(harness_start(&h2, NULL), 0);
+        char path[256];
+        harness_path(&h2, "live.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = h2.socket, .label = "live"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        usleep(200000);
+        assert_int_equal(harness_stop(&h2, false), 0);
+        char *text = harness_read_file(path);
+        int rows;
+        const char *why = harness_check_report(text, ENDING_NONE, &rows);
+        if (why)
+                fail_msg("%s in:\n%s", why, text);
+        const char *last = text + strlen(text) - 1;
+        while (last > text && last[-1] != '\n')
+                last--;
+        assert_true(strtod(last, NULL) >= 0.2);
+        free(text);
+        /* The daemon is gone: Close fails cleanly and still frees the session. */
+        assert_true(mtt_close(s, MTT_COMPLETED) < 0);
+        harness_stop(&h2, true);
+}
+
+static void test_no_daemon(void **state)
+{
+        char path[256];
+        harness_path(&H, "nodaemon.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = "/nonexistent/mtt.sock"};
+        mtt_session *s = NULL;
+        assert_int_equal(mtt_open(path, &o, &s), -ENOENT);
+        assert_null(s);
+        mtt_report_verdict v;
+        assert_int_equal(mtt_report_verdict_of("/nonexistent/report.csv", &v), -ENOENT);
+}
+
+int main(void)
+{
+        signal(SIGPIPE, SIG_IGN);
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_completed),
+            cmocka_unit_test(test_failed),
+            cmocka_unit_test(test_crashed_by_supervisor),
+            cmocka_unit_test(test_sigkilled_client),
+            cmocka_unit_test(test_invalid_fds),
+            cmocka_unit_test(test_protocol_calls),
+            cmocka_unit_test(test_protocol_framing),
+            cmocka_unit_test(test_other_uid),
+            cmocka_unit_test(test_sigterm_flushes),
+            cmocka_unit_test(test_no_daemon),
+        };
+        return cmocka_run_group_tests(tests, start, stop);
+}

@@ -1,0 +1,134 @@
+#!/bin/sh
+# Integration: mttctl against a real mttd on a temporary socket. Exit statuses, report
+# files and verdicts of `mttctl run`, list/status/check/sample output, and the errors a
+# user sees for wrong arguments or a missing daemon.
+# Usage: test_mttctl.sh MTTD MTTCTL
+set -u
+MTTD=$1
+MTTCTL=$2
+DIR=$(mktemp -d /tmp/mtt-cli-XXXXXX)
+export MTT_SOCKET="$DIR/sock"
+passed=0
+failed=0
+
+cleanup() {
+        [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
+        rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { # check NAME COMMAND...: passes when the command succeeds
+        name=$1
+        shift
+        if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+status_is() { # status_is WANT NAME COMMAND...
+        want=$1
+        name=$2
+        shift 2
+        "$@" >"$DIR/out" 2>"$DIR/err"
+        got=$?
+        if [ "$got" -eq "$want" ]; then ok "$name"; else
+                not_ok "$name (exit $got, want $want)"
+                sed 's/^/#   /' "$DIR/err"
+        fi
+}
+# A report: header, data rows with decimal points and increasing deltas, then the ending.
+report_ok() { # report_ok FILE completed|failed|none
+        awk -v ending="$2" '
+        NR == 1 { if ($0 != "delta,ram") exit 1; next }
+        { lines[++n] = $0 }
+        END {
+                if (ending == "completed") { if (lines[n] != "0,0") exit 1; n -= 1 }
+                if (ending == "failed") { if (lines[n-1] != "0,0" || lines[n] != "-1,-1") exit 1; n -= 2 }
+                if (n < 1) exit 1
+                prev = -1
+                for (i = 1; i <= n; i++) {
+                        if (lines[i] !~ /^[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9],-?[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9]$/) exit 1
+                        split(lines[i], f, ",")
+                        if (f[1] + 0 <= prev) exit 1
+                        prev = f[1] + 0
+                }
+        }' "$1"
+}
+
+# --- without a daemon
+status_is 1 "list without a daemon fails" "$MTTCTL" list
+check "the error names the socket it tried" grep -q "$DIR/sock" "$DIR/err"
+check "the error says how to start mttd" grep -q "mttd --socket" "$DIR/err"
+status_is 125 "run without a daemon exits 125" "$MTTCTL" run -o "$DIR/x.csv" -- true
+
+# --- wrong arguments: one line of error, a hint, exit 2
+status_is 2 "no command" "$MTTCTL"
+status_is 2 "unknown command" "$MTTCTL" frobnicate
+check "unknown command is named" grep -q "unknown command 'frobnicate'" "$DIR/err"
+check "usage hint" grep -q "mttctl --help" "$DIR/err"
+status_is 2 "unknown option" "$MTTCTL" list --frob
+status_is 2 "status without an ID" "$MTTCTL" status
+status_is 2 "status with a bad ID" "$MTTCTL" status abc
+status_is 2 "run without a command" "$MTTCTL" run -o "$DIR/y.csv"
+status_is 2 "run with a bad interval" "$MTTCTL" run --min-interval-us nope -- true
+status_is 2 "check without files" "$MTTCTL" check
+status_is 0 "--help" "$MTTCTL" --help
+check "--help lists run" grep -q "run \[-o FILE\]" "$DIR/out"
+status_is 0 "mttd --version" "$MTTD" --version
+status_is 2 "mttd with a bad option" "$MTTD" --frob
+
+# --- with a daemon
+"$MTTD" --socket "$DIR/sock" 2>"$DIR/mttd.log" &
+DAEMON=$!
+i=0
+while [ ! -S "$DIR/sock" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+
+status_is 0 "run true exits 0" "$MTTCTL" run -o "$DIR/ok.csv" -l ok -- true
+check "completed report" report_ok "$DIR/ok.csv" completed
+status_is 3 "run exit 3 exits 3" "$MTTCTL" run -o "$DIR/fail.csv" -l fail -- sh -c 'exit 3'
+check "failed report" report_ok "$DIR/fail.csv" failed
+status_is 137 "run kill -9 exits 137" "$MTTCTL" run -o "$DIR/kill.csv" -l kill -- sh -c 'kill -9 $$'
+check "crashed report has no ending" report_ok "$DIR/kill.csv" none
+check "run names the report" grep -q "kill.csv" "$DIR/err"
+status_is 127 "run of a missing program exits 127" "$MTTCTL" run -o "$DIR/nf.csv" -- /nonexistent/prog
+status_is 0 "run passes arguments" "$MTTCTL" run -o "$DIR/args.csv" -- sh -c '[ "$1" = "a b" ]' sh "a b"
+
+# The tracker's connection is the heartbeat; the command it runs does not inherit it.
+"$MTTCTL" run -o "$DIR/orphan.csv" -l orphan -- sleep 5 2>/dev/null &
+tracker=$!
+sleep 0.3
+kill -9 $tracker
+wait $tracker 2>/dev/null
+sleep 0.2
+"$MTTCTL" list >"$DIR/out"
+check "a killed tracker's session crashed while its child lives on" \
+        grep -q " orphan .*crashed: the client closed its connection" "$DIR/out"
+check "the orphaned child still runs" pgrep -f "^sleep 5$" >/dev/null
+pkill -f "^sleep 5$"
+check "the killed tracker's report has no ending" report_ok "$DIR/orphan.csv" none
+
+status_is 0 "check of a completed report" "$MTTCTL" check "$DIR/ok.csv"
+check "check says completed" grep -qx "$DIR/ok.csv: completed" "$DIR/out"
+status_is 1 "check of all three exits 1" "$MTTCTL" check "$DIR/ok.csv" "$DIR/fail.csv" "$DIR/kill.csv"
+check "check says crashed gracefully" grep -qx "$DIR/fail.csv: crashed gracefully" "$DIR/out"
+check "check says crashed ungracefully" grep -qx "$DIR/kill.csv: crashed ungracefully" "$DIR/out"
+status_is 1 "check of a missing file fails" "$MTTCTL" check "$DIR/missing.csv"
+check "check names the missing file" grep -q "missing.csv" "$DIR/err"
+
+status_is 0 "list" "$MTTCTL" list
+check "list header" grep -q "^ *ID *PID *USER *LABEL *ELAPSED *ROWS *RAM *PEAK *STATE" "$DIR/out"
+check "list shows the completed run" grep -q " ok .*completed" "$DIR/out"
+check "list shows the failed run" grep -q " fail .*failed" "$DIR/out"
+check "list shows the crash and its cause" grep -q " kill .*crashed: killed by SIGKILL" "$DIR/out"
+status_is 0 "list --json" "$MTTCTL" list --json
+check "list --json is JSON with sessions" grep -q '"sessions"' "$DIR/out"
+status_is 0 "status --json" "$MTTCTL" status 3 --json
+check "status --json has the state" grep -q '"state": "crashed"' "$DIR/out"
+status_is 0 "status" "$MTTCTL" status 3
+check "status explains the crash" grep -q "crashed: killed by SIGKILL" "$DIR/out"
+status_is 1 "status of an unknown session" "$MTTCTL" status 999
+check "status names the unknown session" grep -q "no session 999" "$DIR/err"
+status_is 0 "sample" "$MTTCTL" sample
+check "sample shows MemTotal" grep -q "^MemTotal: *[0-9]* kB" "$DIR/out"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
