@@ -104,26 +104,36 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
         mtt_proto_call_done(&call);
 }
 
-/* Handles whole calls already buffered, until one must wait. */
-static void conn_process(mttd_conn *c)
+/* Handles whole calls already buffered, one reply at a time: while a reply is unsent, later
+ * calls wait in the input buffer, so a client that does not read cannot make us buffer more
+ * than one reply for it. Returns the number of calls handled. */
+static int conn_process(mttd_conn *c)
 {
-        while (!c->waiting && !c->closing && !c->dead) {
+        int handled = 0;
+        while (!c->waiting && !c->closing && !c->dead && !mtt_proto_outbuf_pending(&c->out)) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
                 if (r == 0)
-                        return;
+                        break;
                 if (r < 0) {
                         protocol_error(c, "message larger than the limit");
-                        return;
+                        break;
                 }
                 conn_handle(c, &f);
                 mtt_proto_frame_close_fds(&f);
+                handled++;
         }
+        return handled;
+}
+
+static bool conn_busy(const mttd_conn *c)
+{
+        return c->waiting || c->closing || c->dead || mtt_proto_outbuf_pending(&c->out);
 }
 
 static void conn_read(mttd_conn *c)
 {
-        for (int i = 0; i < READS_PER_WAKEUP && !c->waiting && !c->closing && !c->dead; i++) {
+        for (int i = 0; i < READS_PER_WAKEUP && !conn_busy(c); i++) {
                 long n = mtt_proto_inbuf_recv(&c->in, c->fd);
                 if (n == -EAGAIN || n == -EINTR)
                         return;
@@ -143,20 +153,24 @@ static void conn_read(mttd_conn *c)
         }
 }
 
-/* Interest follows state: read while calls may be handled, write while output waits. */
+/* Sends what is pending, handles calls that were waiting for that, and sets the interest:
+ * read while calls may be handled, write while output waits. Frees a finished connection;
+ * call it last in a callback. */
 static void conn_update(mttd_conn *c)
 {
-        if (!c->dead && mtt_proto_outbuf_pending(&c->out)) {
-                int r = mtt_proto_outbuf_flush(&c->out, c->fd);
-                if (r < 0)
+        for (;;) {
+                if (!c->dead && mtt_proto_outbuf_pending(&c->out) &&
+                    mtt_proto_outbuf_flush(&c->out, c->fd) < 0)
                         c->dead = true;
+                if (conn_busy(c) || conn_process(c) == 0)
+                        break;
         }
         bool pending = mtt_proto_outbuf_pending(&c->out);
         if (c->dead || (c->closing && !pending)) {
                 conn_free(c);
                 return;
         }
-        int events = (pending ? EV_WRITE : 0) | (c->waiting || c->closing ? 0 : EV_READ);
+        int events = pending ? EV_WRITE : (c->waiting || c->closing ? 0 : EV_READ);
         if (events != (c->io.events & (EV_READ | EV_WRITE))) {
                 ev_io_stop(c->srv->loop, &c->io);
                 ev_io_set(&c->io, c->fd, events);
@@ -178,7 +192,6 @@ void mttd_server_session_closed(mttd_server *srv, void *conn, mttd_session *s)
         mttd_conn *c = conn;
         c->waiting = false;
         conn_send(c, mttd_methods_session_reply(srv->tracker, s));
-        conn_process(c);
         conn_update(c);
 }
 

@@ -46,14 +46,23 @@ static void drop_consumed(mtt_proto_inbuf *b)
         b->consumed = 0;
 }
 
-/* Room for at least one more byte, growing up to the frame cap plus its NUL. */
+/* Complete messages held plus one message at most the cap long, with its NUL: the cap is
+ * on a message, not on the buffer. */
+static size_t buffer_limit(const mtt_proto_inbuf *b)
+{
+        const char *nul = b->len ? memrchr(b->data, '\0', b->len) : NULL;
+        size_t complete = nul ? (size_t)(nul - b->data) + 1 : 0;
+        return complete + b->max_frame + 1;
+}
+
+/* Room for at least one more byte (up to want), growing within the limit. */
 static int reserve(mtt_proto_inbuf *b, size_t want)
 {
-        size_t limit = b->max_frame + 1;
-        if (b->len + want <= b->cap)
+        size_t limit = buffer_limit(b);
+        if (b->len < b->cap)
                 return 0;
-        if (b->cap >= limit)
-                return b->len < b->cap ? 0 : -EMSGSIZE;
+        if (b->len >= limit)
+                return -EMSGSIZE;
         size_t cap = b->cap ? b->cap : INBUF_INITIAL;
         while (cap < b->len + want && cap < limit)
                 cap *= 2;
@@ -219,7 +228,8 @@ int mtt_proto_outbuf_put(mtt_proto_outbuf *b, const char *msg, size_t len)
 {
         if (b->off == b->len)
                 b->off = b->len = 0;
-        if (b->limit && b->len - b->off + len + 1 > b->limit)
+        /* The limit bounds what piles up unsent; one message alone always fits. */
+        if (b->limit && b->len > b->off && b->len - b->off + len + 1 > b->limit)
                 return -ENOBUFS;
         if (b->off > 0 && b->len + len + 1 > b->cap) {
                 memmove(b->data, b->data + b->off, b->len - b->off);

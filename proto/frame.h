@@ -63,12 +63,13 @@ typedef struct mtt_proto_outbuf {
         size_t len;   /* bytes held, sent ones included */
         size_t off;   /* bytes already sent */
         size_t cap;   /* bytes allocated */
-        size_t limit; /* most unsent bytes allowed */
+        size_t limit; /* most unsent bytes allowed, beyond one message */
 } mtt_proto_outbuf;
 
 void mtt_proto_outbuf_init(mtt_proto_outbuf *b, size_t limit);
 void mtt_proto_outbuf_free(mtt_proto_outbuf *b);
-/* Queues bytes plus the terminating NUL. -ENOBUFS past the limit, -ENOMEM. */
+/* Queues bytes plus the terminating NUL. -ENOBUFS when unsent bytes would pass the limit
+ * (a message into an empty buffer always fits), -ENOMEM. */
 int mtt_proto_outbuf_put(mtt_proto_outbuf *b, const char *msg, size_t len);
 /* Sends what it can without blocking: 1 when empty, 0 when bytes remain, or -errno. */
 int mtt_proto_outbuf_flush(mtt_proto_outbuf *b, int sockfd);

@@ -18,8 +18,8 @@ int mtt_report_verdict_of(const char *csv_path, mtt_report_verdict *out)
         if (fd < 0)
                 return -errno;
         struct stat st;
-        if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-                int r = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+        int r = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
+        if (r < 0) {
                 close(fd);
                 return r;
         }

@@ -139,18 +139,22 @@ int mttctl_status(int argc, char **argv)
                 json_decref(p);
                 return MTTCTL_OK;
         }
-        char user[64], elapsed[32], ram[32], peak[32], base[32], state[160], started[64];
+        char user[64], elapsed[32], ram[32], peak[32], base[32], state[1200], started[64];
+        char label[260];
         mttctl_format_user(user, sizeof(user), (uid_t)num(s, "uid"));
         mttctl_format_duration(elapsed, sizeof(elapsed), num(s, "elapsed"));
         mttctl_format_gib(ram, sizeof(ram), num(s, "ram"));
         mttctl_format_gib(peak, sizeof(peak), num(s, "peak"));
         mttctl_format_gib(base, sizeof(base), num(s, "baseline"));
         format_state(state, sizeof(state), s);
+        mttctl_printable(state);
+        snprintf(label, sizeof(label), "%s", str(s, "label"));
+        mttctl_printable(label);
         time_t t0 = (time_t)(num(s, "started") / 1e6);
         struct tm tm;
         strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t0, &tm));
         printf("Session:   %lld\n", (long long)num(s, "id"));
-        printf("Label:     %s\n", str(s, "label"));
+        printf("Label:     %s\n", label);
         printf("State:     %s\n", state);
         printf("PID:       %d\n", (int)num(s, "pid"));
         printf("User:      %s (%d)\n", user, (int)num(s, "uid"));

@@ -44,6 +44,13 @@ void mttctl_format_user(char *buf, size_t size, uid_t uid)
                 snprintf(buf, size, "%u", (unsigned)uid);
 }
 
+void mttctl_printable(char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        *s = '?';
+}
+
 void mttctl_table_init(mttctl_table *t, size_t n_cols, const char *const *heads, const int *right)
 {
         memset(t, 0, sizeof(*t));
@@ -72,6 +79,7 @@ int mttctl_table_add(mttctl_table *t, const char *const *row)
                                 free(cells[i]);
                         return -ENOMEM;
                 }
+                mttctl_printable(cells[i]);
         }
         t->n_rows++;
         return 0;

@@ -12,6 +12,10 @@ void mttctl_format_gib(char *buf, size_t size, double gib);
 /* A uid's name, or its number. */
 void mttctl_format_user(char *buf, size_t size, uid_t uid);
 
+/* Replaces control characters in place: labels and causes come from other programs, and
+ * must not drive the terminal. */
+void mttctl_printable(char *s);
+
 #define MTTCTL_TABLE_MAX_COLS 12
 
 typedef struct mttctl_table {
