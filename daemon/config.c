@@ -18,6 +18,7 @@ void mttd_config_defaults(mttd_config *c)
             .max_sessions = 16384,
             .max_sessions_per_uid = 4096,
             .max_connections = 16384,
+            .max_connections_per_uid = 1024,
             .history = 256,
             .writer_threads = 16,
             .max_frame = 64 * 1024,

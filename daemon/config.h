@@ -22,6 +22,7 @@ typedef struct mttd_config {
         unsigned max_sessions;
         unsigned max_sessions_per_uid;
         unsigned max_connections;
+        unsigned max_connections_per_uid;
         unsigned history; /* ended sessions kept for List and Status */
         unsigned writer_threads;
         size_t max_frame;

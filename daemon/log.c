@@ -28,6 +28,10 @@ void mttd_log(int priority, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
+        /* Labels and causes come from clients: they must not forge lines or priorities. */
+        for (char *p = line; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
         priority &= 7;
         if (to_journal)
                 fprintf(stderr, "<%d>%s\n", priority, line);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -156,10 +157,11 @@ static int get_listener(mttd *d)
         return fd;
 }
 
-static void on_closed(void *ctx, void *waiter, mttd_session *s)
+static void on_finished(void *ctx, mttd_session *s)
 {
         mttd *d = ctx;
-        mttd_server_session_closed(d->server, waiter, s);
+        if (d->server)
+                mttd_server_session_finished(d->server, s);
 }
 
 static void on_drained(void *ctx)
@@ -178,6 +180,25 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
         mttd_tracker_shutdown(d->tracker);
 }
 
+/* Each session holds a socket and a report fd: take every fd the hard limit allows, and keep
+ * the connection and session limits within it. */
+static void fit_fd_limit(mttd_config *cfg)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+                getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        rlim_t room = rl.rlim_cur > 128 ? (rl.rlim_cur - 64) / 2 : 32;
+        if (cfg->max_connections > room)
+                cfg->max_connections = (unsigned)room;
+        if (cfg->max_sessions > room)
+                cfg->max_sessions = (unsigned)room;
+}
+
 int main(int argc, char **argv)
 {
         static mttd d;
@@ -187,6 +208,7 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         mttd_log_init();
+        fit_fd_limit(&d.cfg);
         /* A reader that leaves a report pipe must cost one session, not the daemon. */
         signal(SIGPIPE, SIG_IGN);
 
@@ -196,7 +218,7 @@ int main(int argc, char **argv)
                 mttd_log(LOG_ERR, "cannot create the event loop");
                 return 1;
         }
-        int r = mttd_tracker_new(d.loop, &d.cfg, on_closed, on_drained, &d, &d.tracker);
+        int r = mttd_tracker_new(d.loop, &d.cfg, on_finished, on_drained, &d, &d.tracker);
         if (r < 0)
                 goto out;
         int fd = get_listener(&d);

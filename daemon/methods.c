@@ -12,7 +12,7 @@
 
 #define MAX_LABEL 256
 
-typedef json_t *(*method_fn)(const mttd_request *req, int *deferred);
+typedef json_t *(*method_fn)(mttd_request *req, int *deferred);
 
 static json_t *varlink_invalid(const char *parameter)
 {
@@ -55,7 +55,7 @@ static mttd_session *owned_session(const mttd_request *req, int64_t id, json_t *
         return *err ? NULL : s;
 }
 
-static json_t *get_info(const mttd_request *req, int *deferred)
+static json_t *get_info(mttd_request *req, int *deferred)
 {
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
@@ -67,7 +67,7 @@ static json_t *get_info(const mttd_request *req, int *deferred)
                                    false);
 }
 
-static json_t *get_interface_description(const mttd_request *req, int *deferred)
+static json_t *get_interface_description(mttd_request *req, int *deferred)
 {
         struct {
                 const char *interface;
@@ -108,7 +108,7 @@ static json_t *invalid_fd(const char *reason)
                                    json_pack("{s:s}", "reason", reason));
 }
 
-static json_t *open_session(const mttd_request *req, int *deferred)
+static json_t *open_session(mttd_request *req, int *deferred)
 {
         const mttd_config *cfg = mttd_tracker_config(req->tracker);
         struct {
@@ -164,11 +164,11 @@ static json_t *open_session(const mttd_request *req, int *deferred)
         if (r < 0)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
                                            json_pack("{s:s}", "reason", strerror(-r)));
-        req->frame->fds[p.fd] = -1; /* the session has it now */
+        mtt_proto_frame_take_fd(req->frame, (size_t)p.fd); /* the session has it now */
         return mttd_methods_session_reply(req->tracker, s);
 }
 
-static json_t *close_session(const mttd_request *req, int *deferred)
+static json_t *close_session(mttd_request *req, int *deferred)
 {
         struct {
                 int64_t id;
@@ -199,15 +199,16 @@ static json_t *close_session(const mttd_request *req, int *deferred)
         mttd_session *s = owned_session(req, p.id, &err);
         if (!s)
                 return err;
-        void *waiter = req->call->oneway ? NULL : req->conn;
-        if (mttd_tracker_close(req->tracker, s, outcome, p.cause, waiter) > 0 && waiter) {
+        /* The reply waits until the report is synced, so the caller may read it at once. */
+        if (mttd_tracker_close(req->tracker, s, outcome, p.cause) > 0 && !req->call->oneway) {
+                req->waiting_on = s;
                 *deferred = 1;
                 return NULL;
         }
         return mttd_methods_session_reply(req->tracker, s);
 }
 
-static json_t *list_sessions(const mttd_request *req, int *deferred)
+static json_t *list_sessions(mttd_request *req, int *deferred)
 {
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
@@ -219,7 +220,7 @@ static json_t *list_sessions(const mttd_request *req, int *deferred)
         return mtt_proto_reply_new(json_pack("{s:o}", "sessions", a), false);
 }
 
-static json_t *status_session(const mttd_request *req, int *deferred)
+static json_t *status_session(mttd_request *req, int *deferred)
 {
         struct {
                 int64_t id;
@@ -236,7 +237,7 @@ static json_t *status_session(const mttd_request *req, int *deferred)
         return s ? mttd_methods_session_reply(req->tracker, s) : err;
 }
 
-static json_t *sample(const mttd_request *req, int *deferred)
+static json_t *sample(mttd_request *req, int *deferred)
 {
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
@@ -255,13 +256,13 @@ static json_t *sample(const mttd_request *req, int *deferred)
         return mtt_proto_reply_new(json_pack("{s:o}", "reading", reading), false);
 }
 
-static json_t *not_implemented(const mttd_request *req, int *deferred)
+static json_t *not_implemented(mttd_request *req, int *deferred)
 {
         return mtt_proto_error_new(MTT_PROTO_ERROR_METHOD_NOT_IMPL,
                                    json_pack("{s:s}", "method", req->call->method));
 }
 
-int mttd_methods_dispatch(const mttd_request *req, json_t **reply)
+int mttd_methods_dispatch(mttd_request *req, json_t **reply)
 {
         static const struct {
                 const char *name;

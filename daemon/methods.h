@@ -13,14 +13,15 @@
 typedef struct mttd_request {
         mttd_tracker *tracker;
         const mtt_proto_call *call;
-        mtt_proto_frame *frame; /* its fds; a method that keeps one sets it to -1 there */
+        mtt_proto_frame *frame; /* its fds; a method that keeps one takes it */
         const struct ucred *peer;
-        void *conn; /* owner of sessions opened, waiter of deferred replies */
+        void *conn;               /* owner of the sessions it opens */
+        mttd_session *waiting_on; /* set when the reply must wait for this session */
 } mttd_request;
 
-/* Returns 0 with *reply set, or 1 when the reply comes later through the tracker's closed
- * callback. Fds the method did not keep stay in the frame for the caller to close. */
-int mttd_methods_dispatch(const mttd_request *req, json_t **reply);
+/* Returns 0 with *reply set, or 1 when the reply must wait until req->waiting_on is
+ * finished. */
+int mttd_methods_dispatch(mttd_request *req, json_t **reply);
 
 /* The reply to a Close that waited, once its session is finished. */
 json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s);

@@ -24,9 +24,10 @@ typedef struct mttd_conn {
         struct ucred peer;
         mtt_proto_inbuf in;
         mtt_proto_outbuf out;
-        bool waiting; /* a reply is deferred: later calls wait their turn */
-        bool closing; /* close once the output is sent */
-        bool dead;    /* free at the end of the current callback */
+        mttd_session *waiting_on; /* a Close whose reply waits for this session's report */
+        bool input_waits;         /* calls arrived while waiting: stop watching until then */
+        bool closing;             /* close once the output is sent */
+        bool dead;                /* free at the end of the current callback */
 } mttd_conn;
 
 struct mttd_server {
@@ -38,12 +39,15 @@ struct mttd_server {
         ev_timer accept_retry; /* after EMFILE: wait instead of spinning */
         mttd_conn *conns;
         unsigned n_conns;
+        unsigned n_waiting; /* connections with a deferred reply */
         bool warned_full;
 };
 
 static void conn_free(mttd_conn *c)
 {
         mttd_server *srv = c->srv;
+        if (c->waiting_on)
+                srv->n_waiting--;
         mttd_tracker_hangup(srv->tracker, c);
         ev_io_stop(srv->loop, &c->io);
         close(c->fd);
@@ -95,9 +99,10 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
             .conn = c,
         };
         json_t *reply = NULL;
-        if (mttd_methods_dispatch(&req, &reply) > 0)
-                c->waiting = true;
-        else if (call.oneway)
+        if (mttd_methods_dispatch(&req, &reply) > 0) {
+                c->waiting_on = req.waiting_on;
+                c->srv->n_waiting++;
+        } else if (call.oneway)
                 json_decref(reply);
         else
                 conn_send(c, reply);
@@ -110,7 +115,7 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
 static int conn_process(mttd_conn *c)
 {
         int handled = 0;
-        while (!c->waiting && !c->closing && !c->dead && !mtt_proto_outbuf_pending(&c->out)) {
+        while (!c->waiting_on && !c->closing && !c->dead && !mtt_proto_outbuf_pending(&c->out)) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
                 if (r == 0)
@@ -120,7 +125,6 @@ static int conn_process(mttd_conn *c)
                         break;
                 }
                 conn_handle(c, &f);
-                mtt_proto_frame_close_fds(&f);
                 handled++;
         }
         return handled;
@@ -128,7 +132,7 @@ static int conn_process(mttd_conn *c)
 
 static bool conn_busy(const mttd_conn *c)
 {
-        return c->waiting || c->closing || c->dead || mtt_proto_outbuf_pending(&c->out);
+        return c->waiting_on || c->closing || c->dead || mtt_proto_outbuf_pending(&c->out);
 }
 
 static void conn_read(mttd_conn *c)
@@ -170,7 +174,8 @@ static void conn_update(mttd_conn *c)
                 conn_free(c);
                 return;
         }
-        int events = pending ? EV_WRITE : (c->waiting || c->closing ? 0 : EV_READ);
+        /* While a reply waits, reading goes on only to notice a hangup (see on_conn_io). */
+        int events = pending ? EV_WRITE : c->closing || c->input_waits ? 0 : EV_READ;
         if (events != (c->io.events & (EV_READ | EV_WRITE))) {
                 ev_io_stop(c->srv->loop, &c->io);
                 ev_io_set(&c->io, c->fd, events);
@@ -179,20 +184,49 @@ static void conn_update(mttd_conn *c)
         }
 }
 
+/* A connection whose reply waits handles no call, but a client that hangs up meanwhile must
+ * still be seen, so its other sessions crash at once: peek, do not read. */
+static void conn_peek(mttd_conn *c)
+{
+        char byte;
+        ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                c->dead = true;
+        else if (n > 0)
+                c->input_waits = true;
+}
+
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
         mttd_conn *c = w->data;
-        if (revents & EV_READ)
+        if ((revents & EV_READ) && c->waiting_on)
+                conn_peek(c);
+        else if (revents & EV_READ)
                 conn_read(c);
         conn_update(c);
 }
 
-void mttd_server_session_closed(mttd_server *srv, void *conn, mttd_session *s)
+/* Sends the replies that waited for s. Each connection then goes on in a callback of its own
+ * (a fed event), so none is freed here, under the tracker's feet. */
+void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
 {
-        mttd_conn *c = conn;
-        c->waiting = false;
-        conn_send(c, mttd_methods_session_reply(srv->tracker, s));
-        conn_update(c);
+        for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
+                if (c->waiting_on != s)
+                        continue;
+                c->waiting_on = NULL;
+                c->input_waits = false;
+                srv->n_waiting--;
+                conn_send(c, mttd_methods_session_reply(srv->tracker, s));
+                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+        }
+}
+
+static unsigned conns_of_uid(const mttd_server *srv, uid_t uid)
+{
+        unsigned n = 0;
+        for (const mttd_conn *c = srv->conns; c; c = c->next)
+                n += c->peer.uid == uid;
+        return n;
 }
 
 static void accept_one(mttd_server *srv)
@@ -207,15 +241,6 @@ static void accept_one(mttd_server *srv)
                 }
                 return;
         }
-        if (srv->n_conns >= srv->cfg->max_connections) {
-                if (!srv->warned_full)
-                        mttd_log(LOG_WARNING, "connection limit (%u) reached",
-                                 srv->cfg->max_connections);
-                srv->warned_full = true;
-                close(fd);
-                return;
-        }
-        srv->warned_full = false;
         mttd_conn *c = calloc(1, sizeof(*c));
         socklen_t len = sizeof(struct ucred);
         if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
@@ -223,6 +248,21 @@ static void accept_one(mttd_server *srv)
                 close(fd);
                 return;
         }
+        const char *full = srv->n_conns >= srv->cfg->max_connections ? "in all"
+                           : conns_of_uid(srv, c->peer.uid) >= srv->cfg->max_connections_per_uid
+                               ? "for one user"
+                               : NULL;
+        if (full) {
+                /* One user's many connections must not lock out the others: refuse, log once. */
+                if (!srv->warned_full)
+                        mttd_log(LOG_WARNING, "connection limit %s reached (uid %u)", full,
+                                 (unsigned)c->peer.uid);
+                srv->warned_full = true;
+                free(c);
+                close(fd);
+                return;
+        }
+        srv->warned_full = false;
         c->srv = srv;
         c->fd = fd;
         mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);

@@ -15,8 +15,8 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
 /* Closes every connection (their sessions crash) and the listening socket. Accepts NULL. */
 void mttd_server_free(mttd_server *srv);
 void mttd_server_stop_accepting(mttd_server *srv);
-/* The tracker's closed callback: a deferred Close reply is ready. */
-void mttd_server_session_closed(mttd_server *srv, void *conn, mttd_session *s);
+/* The tracker's finished callback: Close replies that waited for s go out. */
+void mttd_server_session_finished(mttd_server *srv, mttd_session *s);
 
 /* Binds and listens on a UNIX socket path, creating its directory and replacing a stale
  * socket file (never a live one). Returns the fd or -errno; *what says which step failed. */

@@ -198,16 +198,28 @@ bool mttd_session_write_done(mttd_session *s, mttd_writer *w, mttd_write_job *jo
         if (s->write_error) {
                 /* Close the fd off the loop too: close(2) may flush on network file systems. */
                 if (submit(s, w, now_us, false, true) < 0) {
-                        close(s->fd);
-                        s->fd = -1;
-                        s->finished = true;
+                        mttd_session_abandon(s, s->write_error, now_us);
                         return true;
                 }
                 return false;
         }
-        if (s->state != MTTD_RUNNING)
-                mttd_session_flush(s, w, now_us, 0, 0, true);
+        if (s->state != MTTD_RUNNING && mttd_session_flush(s, w, now_us, 0, 0, true) < 0) {
+                mttd_session_abandon(s, EIO, now_us);
+                return true;
+        }
         return false;
+}
+
+void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)
+{
+        if (s->fd >= 0)
+                close(s->fd);
+        s->fd = -1;
+        s->write_error = err;
+        s->state = MTTD_ERROR;
+        if (!s->end_us)
+                s->end_us = now_us;
+        s->finished = true;
 }
 
 json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall_after_us)

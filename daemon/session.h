@@ -57,8 +57,7 @@ typedef struct mttd_session {
         mttd_write_job *inflight;
         bool finished; /* the last job is done: the fd is closed */
 
-        void *owner;  /* the connection whose lifetime is the session's heartbeat */
-        void *waiter; /* a connection waiting for Close's reply */
+        void *owner; /* the connection whose lifetime is the session's heartbeat */
 } mttd_session;
 
 /* Creates a running session whose report starts with the header and the row at delta 0.
@@ -77,6 +76,10 @@ int mttd_session_end(mttd_session *s, mttd_writer *w, uint64_t now_us, int64_t k
                      const char *cause);
 /* A job of this session came back. Returns true when the session is finished. */
 bool mttd_session_write_done(mttd_session *s, mttd_writer *w, mttd_write_job *job, uint64_t now_us);
+
+/* The report cannot be written at all (err, a positive errno): close the fd here, end in
+ * error, finished. */
+void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);
 
 double mttd_session_gib(const mttd_session *s, int64_t kb);
 json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall_after_us);

@@ -12,7 +12,7 @@
 struct mttd_tracker {
         struct ev_loop *loop;
         const mttd_config *cfg;
-        mttd_closed_cb closed_cb;
+        mttd_finished_cb finished_cb;
         mttd_drained_cb drained_cb;
         void *ctx;
 
@@ -121,6 +121,13 @@ static void maybe_drained(mttd_tracker *t)
         }
 }
 
+static void session_finished(mttd_tracker *t, mttd_session *s)
+{
+        log_end(s);
+        t->finished_cb(t->ctx, s);
+        trim_history(t);
+}
+
 static void on_write_done(void *ctx, mttd_write_job *job)
 {
         mttd_tracker *t = ctx;
@@ -131,15 +138,8 @@ static void on_write_done(void *ctx, mttd_write_job *job)
                 t->n_running--;
                 t->n_ended++;
         }
-        if (finished) {
-                log_end(s);
-                if (s->waiter) {
-                        void *waiter = s->waiter;
-                        s->waiter = NULL;
-                        t->closed_cb(t->ctx, waiter, s);
-                }
-                trim_history(t);
-        }
+        if (finished)
+                session_finished(t, s);
         maybe_drained(t);
 }
 
@@ -168,7 +168,7 @@ static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         t->drained_cb(t->ctx);
 }
 
-int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_closed_cb closed,
+int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished_cb finished,
                      mttd_drained_cb drained, void *ctx, mttd_tracker **out)
 {
         mttd_tracker *t = calloc(1, sizeof(*t));
@@ -176,7 +176,7 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_closed_c
                 return -ENOMEM;
         t->loop = loop;
         t->cfg = cfg;
-        t->closed_cb = closed;
+        t->finished_cb = finished;
         t->drained_cb = drained;
         t->ctx = ctx;
         t->next_id = 1;
@@ -218,8 +218,8 @@ void mttd_tracker_free(mttd_tracker *t)
         while (t->head) {
                 mttd_session *s = t->head;
                 list_remove(t, s);
-                /* A session whose last job never came back lost its fd to that job. */
-                if (s->inflight)
+                /* A job that never came back owns the fd if it was to close it. */
+                if (s->inflight && s->inflight->close_fd)
                         s->fd = -1;
                 mttd_session_free(s);
         }
@@ -280,27 +280,24 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         t->n_ended++;
         int r = mttd_session_end(s, t->writer, now, kb, outcome, cause);
         if (r < 0) {
+                /* No writer would take the last job: give up on the report, not the session. */
                 mttd_log(LOG_ERR, "session %llu: cannot queue its last write: %s",
                          (unsigned long long)s->id, strerror(-r));
+                mttd_session_abandon(s, -r, now);
+                session_finished(t, s);
         }
 }
 
-int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause,
-                       void *waiter)
+int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
 {
         if (s->state == MTTD_RUNNING)
                 end_session(t, s, outcome, cause);
-        if (s->finished)
-                return 0;
-        s->waiter = waiter;
-        return 1;
+        return s->finished ? 0 : 1;
 }
 
 void mttd_tracker_hangup(mttd_tracker *t, void *owner)
 {
         for (mttd_session *s = t->head; s; s = s->next) {
-                if (s->waiter == owner)
-                        s->waiter = NULL;
                 if (s->owner != owner)
                         continue;
                 s->owner = NULL;

@@ -13,12 +13,12 @@
 
 typedef struct mttd_tracker mttd_tracker;
 
-/* A Close (or an end that someone waited for) is done: the report is written and synced. */
-typedef void (*mttd_closed_cb)(void *ctx, void *waiter, mttd_session *s);
+/* A session is finished: its report is written, synced and closed (or failed for good). */
+typedef void (*mttd_finished_cb)(void *ctx, mttd_session *s);
 /* Shutdown is complete: every report is flushed, or the wait timed out. */
 typedef void (*mttd_drained_cb)(void *ctx);
 
-int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_closed_cb closed,
+int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished_cb finished,
                      mttd_drained_cb drained, void *ctx, mttd_tracker **out);
 void mttd_tracker_free(mttd_tracker *t);
 
@@ -26,11 +26,10 @@ void mttd_tracker_free(mttd_tracker *t);
  * meminfo cannot be read. */
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                       const struct ucred *peer, void *owner, mttd_session **out);
-/* Ends a running session. Returns 1 when the reply must wait for the report to be synced
- * (closed callback with this waiter), 0 when the session had already ended. */
-int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause,
-                       void *waiter);
-/* A connection went away: its running sessions crashed; it waits for nothing any more. */
+/* Ends a running session. Returns 1 while its report is not yet synced (the finished
+ * callback tells when it is), 0 when the session is finished already. */
+int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause);
+/* A connection went away: its running sessions crashed. */
 void mttd_tracker_hangup(mttd_tracker *t, void *owner);
 /* Ends every session and calls the drained callback once all reports are flushed. */
 void mttd_tracker_shutdown(mttd_tracker *t);

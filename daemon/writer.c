@@ -19,8 +19,11 @@ struct mttd_writer {
         pthread_cond_t cond;
         mttd_write_job *queue_head, *queue_tail; /* waiting for a thread */
         mttd_write_job *done_head, *done_tail;   /* waiting for the loop */
+        mttd_write_job *running;                 /* in a thread's hands */
+        size_t queued;
         unsigned threads, idle, max_threads;
         bool stopping;
+        bool loop_gone; /* threads left behind must not touch the loop */
         size_t pending; /* loop thread only */
 };
 
@@ -43,6 +46,23 @@ static mttd_write_job *pop(mttd_write_job **head, mttd_write_job **tail)
                         *tail = NULL;
         }
         return job;
+}
+
+static uint64_t now_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void unlink_running(mttd_writer *w, mttd_write_job *job)
+{
+        for (mttd_write_job **p = &w->running; *p; p = &(*p)->next) {
+                if (*p == job) {
+                        *p = job->next;
+                        return;
+                }
+        }
 }
 
 static void run_job(mttd_write_job *job)
@@ -77,6 +97,12 @@ static void *thread_main(void *arg)
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 mttd_write_job *job = pop(&w->queue_head, &w->queue_tail);
+                if (job) {
+                        w->queued--;
+                        job->started_us = now_us();
+                        job->next = w->running;
+                        w->running = job;
+                }
                 if (!job) {
                         if (w->stopping)
                                 break;
@@ -88,8 +114,10 @@ static void *thread_main(void *arg)
                 pthread_mutex_unlock(&w->lock);
                 run_job(job);
                 pthread_mutex_lock(&w->lock);
+                unlink_running(w, job);
                 push(&w->done_head, &w->done_tail, job);
-                ev_async_send(w->loop, &w->async);
+                if (!w->loop_gone)
+                        ev_async_send(w->loop, &w->async);
         }
         w->threads--;
         pthread_cond_broadcast(&w->cond);
@@ -152,6 +180,19 @@ static int spawn(mttd_writer *w)
         return 0;
 }
 
+/* Threads whose write has waited past STALLED_US do not count against the cap: a pipe
+ * nobody reads must not starve the other sessions' writes. */
+static unsigned thread_cap(mttd_writer *w)
+{
+        unsigned stalled = 0;
+        uint64_t now = now_us();
+        for (mttd_write_job *j = w->running; j; j = j->next)
+                if (now - j->started_us >= MTTD_WRITER_STALLED_US)
+                        stalled++;
+        unsigned cap = w->max_threads + stalled;
+        return cap < MTTD_WRITER_HARD_MAX ? cap : MTTD_WRITER_HARD_MAX;
+}
+
 int mttd_writer_submit(mttd_writer *w, mttd_write_job *job)
 {
         int r = 0;
@@ -159,11 +200,13 @@ int mttd_writer_submit(mttd_writer *w, mttd_write_job *job)
         job->written = 0;
         pthread_mutex_lock(&w->lock);
         push(&w->queue_head, &w->queue_tail, job);
-        if (w->idle == 0 && w->threads < w->max_threads)
+        w->queued++;
+        if (w->queued > w->idle && w->threads < thread_cap(w))
                 r = spawn(w);
         /* With no thread at all the job could never run: refuse it. */
         if (r < 0 && w->threads == 0) {
                 w->queue_head = w->queue_tail = NULL;
+                w->queued = 0;
                 pthread_mutex_unlock(&w->lock);
                 return r;
         }
@@ -207,6 +250,7 @@ void mttd_writer_free(mttd_writer *w)
                pthread_cond_timedwait(&w->cond, &w->lock, &deadline) != ETIMEDOUT) {
         }
         bool abandoned = w->threads > 0;
+        w->loop_gone = true;
         pthread_mutex_unlock(&w->lock);
         ev_ref(w->loop);
         ev_async_stop(w->loop, &w->async);

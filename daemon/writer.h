@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A write waiting longer than this holds its thread without counting against the cap. */
+#define MTTD_WRITER_STALLED_US 1000000
+/* Threads in all, stalled ones included. */
+#define MTTD_WRITER_HARD_MAX 256
+
 typedef struct mttd_write_job {
         struct mttd_write_job *next;
         int fd;
@@ -18,6 +23,7 @@ typedef struct mttd_write_job {
         bool close_fd; /* close the fd after everything else */
         void *owner;   /* handed back untouched */
         uint64_t submitted_us;
+        uint64_t started_us; /* when a thread took it (the writer's business) */
         /* results, set by the writer */
         int error; /* 0 or a positive errno of the write or the sync */
         size_t written;

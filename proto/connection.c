@@ -14,7 +14,8 @@ int mtt_proto_conn_open(mtt_proto_conn *c, const char *path)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         c->fd = -1;
-        mtt_proto_inbuf_init(&c->in, 0);
+        /* Replies (a List of every session) may be far larger than a call. */
+        mtt_proto_inbuf_init(&c->in, MTT_PROTO_MAX_REPLY);
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
@@ -66,11 +67,8 @@ int mtt_proto_conn_recv(mtt_proto_conn *c, int timeout_ms, mtt_proto_reply *out)
                 int r = mtt_proto_inbuf_next(&c->in, &f);
                 if (r < 0)
                         return r;
-                if (r > 0) {
-                        /* A service never passes fds to us; do not keep any it sent. */
-                        mtt_proto_frame_close_fds(&f);
+                if (r > 0) /* fds a service sent are not taken: the buffer closes them */
                         return mtt_proto_reply_parse(f.data, f.len, out);
-                }
                 int wait = -1;
                 if (deadline >= 0) {
                         long long left = deadline - now_ms();

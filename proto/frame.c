@@ -32,7 +32,8 @@ void mtt_proto_inbuf_free(mtt_proto_inbuf *b)
         memset(b, 0, sizeof(*b));
 }
 
-/* Drops the frame handed out last, so offsets below start at the next message. */
+/* Drops the frame handed out last, so offsets below start at the next message, and the fds
+ * no later message can take. */
 static void drop_consumed(mtt_proto_inbuf *b)
 {
         size_t c = b->consumed;
@@ -41,8 +42,18 @@ static void drop_consumed(mtt_proto_inbuf *b)
         memmove(b->data, b->data + c, b->len - c);
         b->len -= c;
         b->scanned = b->scanned > c ? b->scanned - c : 0;
-        for (size_t i = 0; i < b->n_sets; i++)
-                b->sets[i].at -= c;
+        size_t k = 0;
+        for (size_t i = 0; i < b->n_sets; i++) {
+                mtt_proto_fdset *set = &b->sets[i];
+                if (set->claimed || set->end <= c) {
+                        close_fds(set->fds, set->n);
+                        continue;
+                }
+                set->at = set->at > c ? set->at - c : 0;
+                set->end -= c;
+                b->sets[k++] = *set;
+        }
+        b->n_sets = k;
         b->consumed = 0;
 }
 
@@ -76,24 +87,18 @@ static int reserve(mtt_proto_inbuf *b, size_t want)
         return 0;
 }
 
-/* The fds of one read belong to the last message that starts within it: the kernel ends a
- * read right after the segment that carries fds, and a sender puts them on a first byte. */
+/* The fds of one read go with the bytes [start, len) it brought; a message must start there. */
 static int attach_fds(mtt_proto_inbuf *b, size_t start, const int *fds, size_t n_fds)
 {
-        size_t at = (size_t)-1;
-        if (start == 0 || b->data[start - 1] == '\0')
-                at = start;
-        for (size_t i = start; i + 1 < b->len; i++)
-                if (b->data[i] == '\0')
-                        at = i + 1;
-        if (at == (size_t)-1 || n_fds > MTT_PROTO_MAX_FDS || b->n_sets == MTT_PROTO_MAX_FDSETS ||
-            (b->n_sets > 0 && b->sets[b->n_sets - 1].at >= at)) {
+        bool starts = start == 0 || b->data[start - 1] == '\0';
+        for (size_t i = start; !starts && i + 1 < b->len; i++)
+                starts = b->data[i] == '\0';
+        if (!starts || n_fds > MTT_PROTO_MAX_FDS || b->n_sets == MTT_PROTO_MAX_FDSETS) {
                 close_fds((int *)fds, n_fds);
                 return -EPROTO;
         }
         mtt_proto_fdset *set = &b->sets[b->n_sets++];
-        set->at = at;
-        set->n = n_fds;
+        *set = (mtt_proto_fdset){.at = start, .end = b->len, .n = n_fds};
         memcpy(set->fds, fds, n_fds * sizeof(int));
         return 0;
 }
@@ -185,14 +190,12 @@ int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out)
         if (len > b->max_frame)
                 return -EMSGSIZE;
 
-        out->data = b->data;
-        out->len = len;
-        out->n_fds = 0;
+        *out = (mtt_proto_frame){.data = b->data, .len = len};
+        /* Sets are in order and a set whose read began before this message has at == 0. */
         if (b->n_sets > 0 && b->sets[0].at == 0) {
-                out->n_fds = b->sets[0].n;
-                memcpy(out->fds, b->sets[0].fds, b->sets[0].n * sizeof(int));
-                memmove(&b->sets[0], &b->sets[1], (b->n_sets - 1) * sizeof(b->sets[0]));
-                b->n_sets--;
+                out->set = &b->sets[0];
+                out->fds = out->set->fds;
+                out->n_fds = out->set->n;
         }
         b->consumed = len + 1;
         b->scanned = b->consumed;
@@ -204,10 +207,14 @@ bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b)
         return b->len > b->consumed;
 }
 
-void mtt_proto_frame_close_fds(mtt_proto_frame *f)
+int mtt_proto_frame_take_fd(mtt_proto_frame *f, size_t i)
 {
-        close_fds(f->fds, f->n_fds);
-        f->n_fds = 0;
+        if (!f->set || i >= f->n_fds || f->set->fds[i] < 0)
+                return -1;
+        int fd = f->set->fds[i];
+        f->set->fds[i] = -1;
+        f->set->claimed = true;
+        return fd;
 }
 
 void mtt_proto_outbuf_init(mtt_proto_outbuf *b, size_t limit)

@@ -6,14 +6,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MTT_PROTO_MAX_FRAME  (64 * 1024) /* bytes of one message, NUL excluded */
-#define MTT_PROTO_MAX_FDS    8           /* fds one message may carry */
-#define MTT_PROTO_MAX_FDSETS 4           /* messages with fds waiting in one input buffer */
+#define MTT_PROTO_MAX_FRAME  (64 * 1024)        /* bytes of one call, NUL excluded */
+#define MTT_PROTO_MAX_REPLY  (16 * 1024 * 1024) /* bytes of one reply a client accepts */
+#define MTT_PROTO_MAX_FDS    8                  /* fds one message may carry */
+#define MTT_PROTO_MAX_FDSETS 4                  /* messages with fds waiting in one input buffer */
 
+/* fds that came with one read. A sender puts them on the first byte of the message they go
+ * with, but the kernel may hand that message over in one read with the messages before it
+ * (or a sender may pack several in one sendmsg), so every message that starts within the
+ * read is offered them; the first that takes one claims the set. What nobody takes is
+ * closed once those messages are consumed. */
 typedef struct mtt_proto_fdset {
-        size_t at; /* offset in the buffer of the frame these fds arrived with */
+        size_t at, end; /* the read's bytes in the buffer */
         size_t n;
-        int fds[MTT_PROTO_MAX_FDS];
+        int fds[MTT_PROTO_MAX_FDS]; /* -1 once taken */
+        bool claimed;
 } mtt_proto_fdset;
 
 typedef struct mtt_proto_inbuf {
@@ -30,16 +37,17 @@ typedef struct mtt_proto_inbuf {
 typedef struct mtt_proto_frame {
         const char *data; /* NUL-terminated; valid until the next call on the buffer */
         size_t len;       /* without the NUL */
-        int fds[MTT_PROTO_MAX_FDS];
-        size_t n_fds; /* owned by the caller once returned */
+        size_t n_fds;     /* fds offered to this message: look, take with take_fd */
+        const int *fds;   /* owned by the buffer unless taken; -1 once taken */
+        mtt_proto_fdset *set;
 } mtt_proto_frame;
 
 void mtt_proto_inbuf_init(mtt_proto_inbuf *b, size_t max_frame);
 /* Frees the buffer and closes every fd it still holds. Accepts a zeroed buffer. */
 void mtt_proto_inbuf_free(mtt_proto_inbuf *b);
 
-/* Appends bytes as if read from the socket; fds, if any, came with the first byte of the
- * chunk's last message start. Takes the fds in every case (closed on error).
+/* Appends bytes as if read from the socket, with the fds that read brought (a message must
+ * start within the chunk). Takes the fds in every case (closed on error).
  * Returns 0, -EPROTO (fds that start no message, too many sets) or -ENOMEM. */
 int mtt_proto_inbuf_feed(mtt_proto_inbuf *b, const void *data, size_t len, const int *fds,
                          size_t n_fds);
@@ -56,7 +64,8 @@ int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out);
 /* True while bytes of an unfinished message are held. */
 bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b);
 
-void mtt_proto_frame_close_fds(mtt_proto_frame *f);
+/* Takes offered fd i: the caller owns it from now on. Returns -1 when there is none. */
+int mtt_proto_frame_take_fd(mtt_proto_frame *f, size_t i);
 
 typedef struct mtt_proto_outbuf {
         char *data;

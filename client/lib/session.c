@@ -65,10 +65,15 @@ static bool utf8_valid(const char *s)
         return j != NULL;
 }
 
-int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
+static void session_free(mtt_session *s)
 {
-        if (fd < 0 || !out)
-                return -EINVAL;
+        mtt_proto_conn_close(&s->conn);
+        free(s);
+}
+
+/* Checks the options and connects, before anything touches the report file. */
+static int session_connect(const mtt_options *opts, mtt_session **out)
+{
         if (opts && opts->label && !utf8_valid(opts->label))
                 return -EINVAL;
         char path[PATH_MAX];
@@ -79,18 +84,24 @@ int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
                 return -ENOMEM;
         s->timeout_ms = timeout_of(opts);
         int r = mtt_proto_conn_open(&s->conn, path);
-        if (r < 0)
-                goto fail;
-        json_t *params = open_params(opts);
-        if (!params) {
-                r = -ENOMEM;
-                goto fail;
+        if (r < 0) {
+                session_free(s);
+                return r;
         }
+        *out = s;
+        return 0;
+}
+
+static int session_start(mtt_session *s, int fd, const mtt_options *opts)
+{
+        json_t *params = open_params(opts);
+        if (!params)
+                return -ENOMEM;
         mtt_proto_reply reply;
-        r = mtt_proto_conn_call(&s->conn, MTT_PROTO_METHOD_OPEN, params, &fd, 1, s->timeout_ms,
-                                &reply);
+        int r = mtt_proto_conn_call(&s->conn, MTT_PROTO_METHOD_OPEN, params, &fd, 1, s->timeout_ms,
+                                    &reply);
         if (r < 0)
-                goto fail;
+                return r;
         r = reply_errno(&reply);
         json_t *id = json_object_get(json_object_get(reply.parameters, "session"), "id");
         if (r == 0 && !json_is_integer(id))
@@ -98,26 +109,45 @@ int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
         if (r == 0)
                 s->id = (uint64_t)json_integer_value(id);
         mtt_proto_reply_done(&reply);
+        return r;
+}
+
+int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
+{
+        if (fd < 0 || !out)
+                return -EINVAL;
+        mtt_session *s;
+        int r = session_connect(opts, &s);
         if (r < 0)
-                goto fail;
+                return r;
+        r = session_start(s, fd, opts);
+        if (r < 0) {
+                session_free(s);
+                return r;
+        }
         *out = s;
         return 0;
-fail:
-        mtt_proto_conn_close(&s->conn);
-        free(s);
-        return r;
 }
 
 int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out)
 {
         if (!csv_path || !out)
                 return -EINVAL;
+        /* No daemon, no truncated report: connect first. */
+        mtt_session *s;
+        int r = session_connect(opts, &s);
+        if (r < 0)
+                return r;
         int fd = open(csv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (fd < 0)
-                return -errno;
-        int r = mtt_open_fd(fd, opts, out);
-        close(fd);
-        return r;
+        r = fd < 0 ? -errno : session_start(s, fd, opts);
+        if (fd >= 0)
+                close(fd);
+        if (r < 0) {
+                session_free(s);
+                return r;
+        }
+        *out = s;
+        return 0;
 }
 
 int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char *cause)
@@ -156,8 +186,7 @@ int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char *cause)
         }
         mtt_proto_reply_done(&reply);
 out:
-        mtt_proto_conn_close(&s->conn);
-        free(s);
+        session_free(s);
         return r;
 }
 

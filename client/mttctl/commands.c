@@ -249,17 +249,48 @@ static bool parse_uint(const char *s, unsigned long max, uint32_t *out)
         return true;
 }
 
-/* The command line as one label, cut to what the daemon accepts. */
+/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
+static size_t utf8_seq(const unsigned char *p)
+{
+        size_t n = p[0] < 0x80             ? 1
+                   : (p[0] & 0xe0) == 0xc0 ? 2
+                   : (p[0] & 0xf0) == 0xe0 ? 3
+                   : (p[0] & 0xf8) == 0xf0 ? 4
+                                           : 0;
+        if (n == 2 && p[0] < 0xc2)
+                return 0; /* overlong */
+        for (size_t i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
+/* The command line as one label: valid UTF-8 (other bytes become '?'), cut at a character
+ * boundary to what the daemon accepts. */
 static void default_label(char *buf, size_t size, char **cmd)
 {
         size_t n = 0;
-        buf[0] = '\0';
-        for (; *cmd && n + 1 < size; cmd++) {
-                int k = snprintf(buf + n, size - n, "%s%s", n ? " " : "", *cmd);
-                if (k < 0 || (size_t)k >= size - n)
-                        break;
-                n += (size_t)k;
+        for (char **a = cmd; *a; a++) {
+                const unsigned char *p = (const unsigned char *)*a;
+                if (a != cmd && n + 1 < size)
+                        buf[n++] = ' ';
+                while (*p) {
+                        size_t k = utf8_seq(p);
+                        if (k == 0) {
+                                if (n + 1 >= size)
+                                        break;
+                                buf[n++] = '?';
+                                p++;
+                                continue;
+                        }
+                        if (n + k >= size)
+                                break;
+                        memcpy(buf + n, p, k);
+                        n += k;
+                        p += k;
+                }
         }
+        buf[n] = '\0';
 }
 
 static void default_output(char *buf, size_t size, const char *cmd)
@@ -362,25 +393,20 @@ int mttctl_run(int argc, char **argv)
                 output = out_buf;
         }
 
-        mtt_session *session;
-        int r = mtt_open(output, &mo, &session);
+        /* Tell "no daemon" from "no report file" before touching the file. */
+        char path[PATH_MAX];
+        mtt_proto_conn probe;
+        int r = mtt_socket_path(&mo, path, sizeof(path)) ? mtt_proto_conn_open(&probe, path)
+                                                         : -ENAMETOOLONG;
         if (r < 0) {
-                char path[PATH_MAX];
-                if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES) {
-                        /* Say which of the two, the report or the socket, was the trouble. */
-                        int fd = open(output, O_WRONLY | O_CLOEXEC);
-                        if (fd < 0) {
-                                mttctl_error("cannot create %s: %s", output, strerror(-r));
-                                return MTTCTL_RUN_NO_TRACKING;
-                        }
-                        close(fd);
-                        mttctl_error("cannot reach mttd at %s: %s",
-                                     mtt_socket_path(&mo, path, sizeof(path)), strerror(-r));
-                        fprintf(stderr, "Start it with 'systemctl start mttd', or run 'mttd "
-                                        "--socket PATH' and use --socket PATH or MTT_SOCKET.\n");
-                } else {
-                        mttctl_error("cannot start tracking into %s: %s", output, strerror(-r));
-                }
+                mttctl_unreachable(path, r);
+                return MTTCTL_RUN_NO_TRACKING;
+        }
+        mtt_proto_conn_close(&probe);
+        mtt_session *session;
+        r = mtt_open(output, &mo, &session);
+        if (r < 0) {
+                mttctl_error("cannot start tracking into %s: %s", output, strerror(-r));
                 return MTTCTL_RUN_NO_TRACKING;
         }
 
@@ -411,6 +437,7 @@ int mttctl_run(int argc, char **argv)
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
+        child_pid = 0; /* reaped: its pid may be anyone's now */
 
         char cause[128];
         mtt_outcome outcome;

@@ -61,6 +61,14 @@ int mttctl_usage_error(const char *fmt, ...)
         return MTTCTL_USAGE;
 }
 
+void mttctl_unreachable(const char *path, int err)
+{
+        mttctl_error("cannot reach mttd at %s: %s", path, strerror(-err));
+        fprintf(stderr, "Start it with 'systemctl start mttd' (or 'systemctl --user start mttd'), "
+                        "or run 'mttd --socket PATH'\nand point mttctl at it with --socket PATH or "
+                        "MTT_SOCKET=PATH.\n");
+}
+
 json_t *mttctl_call(const char *method, json_t *params)
 {
         char path[PATH_MAX];
@@ -74,10 +82,7 @@ json_t *mttctl_call(const char *method, json_t *params)
         int r = mtt_proto_conn_open(&c, path);
         if (r < 0) {
                 json_decref(params);
-                mttctl_error("cannot reach mttd at %s: %s", path, strerror(-r));
-                fprintf(stderr, "Start it with 'systemctl start mttd' (or 'systemctl --user start "
-                                "mttd'), or run 'mttd --socket PATH'\nand point mttctl at it "
-                                "with --socket PATH or MTT_SOCKET=PATH.\n");
+                mttctl_unreachable(path, r);
                 return NULL;
         }
         mtt_proto_reply reply;

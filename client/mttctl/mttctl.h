@@ -18,6 +18,9 @@ void mttctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A one-line error, then how to get help; returns MTTCTL_USAGE. */
 int mttctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Says that mttd cannot be reached at path, and how to start one. */
+void mttctl_unreachable(const char *path, int err);
+
 /* Calls a method on mttd. Returns the reply's parameters (a new reference) or NULL after
  * printing what went wrong: which socket it tried and how to start mttd, or the error. */
 json_t *mttctl_call(const char *method, json_t *params);

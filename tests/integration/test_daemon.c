@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <math.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@
 
 #include "harness.h"
 #include "mtt/client.h"
+#include "proto/connection.h"
+#include "proto/frame.h"
 
 static harness H;
 
@@ -492,6 +495,215 @@ static void test_no_daemon(void **state)
         assert_int_equal(mtt_report_verdict_of("/nonexistent/report.csv", &v), -ENOENT);
 }
 
+/* A pipe whose buffer is full: a write into it blocks until someone reads. */
+static void full_pipe(int p[2])
+{
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
+        int fl = fcntl(p[1], F_GETFL);
+        fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+        char junk[512];
+        memset(junk, 'j', sizeof(junk));
+        while (write(p[1], junk, sizeof(junk)) > 0) {
+        }
+        /* The daemon never changes the file's flags: hand it a blocking pipe. */
+        fcntl(p[1], F_SETFL, fl);
+}
+
+static bool readable_within(int fd, int ms)
+{
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        return poll(&pfd, 1, ms) > 0;
+}
+
+static json_t *open_on(int conn, int fd, const char *label)
+{
+        char params[128];
+        snprintf(params, sizeof(params), "{\"fd\":0,\"label\":\"%s\"}", label);
+        json_t *r = harness_call(conn, "io.mtt.Tracker.Open", params, &fd, 1);
+        assert_non_null(r);
+        assert_null(harness_error(r));
+        return r;
+}
+
+static void send_close(int conn, uint64_t id, const char *outcome)
+{
+        char msg[160];
+        int n = snprintf(msg, sizeof(msg),
+                         "{\"method\":\"io.mtt.Tracker.Close\",\"parameters\":{\"id\":%llu,"
+                         "\"outcome\":\"%s\"}}",
+                         (unsigned long long)id, outcome);
+        assert_int_equal(mtt_proto_send_all(conn, msg, (size_t)n + 1, NULL, 0), 0);
+}
+
+/* SPEC 9: a report nobody reads stalls its own writes only. Two Closes of it both wait for
+ * its report, other sessions go on meanwhile, and all is written once the reader reads. */
+static void test_stalled_report(void **state)
+{
+        int p[2];
+        full_pipe(p);
+        int a = harness_connect(&H), b = harness_connect(&H);
+        json_t *r = open_on(a, p[1], "stalled");
+        uint64_t id = (uint64_t)session_num(r, "id");
+        json_decref(r);
+        usleep(700000); /* past the flush delay: a writer thread is now blocked on the pipe */
+
+        /* Other sessions' reports are written meanwhile. */
+        char path[256];
+        harness_path(&H, "beside.csv", path, sizeof(path));
+        mtt_options o = opts("beside");
+        o.timeout_ms = 5000;
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        usleep(20000);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        assert_true(mtt_has_completed_successfully(path));
+
+        send_close(a, id, "completed");
+        usleep(50000); /* so that a's Close is the first */
+        send_close(b, id, "failed");
+        /* Neither reply can come while the report's last write cannot be done. */
+        assert_false(readable_within(a, 300));
+        assert_false(readable_within(b, 0));
+
+        /* Read the pipe to its end: the daemon's last job writes, syncs and closes. */
+        close(p[1]);
+        char *text = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&text, &size);
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(p[0], buf, sizeof(buf))) > 0)
+                fwrite(buf, 1, (size_t)n, m);
+        fclose(m);
+        close(p[0]);
+        const char *report = strstr(text, "delta,ram\n");
+        assert_non_null(report);
+        int rows;
+        const char *why = harness_check_report(report, ENDING_COMPLETED, &rows);
+        if (why)
+                fail_msg("%s in:\n%s", why, report);
+        free(text);
+
+        /* Both waiting Closes are answered; the first outcome stands. */
+        json_t *ra = harness_raw(a, "", 0, NULL, 0), *rb = harness_raw(b, "", 0, NULL, 0);
+        assert_non_null(ra);
+        assert_non_null(rb);
+        assert_string_equal(session_str(ra, "state"), "completed");
+        assert_string_equal(session_str(rb, "state"), "completed");
+        json_decref(ra);
+        json_decref(rb);
+        close(a);
+        close(b);
+}
+
+/* A client that hangs up while its Close waits is noticed at once: its other session crashes
+ * then, not when the wait ends. */
+static void test_hangup_while_waiting(void **state)
+{
+        int p[2];
+        full_pipe(p);
+        int a = harness_connect(&H);
+        json_t *r = open_on(a, p[1], "stalled");
+        uint64_t stalled = (uint64_t)session_num(r, "id");
+        json_decref(r);
+        char path[256];
+        int fd = open(harness_path(&H, "other.csv", path, sizeof(path)),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        r = open_on(a, fd, "other");
+        uint64_t other = (uint64_t)session_num(r, "id");
+        json_decref(r);
+        close(fd);
+        usleep(700000);
+        send_close(a, stalled, "completed");
+        usleep(100000);
+        close(a);
+
+        json_t *st = NULL;
+        for (int i = 0; i < 100; i++) {
+                st = status_of(other);
+                if (strcmp(session_str(st, "state"), "running") != 0)
+                        break;
+                json_decref(st);
+                st = NULL;
+                usleep(10000);
+        }
+        assert_non_null(st);
+        assert_string_equal(session_str(st, "state"), "crashed");
+        json_decref(st);
+        close(p[1]);
+        close(p[0]); /* the stalled write fails with EPIPE: that session ends in error */
+}
+
+/* fds go with the call that takes them, however the calls were packed into reads. */
+static void test_fds_with_coalesced_calls(void **state)
+{
+        char path[256];
+        int fd = open(harness_path(&H, "packed.csv", path, sizeof(path)),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        static const char list[] = "{\"method\":\"io.mtt.Tracker.List\"}";
+        static const char open_[] =
+            "{\"method\":\"io.mtt.Tracker.Open\",\"parameters\":{\"fd\":0}}";
+        char both[sizeof(list) + sizeof(open_)];
+        /* List then Open in one sendmsg, and Open then List: Open gets the fd either way. */
+        for (int order = 0; order < 2; order++) {
+                const char *first = order ? open_ : list, *second = order ? list : open_;
+                size_t n1 = strlen(first) + 1, n2 = strlen(second) + 1;
+                memcpy(both, first, n1);
+                memcpy(both + n1, second, n2);
+                int c = harness_connect(&H);
+                assert_int_equal(mtt_proto_send_all(c, both, n1 + n2, &fd, 1), 0);
+                /* Both replies, however they arrive. */
+                mtt_proto_inbuf in;
+                mtt_proto_inbuf_init(&in, MTT_PROTO_MAX_REPLY);
+                json_t *replies[2] = {NULL, NULL};
+                for (int got = 0; got < 2;) {
+                        mtt_proto_frame f;
+                        if (mtt_proto_inbuf_next(&in, &f) == 1) {
+                                replies[got++] = json_loadb(f.data, f.len, 0, NULL);
+                                continue;
+                        }
+                        assert_true(readable_within(c, 5000));
+                        assert_true(mtt_proto_inbuf_recv(&in, c) > 0);
+                }
+                mtt_proto_inbuf_free(&in);
+                json_t *r1 = replies[0], *r2 = replies[1];
+                assert_non_null(r1);
+                assert_non_null(r2);
+                assert_null(harness_error(r1));
+                assert_null(harness_error(r2));
+                close(c); /* the session crashes: that is fine here */
+                json_decref(r1);
+                json_decref(r2);
+        }
+        close(fd);
+}
+
+/* A full history of sessions with long labels: List replies of hundreds of kB arrive whole. */
+static void test_large_list(void **state)
+{
+        char path[256], label[201];
+        memset(label, 'x', 200);
+        label[200] = '\0';
+        harness_path(&H, "many.csv", path, sizeof(path));
+        mtt_options o = opts(label);
+        for (int i = 0; i < 300; i++) {
+                mtt_session *s;
+                assert_int_equal(mtt_open(path, &o, &s), 0);
+                assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        }
+        mtt_proto_conn c;
+        assert_int_equal(mtt_proto_conn_open(&c, H.socket), 0);
+        mtt_proto_reply reply;
+        assert_int_equal(
+            mtt_proto_conn_call(&c, "io.mtt.Tracker.List", NULL, NULL, 0, 5000, &reply), 0);
+        assert_null(reply.error);
+        size_t n = json_array_size(json_object_get(reply.parameters, "sessions"));
+        assert_true(n >= 256);
+        mtt_proto_reply_done(&reply);
+        mtt_proto_conn_close(&c);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -504,6 +716,10 @@ int main(void)
             cmocka_unit_test(test_protocol_calls),
             cmocka_unit_test(test_protocol_framing),
             cmocka_unit_test(test_other_uid),
+            cmocka_unit_test(test_stalled_report),
+            cmocka_unit_test(test_hangup_while_waiting),
+            cmocka_unit_test(test_fds_with_coalesced_calls),
+            cmocka_unit_test(test_large_list),
             cmocka_unit_test(test_sigterm_flushes),
             cmocka_unit_test(test_no_daemon),
         };

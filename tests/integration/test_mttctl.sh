@@ -58,7 +58,9 @@ report_ok() { # report_ok FILE completed|failed|none
 status_is 1 "list without a daemon fails" "$MTTCTL" list
 check "the error names the socket it tried" grep -q "$DIR/sock" "$DIR/err"
 check "the error says how to start mttd" grep -q "mttd --socket" "$DIR/err"
+echo "keep me" >"$DIR/x.csv"
 status_is 125 "run without a daemon exits 125" "$MTTCTL" run -o "$DIR/x.csv" -- true
+check "run without a daemon leaves the report file alone" grep -qx "keep me" "$DIR/x.csv"
 
 # --- wrong arguments: one line of error, a hint, exit 2
 status_is 2 "no command" "$MTTCTL"
@@ -90,6 +92,10 @@ status_is 137 "run kill -9 exits 137" "$MTTCTL" run -o "$DIR/kill.csv" -l kill -
 check "crashed report has no ending" report_ok "$DIR/kill.csv" none
 check "run names the report" grep -q "kill.csv" "$DIR/err"
 status_is 127 "run of a missing program exits 127" "$MTTCTL" run -o "$DIR/nf.csv" -- /nonexistent/prog
+# A command line that is not UTF-8 still makes a label (bytes it cannot carry become '?').
+status_is 0 "run with non-UTF-8 arguments" "$MTTCTL" run -o "$DIR/latin1.csv" -- sh -c true "$(printf 'caf\351')"
+long=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "\303\251" }')
+status_is 0 "run with a long multibyte command line" "$MTTCTL" run -o "$DIR/long.csv" -- sh -c true "$long"
 status_is 0 "run passes arguments" "$MTTCTL" run -o "$DIR/args.csv" -- sh -c '[ "$1" = "a b" ]' sh "a b"
 
 # The tracker's connection is the heartbeat; the command it runs does not inherit it.
@@ -119,6 +125,7 @@ check "list header" grep -q "^ *ID *PID *USER *LABEL *ELAPSED *ROWS *RAM *PEAK *
 check "list shows the completed run" grep -q " ok .*completed" "$DIR/out"
 check "list shows the failed run" grep -q " fail .*failed" "$DIR/out"
 check "list shows the crash and its cause" grep -q " kill .*crashed: killed by SIGKILL" "$DIR/out"
+check "list shows a non-UTF-8 label with '?'" grep -q "sh -c true caf?" "$DIR/out"
 status_is 0 "list --json" "$MTTCTL" list --json
 check "list --json is JSON with sessions" grep -q '"sessions"' "$DIR/out"
 status_is 0 "status --json" "$MTTCTL" status 3 --json

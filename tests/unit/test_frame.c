@@ -179,45 +179,59 @@ static void test_fds_ride_with_their_frame(void **state)
         expect_frame(&b, "{\"two\":2}", 2, &f);
         assert_int_equal(f.fds[0], p[0]);
         assert_int_equal(f.fds[1], p[1]);
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 0), p[0]);
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 0), -1); /* once only */
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 1), p[1]);
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 2), -1);
         expect_frame(&b, "{\"three\":3}", 0, &f);
-        /* The frame's fds are the caller's now: freeing the buffer leaves them open. */
+        /* Taken fds are the caller's: freeing the buffer leaves them open. */
         mtt_proto_inbuf_free(&b);
         assert_true(fd_is_open(p[0]) && fd_is_open(p[1]));
         assert_int_equal(close(p[0]), 0);
         assert_int_equal(close(p[1]), 0);
 }
 
-static void test_fds_with_tail_of_previous_frame(void **state)
+/* Every message that starts in the read that brought fds is offered them; the first to
+ * take one claims them all; what nobody takes is closed once those messages are done. */
+static void test_fds_offered_within_their_read(void **state)
 {
         mtt_proto_inbuf b;
         mtt_proto_frame f;
         mtt_proto_inbuf_init(&b, 0);
 
-        /* The fd chunk holds the end of frame 1 and all of frame 2. */
+        /* One sendmsg of two calls: the first takes the fd, the second sees none. */
         int fd = devnull();
+        static const char open_list[] = "{\"open\":1}\0{\"list\":2}";
+        assert_int_equal(mtt_proto_inbuf_feed(&b, open_list, sizeof(open_list), &fd, 1), 0);
+        expect_frame(&b, "{\"open\":1}", 1, &f);
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 0), fd);
+        expect_frame(&b, "{\"list\":2}", 0, &f);
+        assert_true(fd_is_open(fd));
+        close(fd);
+
+        /* Two sends the kernel joined in one read: the call that wants the fd gets it. */
+        fd = devnull();
+        static const char list_open[] = "{\"list\":1}\0{\"open\":2}";
+        assert_int_equal(mtt_proto_inbuf_feed(&b, list_open, sizeof(list_open), &fd, 1), 0);
+        expect_frame(&b, "{\"list\":1}", 1, &f); /* offered, not taken */
+        expect_frame(&b, "{\"open\":2}", 1, &f);
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 0), fd);
+        assert_int_equal(mtt_proto_inbuf_next(&b, &f), 0);
+        assert_true(fd_is_open(fd));
+        close(fd);
+
+        /* A read that ends one message and starts the next: the earlier one is not offered. */
+        fd = devnull();
         assert_int_equal(mtt_proto_inbuf_feed(&b, "{\"first\":", 9, NULL, 0), 0);
-        static const char c1[] = "1}\0{\"second\":2}";
-        assert_int_equal(mtt_proto_inbuf_feed(&b, c1, sizeof(c1), &fd, 1), 0);
-        assert_int_equal(feed_msg(&b, "{\"third\":3}", NULL, 0), 0);
+        static const char tail[] = "1}\0{\"second\":2}";
+        assert_int_equal(mtt_proto_inbuf_feed(&b, tail, sizeof(tail), &fd, 1), 0);
         expect_frame(&b, "{\"first\":1}", 0, &f);
         expect_frame(&b, "{\"second\":2}", 1, &f);
-        assert_int_equal(f.fds[0], fd);
-        mtt_proto_frame_close_fds(&f);
-        assert_int_equal(f.n_fds, 0);
-        assert_true(fd_is_closed(fd));
-        expect_frame(&b, "{\"third\":3}", 0, &f);
 
-        /* The fd chunk holds the end of frame 4 and only the start of frame 5. */
-        fd = devnull();
-        assert_int_equal(mtt_proto_inbuf_feed(&b, "{\"fo", 4, NULL, 0), 0);
-        static const char c2[] = "urth\":4}\0{\"fif";
-        assert_int_equal(mtt_proto_inbuf_feed(&b, c2, sizeof(c2) - 1, &fd, 1), 0);
-        expect_frame(&b, "{\"fourth\":4}", 0, &f);
-        assert_int_equal(mtt_proto_inbuf_next(&b, &f), 0);
-        assert_int_equal(feed_msg(&b, "th\":5}", NULL, 0), 0);
-        expect_frame(&b, "{\"fifth\":5}", 1, &f);
-        assert_int_equal(f.fds[0], fd);
-        mtt_proto_frame_close_fds(&f);
+        /* Nobody took it: closed once the messages of its read are consumed. */
+        assert_true(fd_is_open(fd));
+        assert_int_equal(feed_msg(&b, "{\"later\":3}", NULL, 0), 0);
+        expect_frame(&b, "{\"later\":3}", 0, &f);
         assert_true(fd_is_closed(fd));
         mtt_proto_inbuf_free(&b);
 }
@@ -258,14 +272,22 @@ static void test_free_closes_held_fds(void **state)
         assert_true(fd_is_closed(c));
         mtt_proto_inbuf_free(&b); /* a zeroed buffer is fine */
 
-        /* Taken by next: the caller owns it, free leaves it alone. */
+        /* Taken: the caller owns it, free leaves it alone. */
+        a = devnull();
+        mtt_proto_inbuf_init(&b, 0);
+        assert_int_equal(feed_msg(&b, "{}", &a, 1), 0);
+        expect_frame(&b, "{}", 1, &f);
+        assert_int_equal(mtt_proto_frame_take_fd(&f, 0), a);
+        mtt_proto_inbuf_free(&b);
+        assert_true(fd_is_open(a));
+        close(a);
+
+        /* Offered, not taken: the buffer closes it when freed. */
         a = devnull();
         mtt_proto_inbuf_init(&b, 0);
         assert_int_equal(feed_msg(&b, "{}", &a, 1), 0);
         expect_frame(&b, "{}", 1, &f);
         mtt_proto_inbuf_free(&b);
-        assert_true(fd_is_open(a));
-        mtt_proto_frame_close_fds(&f);
         assert_true(fd_is_closed(a));
 }
 
@@ -405,30 +427,32 @@ static void test_send_all_and_recv_with_fd(void **state)
         mtt_proto_inbuf b;
         mtt_proto_frame f;
         mtt_proto_inbuf_init(&b, 0);
-        mtt_proto_frame got[2]; /* only the fds are used: data dies with the next call */
+        mtt_proto_frame got[2]; /* only n_fds is used: the rest dies with the next call */
+        int rfd = -1;
         int n_frames = 0;
         while (n_frames < 2) {
                 int r = mtt_proto_inbuf_next(&b, &f);
                 assert_true(r >= 0);
                 if (r == 1) {
                         assert_string_equal(f.data, n_frames == 0 ? first : second);
+                        /* The kernel may join both sends in one read: List may be offered
+                         * the fd too; Open takes it. */
+                        if (n_frames == 1)
+                                rfd = mtt_proto_frame_take_fd(&f, 0);
                         got[n_frames++] = f;
                         continue;
                 }
                 long n = mtt_proto_inbuf_recv(&b, sv[1]);
                 assert_true(n > 0);
         }
-        assert_int_equal(got[0].n_fds, 0);
         assert_int_equal(got[1].n_fds, 1);
-        int rfd = got[1].fds[0];
-        assert_true(rfd != fd);
+        assert_true(rfd >= 0 && rfd != fd);
         assert_true(fcntl(rfd, F_GETFD) & FD_CLOEXEC);
         struct stat a, c;
         assert_int_equal(fstat(fd, &a), 0);
         assert_int_equal(fstat(rfd, &c), 0);
         assert_true(a.st_dev == c.st_dev && a.st_ino == c.st_ino);
-        mtt_proto_frame_close_fds(&got[1]);
-        assert_true(fd_is_closed(rfd));
+        close(rfd);
 
         /* Nothing more: -EAGAIN; the peer gone: 0. */
         assert_int_equal(mtt_proto_inbuf_recv(&b, sv[1]), -EAGAIN);
@@ -455,7 +479,7 @@ int main(void)
             cmocka_unit_test(test_several_frames_in_one_feed),
             cmocka_unit_test(test_frame_cap),
             cmocka_unit_test(test_fds_ride_with_their_frame),
-            cmocka_unit_test(test_fds_with_tail_of_previous_frame),
+            cmocka_unit_test(test_fds_offered_within_their_read),
             cmocka_unit_test(test_fds_without_a_message_start),
             cmocka_unit_test(test_free_closes_held_fds),
             cmocka_unit_test(test_outbuf_simple),

@@ -51,8 +51,9 @@ typedef struct mtt_options {
         void *reserved[8];
 } mtt_options;
 
-/* Creates (or truncates) csv_path with the caller's own permissions (0666 less the umask),
- * and opens a session that writes the report into it. */
+/* Connects to mttd, then creates (or truncates) csv_path with the caller's own permissions
+ * (0666 less the umask) and opens a session that writes the report into it. Without a
+ * daemon it fails before it touches the file. -EINVAL for a label that is not UTF-8. */
 MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
 /* Opens a session writing into fd, which must be open for writing and be a regular file, a
  * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */
