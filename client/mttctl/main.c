@@ -56,7 +56,9 @@ int mttctl_usage_error(const char *fmt, ...)
         va_start(ap, fmt);
         fputs("mttctl: ", stderr);
         vfprintf(stderr, fmt, ap);
-        fputs("\nTry 'mttctl --help'.\n", stderr);
+        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|sample [ARG]...\n"
+              "Try 'mttctl --help' for more.\n",
+              stderr);
         va_end(ap);
         return MTTCTL_USAGE;
 }

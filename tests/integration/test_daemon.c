@@ -66,6 +66,20 @@ static double session_num(json_t *reply, const char *key)
             json_object_get(json_object_get(json_object_get(reply, "parameters"), "session"), key));
 }
 
+/* The Status reply of a session once it is no longer running (up to 2 s). */
+static json_t *status_when_ended(uint64_t id)
+{
+        for (int i = 0; i < 200; i++) {
+                json_t *st = status_of(id);
+                if (strcmp(session_str(st, "state"), "running") != 0)
+                        return st;
+                json_decref(st);
+                usleep(10000);
+        }
+        fail_msg("session %llu still runs", (unsigned long long)id);
+        return NULL;
+}
+
 /* Opens a session, lets it run a little, closes it with the outcome, checks the file. */
 static void run_api_session(mtt_outcome outcome, const char *cause, harness_ending ending,
                             mtt_report_verdict verdict, const char *state)
@@ -154,16 +168,7 @@ static void test_sigkilled_client(void **state)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
 
-        json_t *st = NULL;
-        for (int i = 0; i < 200; i++) {
-                st = status_of(id);
-                if (strcmp(session_str(st, "state"), "running") != 0)
-                        break;
-                json_decref(st);
-                st = NULL;
-                usleep(10000);
-        }
-        assert_non_null(st);
+        json_t *st = status_when_ended(id);
         assert_string_equal(session_str(st, "state"), "crashed");
         assert_non_null(session_str(st, "cause"));
         double elapsed = session_num(st, "elapsed");
@@ -619,16 +624,7 @@ static void test_hangup_while_waiting(void **state)
         usleep(100000);
         close(a);
 
-        json_t *st = NULL;
-        for (int i = 0; i < 100; i++) {
-                st = status_of(other);
-                if (strcmp(session_str(st, "state"), "running") != 0)
-                        break;
-                json_decref(st);
-                st = NULL;
-                usleep(10000);
-        }
-        assert_non_null(st);
+        json_t *st = status_when_ended(other);
         assert_string_equal(session_str(st, "state"), "crashed");
         json_decref(st);
         close(p[1]);
@@ -704,6 +700,47 @@ static void test_large_list(void **state)
         mtt_proto_conn_close(&c);
 }
 
+/* SPEC 9: a report that cannot be written (ENOSPC on /dev/full) ends its session in error
+ * with the errno; Close says so; other sessions go on. */
+static void test_write_error(void **state)
+{
+        int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        assert_true(full >= 0);
+        mtt_options o = opts("full");
+        mtt_session *s;
+        assert_int_equal(mtt_open_fd(full, &o, &s), 0);
+        close(full);
+        uint64_t id = mtt_session_id(s);
+        json_t *st = status_when_ended(id);
+        assert_string_equal(session_str(st, "state"), "error");
+        assert_int_equal((int)session_num(st, "errno"), ENOSPC);
+        assert_non_null(session_str(st, "error"));
+        json_decref(st);
+        test_completed(state);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), -ENOSPC);
+}
+
+/* calibrate=false: raw used GiB, no baseline. */
+static void test_uncalibrated(void **state)
+{
+        char path[256];
+        harness_path(&H, "raw.csv", path, sizeof(path));
+        mtt_options o = opts("raw");
+        o.calibrate = MTT_CALIBRATE_OFF;
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        json_t *st = status_of(mtt_session_id(s));
+        assert_true(session_num(st, "baseline") == 0.0);
+        assert_false(json_is_true(json_object_get(
+            json_object_get(json_object_get(st, "parameters"), "session"), "calibrate")));
+        json_decref(st);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        char *text = harness_read_file(path);
+        /* The machine uses some memory: the first row is well above zero. */
+        assert_true(strtod(strchr(text, '\n') + 1 + strlen("0.000000,"), NULL) > 0.001);
+        free(text);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -716,6 +753,8 @@ int main(void)
             cmocka_unit_test(test_protocol_calls),
             cmocka_unit_test(test_protocol_framing),
             cmocka_unit_test(test_other_uid),
+            cmocka_unit_test(test_write_error),
+            cmocka_unit_test(test_uncalibrated),
             cmocka_unit_test(test_stalled_report),
             cmocka_unit_test(test_hangup_while_waiting),
             cmocka_unit_test(test_fds_with_coalesced_calls),
