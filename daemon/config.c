@@ -1,6 +1,8 @@
 /* mttd's defaults. */
 #include "config.h"
 
+#include "rows.h"
+
 void mttd_config_defaults(mttd_config *c)
 {
         *c = (mttd_config){
@@ -15,6 +17,7 @@ void mttd_config_defaults(mttd_config *c)
             .sync_interval_us = 10000000,
             .stall_after_us = 5000000,
             .shutdown_timeout_us = 5000000,
+            .peak_min_kb = MTTD_ROWS_PEAK_MIN_KB,
             .max_sessions = 16384,
             .max_sessions_per_uid = 4096,
             .max_connections = 16384,

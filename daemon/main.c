@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,14 @@ static void usage(FILE *f)
                 "                             $XDG_RUNTIME_DIR/mtt/%s otherwise);\n"
                 "                             ignored under socket activation\n"
                 "      --meminfo PATH         read PATH instead of /proc/meminfo\n"
+                "      --fine-interval-us N   sampling while sessions run, for peaks between\n"
+                "                             rows (default 10000, 100 to 1000000)\n"
+                "      --calibration-ms N     baseline: mean of the samples this long before\n"
+                "                             Open (default 2000, 1 to 60000)\n"
+                "      --sync-interval-s N    fdatasync reports this often while rows are\n"
+                "                             pending (default 10, 1 to 3600)\n"
+                "      --peak-min-kb N        a peak between rows gets its own row when it\n"
+                "                             stands N kB above both (default 1024; 0: any)\n"
                 "      --max-sessions N       running sessions in all (default 16384)\n"
                 "      --max-sessions-per-uid N  running sessions of one user (default 4096)\n"
                 "      --history N            ended sessions kept for list/status (default 256)\n"
@@ -55,12 +64,12 @@ static void usage(FILE *f)
                 MTT_PROTO_SYSTEM_SOCKET, MTT_PROTO_SOCKET_NAME);
 }
 
-static bool parse_count(const char *s, unsigned *out)
+static bool parse_number(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
 {
         char *end;
         errno = 0;
         unsigned long v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || v == 0 || v > 1000000 || s[0] == '-')
+        if (errno || end == s || *end || v < lo || v > hi || s[0] == '-')
                 return false;
         *out = (unsigned)v;
         return true;
@@ -68,21 +77,35 @@ static bool parse_count(const char *s, unsigned *out)
 
 static int parse_args(mttd *d, int argc, char **argv)
 {
-        enum { OPT_MEMINFO = 256, OPT_MAX_SESSIONS, OPT_MAX_PER_UID, OPT_HISTORY };
+        enum {
+                OPT_MEMINFO = 256,
+                OPT_MAX_SESSIONS,
+                OPT_MAX_PER_UID,
+                OPT_HISTORY,
+                OPT_FINE,
+                OPT_CALIBRATION,
+                OPT_SYNC,
+                OPT_PEAK,
+        };
         static const struct option opts[] = {
             {"socket", required_argument, NULL, 's'},
             {"meminfo", required_argument, NULL, OPT_MEMINFO},
             {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
             {"max-sessions-per-uid", required_argument, NULL, OPT_MAX_PER_UID},
             {"history", required_argument, NULL, OPT_HISTORY},
+            {"fine-interval-us", required_argument, NULL, OPT_FINE},
+            {"calibration-ms", required_argument, NULL, OPT_CALIBRATION},
+            {"sync-interval-s", required_argument, NULL, OPT_SYNC},
+            {"peak-min-kb", required_argument, NULL, OPT_PEAK},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
             {0},
         };
-        int c;
+        int c, idx = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:hV", opts, NULL)) != -1) {
-                unsigned *count = NULL;
+        while ((c = getopt_long(argc, argv, ":s:hV", opts, &idx)) != -1) {
+                unsigned *count = NULL, v;
+                uint64_t *us = NULL, scale = 1, lo = 1, hi = 1000000;
                 switch (c) {
                 case 's':
                         d->cfg.socket_path = optarg;
@@ -99,6 +122,22 @@ static int parse_args(mttd *d, int argc, char **argv)
                 case OPT_HISTORY:
                         count = &d->cfg.history;
                         break;
+                case OPT_FINE:
+                        us = &d->cfg.fine_interval_us, lo = 100;
+                        break;
+                case OPT_CALIBRATION:
+                        us = &d->cfg.calibration_us, scale = 1000, hi = 60000;
+                        break;
+                case OPT_SYNC:
+                        us = &d->cfg.sync_interval_us, scale = 1000000, hi = 3600;
+                        break;
+                case OPT_PEAK:
+                        if (!parse_number(optarg, 0, 1048576, &v)) {
+                                fprintf(stderr, "mttd: --peak-min-kb takes 0 to 1048576\n");
+                                return -EINVAL;
+                        }
+                        d->cfg.peak_min_kb = v;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -112,10 +151,17 @@ static int parse_args(mttd *d, int argc, char **argv)
                         fprintf(stderr, "mttd: unknown option '%s'\n", argv[optind - 1]);
                         return -EINVAL;
                 }
-                if (count && !parse_count(optarg, count)) {
+                if (count && !parse_number(optarg, 1, 1000000, count)) {
                         fprintf(stderr, "mttd: '%s' is not a count from 1 to 1000000\n", optarg);
                         return -EINVAL;
                 }
+                if (us && !parse_number(optarg, lo, hi, &v)) {
+                        fprintf(stderr, "mttd: --%s takes a number from %llu to %llu\n",
+                                opts[idx].name, (unsigned long long)lo, (unsigned long long)hi);
+                        return -EINVAL;
+                }
+                if (us)
+                        *us = (uint64_t)v * scale;
         }
         if (optind < argc) {
                 fprintf(stderr, "mttd: unexpected argument '%s'\n", argv[optind]);
@@ -180,8 +226,8 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
         mttd_tracker_shutdown(d->tracker);
 }
 
-/* Each session holds a socket and a report fd: take every fd the hard limit allows, and keep
- * the connection and session limits within it. */
+/* Each session holds a report fd and each connection a socket: take every fd the hard limit
+ * allows, and keep the connection and session limits within it. */
 static void fit_fd_limit(mttd_config *cfg)
 {
         struct rlimit rl;
@@ -192,7 +238,9 @@ static void fit_fd_limit(mttd_config *cfg)
                 setrlimit(RLIMIT_NOFILE, &rl);
                 getrlimit(RLIMIT_NOFILE, &rl);
         }
-        rlim_t room = rl.rlim_cur > 128 ? (rl.rlim_cur - 64) / 2 : 32;
+        /* Sessions may share connections, so each limit alone may take nearly every fd; a
+         * daemon out of fds refuses and pauses (see server.c), it does not fail. */
+        rlim_t room = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
         if (cfg->max_connections > room)
                 cfg->max_connections = (unsigned)room;
         if (cfg->max_sessions > room)

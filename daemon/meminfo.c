@@ -26,43 +26,73 @@ static bool parse_kb(const char *p, const char *end, uint64_t *out)
         return true;
 }
 
-int mttd_meminfo_parse(const char *text, size_t len, mttd_meminfo *out)
+static const struct {
+        const char *key; /* with its colon */
+        size_t len;
+        size_t offset;
+} fields[MTTD_MEMINFO_FIELDS] = {
+    {"MemTotal:", 9, offsetof(mttd_meminfo, mem_total)},
+    {"MemFree:", 8, offsetof(mttd_meminfo, mem_free)},
+    {"Buffers:", 8, offsetof(mttd_meminfo, buffers)},
+    {"Cached:", 7, offsetof(mttd_meminfo, cached)},
+    {"Slab:", 5, offsetof(mttd_meminfo, slab)},
+};
+
+static uint64_t *field_of(mttd_meminfo *m, size_t i)
 {
-        static const struct {
-                const char *key;
-                size_t offset;
-        } fields[] = {
-            {"MemTotal:", offsetof(mttd_meminfo, mem_total)},
-            {"MemFree:", offsetof(mttd_meminfo, mem_free)},
-            {"Buffers:", offsetof(mttd_meminfo, buffers)},
-            {"Cached:", offsetof(mttd_meminfo, cached)},
-            {"Slab:", offsetof(mttd_meminfo, slab)},
-        };
-        const size_t n_fields = sizeof(fields) / sizeof(fields[0]);
+        return (uint64_t *)((char *)m + fields[i].offset);
+}
+
+int mttd_meminfo_parse_at(const char *text, size_t len, mttd_meminfo *out, size_t *at)
+{
+        /* The loop stops once all five are in (Slab is line ~22 of ~55). */
         unsigned found = 0;
+        const unsigned all = (1u << MTTD_MEMINFO_FIELDS) - 1;
         mttd_meminfo m = {0};
         const char *p = text, *end = text + len;
-
-        while (p < end && found != (1u << n_fields) - 1) {
+        while (p < end && found != all) {
                 const char *eol = memchr(p, '\n', (size_t)(end - p));
                 if (!eol)
                         eol = end;
-                for (size_t i = 0; i < n_fields; i++) {
-                        size_t k = strlen(fields[i].key);
-                        if ((size_t)(eol - p) > k && memcmp(p, fields[i].key, k) == 0) {
-                                if (found & (1u << i))
-                                        return -EINVAL;
-                                if (!parse_kb(p + k, eol,
-                                              (uint64_t *)((char *)&m + fields[i].offset)))
-                                        return -EINVAL;
-                                found |= 1u << i;
-                                break;
-                        }
+                for (size_t i = 0; i < MTTD_MEMINFO_FIELDS; i++) {
+                        size_t k = fields[i].len;
+                        if ((size_t)(eol - p) <= k || memcmp(p, fields[i].key, k) != 0)
+                                continue;
+                        if ((found & (1u << i)) || !parse_kb(p + k, eol, field_of(&m, i)))
+                                return -EINVAL;
+                        found |= 1u << i;
+                        if (at)
+                                at[i] = (size_t)(p - text);
+                        break;
                 }
                 p = eol + 1;
         }
-        if (found != (1u << n_fields) - 1)
+        if (found != all)
                 return -EINVAL;
+        *out = m;
+        return 0;
+}
+
+int mttd_meminfo_parse(const char *text, size_t len, mttd_meminfo *out)
+{
+        return mttd_meminfo_parse_at(text, len, out, NULL);
+}
+
+/* The kernel pads meminfo's numbers to a fixed width, so each field stays at the offset it
+ * had last time: look there first, and scan only when the layout moved. This runs every
+ * tick. */
+static int parse_known(const char *text, size_t len, const size_t *at, mttd_meminfo *out)
+{
+        mttd_meminfo m;
+        for (size_t i = 0; i < MTTD_MEMINFO_FIELDS; i++) {
+                size_t o = at[i], k = fields[i].len;
+                if (o + k >= len || (o > 0 && text[o - 1] != '\n') ||
+                    memcmp(text + o, fields[i].key, k) != 0)
+                        return -EINVAL;
+                const char *eol = memchr(text + o + k, '\n', len - o - k);
+                if (!parse_kb(text + o + k, eol ? eol : text + len, field_of(&m, i)))
+                        return -EINVAL;
+        }
         *out = m;
         return 0;
 }
@@ -80,6 +110,7 @@ double mttd_kb_to_gib(double kb)
 
 int mttd_meminfo_reader_open(mttd_meminfo_reader *r, const char *path)
 {
+        r->have_offsets = false;
         r->fd = open(path, O_RDONLY | O_CLOEXEC);
         return r->fd < 0 ? -errno : 0;
 }
@@ -100,5 +131,9 @@ int mttd_meminfo_read(mttd_meminfo_reader *r, mttd_meminfo *out)
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
-        return mttd_meminfo_parse(r->buf, (size_t)n, out);
+        if (r->have_offsets && parse_known(r->buf, (size_t)n, r->offsets, out) == 0)
+                return 0;
+        int ret = mttd_meminfo_parse_at(r->buf, (size_t)n, out, r->offsets);
+        r->have_offsets = ret == 0;
+        return ret;
 }

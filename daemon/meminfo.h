@@ -3,6 +3,7 @@
  * fake files. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,13 @@ typedef struct mttd_meminfo {
         uint64_t slab;
 } mttd_meminfo;
 
+#define MTTD_MEMINFO_FIELDS 5
+
 /* Parses meminfo text. Returns 0, or -EINVAL when one of the five fields is missing or
  * malformed. */
 int mttd_meminfo_parse(const char *text, size_t len, mttd_meminfo *out);
+/* The same, also giving each field's line offset (MemTotal, MemFree, Buffers, Cached, Slab). */
+int mttd_meminfo_parse_at(const char *text, size_t len, mttd_meminfo *out, size_t *at);
 
 /* The seed's "used": MemTotal - MemFree - Buffers - Cached - Slab, in kB (may be negative on
  * a strange kernel; the report carries it as it is). */
@@ -27,6 +32,8 @@ double mttd_kb_to_gib(double kb);
 
 typedef struct mttd_meminfo_reader {
         int fd;
+        bool have_offsets;
+        size_t offsets[MTTD_MEMINFO_FIELDS]; /* where the fields were in the last read */
         char buf[16384];
 } mttd_meminfo_reader;
 

@@ -155,6 +155,7 @@ static json_t *open_session(mttd_request *req, int *deferred)
             .calibrate = p.calibrate,
             .min_interval_us = (uint64_t)p.min_interval_us,
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
+            .peak_min_kb = cfg->peak_min_kb,
         };
         mttd_session *s;
         int r = mttd_tracker_open(req->tracker, &sp, fd, req->peer, req->conn, &s);
@@ -253,7 +254,16 @@ static json_t *sample(mttd_request *req, int *deferred)
                       (json_int_t)m.mem_total, "mem_free_kb", (json_int_t)m.mem_free, "buffers_kb",
                       (json_int_t)m.buffers, "cached_kb", (json_int_t)m.cached, "slab_kb",
                       (json_int_t)m.slab);
-        return mtt_proto_reply_new(json_pack("{s:o}", "reading", reading), false);
+        /* What the one shared read buys: rows and session feeds per sample. */
+        const mttd_tracker_stats *st = mttd_tracker_stats_of(req->tracker);
+        json_t *stats =
+            json_pack("{s:I, s:I, s:I, s:f, s:i}", "samples", (json_int_t)st->samples,
+                      "rows_written", (json_int_t)st->rows_written, "sessions_served",
+                      (json_int_t)st->sessions_served, "sessions_per_sample",
+                      st->samples ? (double)st->sessions_served / (double)st->samples : 0.0,
+                      "running", (int)mttd_tracker_running(req->tracker));
+        return mtt_proto_reply_new(json_pack("{s:o, s:o}", "reading", reading, "stats", stats),
+                                   false);
 }
 
 static json_t *not_implemented(mttd_request *req, int *deferred)

@@ -29,7 +29,8 @@ static void put(mttd_rows *r, mttd_point p)
 /* A peak between rows gets its own row when it stands above both neighbours. */
 static void put_peak(mttd_rows *r, int64_t next_kb)
 {
-        if (r->have_max && r->max.kb > r->last.kb && r->max.kb > next_kb)
+        if (r->have_max && r->max.kb > r->last.kb + r->peak_min_kb &&
+            r->max.kb > next_kb + r->peak_min_kb)
                 put(r, r->max);
         r->have_max = false;
 }
@@ -70,6 +71,11 @@ void mttd_rows_finish(mttd_rows *r, uint64_t t_us, int64_t kb)
                 emit(r, (mttd_point){t_us, kb});
         }
         r->have_held = false;
+}
+
+void mttd_rows_set_peak_min(mttd_rows *r, int64_t kb)
+{
+        r->peak_min_kb = kb;
 }
 
 uint64_t mttd_rows_next_due(const mttd_rows *r)

@@ -79,12 +79,14 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->fd = -1;
         s->peak_kb = kb;
         s->last_kb = kb;
+        s->n_samples = 1;
         if (append(s, MTTD_CSV_HEADER, strlen(MTTD_CSV_HEADER), now_us) < 0) {
                 mttd_session_free(s);
                 return -ENOMEM;
         }
         mttd_schedule sched = {p->min_interval_us, p->max_interval_us};
         mttd_rows_start(&s->rows, &sched, kb, on_row, s);
+        mttd_rows_set_peak_min(&s->rows, p->peak_min_kb);
         s->fd = fd;
         *out = s;
         return 0;
@@ -107,51 +109,43 @@ void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb)
         if (s->state != MTTD_RUNNING)
                 return;
         track_value(s, kb);
+        s->n_samples++;
         mttd_rows_feed(&s->rows, now_us - s->t0_us, kb);
 }
 
-static int submit(mttd_session *s, mttd_writer *w, uint64_t now_us, bool sync, bool last)
+bool mttd_session_write_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us,
+                            uint64_t sync_interval_us)
 {
-        mttd_write_job *job = calloc(1, sizeof(*job));
-        if (!job)
-                return -ENOMEM;
-        job->fd = s->fd;
-        job->data = s->text;
-        job->len = s->text_len;
-        job->sync = sync || last;
-        job->close_fd = last;
-        job->owner = s;
-        job->submitted_us = now_us;
-        int r = mttd_writer_submit(w, job);
-        if (r < 0) {
-                free(job);
-                return r;
-        }
+        if (s->writing || s->fd < 0)
+                return false;
+        if (s->state != MTTD_RUNNING)
+                return true;
+        if (s->text_len > 0 && (now_us - s->oldest_text_us >= delay_us || s->text_len >= 32768))
+                return true;
+        return s->unsynced && now_us - s->last_sync_us >= sync_interval_us;
+}
+
+void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_interval_us,
+                             mttd_write_item *item)
+{
+        bool last = s->state != MTTD_RUNNING;
+        *item = (mttd_write_item){
+            .fd = s->fd,
+            .data = s->text,
+            .len = s->text_len,
+            .sync = last || now_us - s->last_sync_us >= sync_interval_us,
+            .close_fd = last,
+            .owner = s,
+        };
         s->text = NULL;
         s->text_len = s->text_cap = 0;
-        s->inflight = job;
+        s->writing = true;
+        s->write_since_us = now_us;
         if (last)
-                s->fd = -1;
-        return 0;
+                s->fd = -1; /* the item closes it */
 }
 
-int mttd_session_flush(mttd_session *s, mttd_writer *w, uint64_t now_us, uint64_t delay_us,
-                       uint64_t sync_interval_us, bool force)
-{
-        if (s->inflight || s->fd < 0)
-                return 0;
-        bool ended = s->state != MTTD_RUNNING;
-        if (ended)
-                return submit(s, w, now_us, true, true);
-        bool sync_due = now_us - s->last_sync_us >= sync_interval_us;
-        bool text_due = s->text_len > 0 &&
-                        (force || now_us - s->oldest_text_us >= delay_us || s->text_len >= 32768);
-        if (text_due || (sync_due && s->unsynced))
-                return submit(s, w, now_us, sync_due, false);
-        return 0;
-}
-
-int mttd_session_end(mttd_session *s, mttd_writer *w, uint64_t now_us, int64_t kb, mttd_state state,
+int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
                      const char *cause)
 {
         if (s->state != MTTD_RUNNING)
@@ -166,23 +160,24 @@ int mttd_session_end(mttd_session *s, mttd_writer *w, uint64_t now_us, int64_t k
         s->end_us = now_us;
         free(s->cause);
         s->cause = cause && cause[0] ? strdup(cause) : NULL;
-        return mttd_session_flush(s, w, now_us, 0, 0, true);
+        return 0;
 }
 
-bool mttd_session_write_done(mttd_session *s, mttd_writer *w, mttd_write_job *job, uint64_t now_us)
+bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint64_t now_us,
+                             bool *again)
 {
-        s->inflight = NULL;
-        bool last = job->close_fd;
-        if (job->error == 0) {
-                if (job->sync) {
+        s->writing = false;
+        *again = false;
+        if (item->error == 0) {
+                if (item->sync) {
                         s->last_sync_us = now_us;
                         s->unsynced = false;
-                } else if (job->len > 0) {
+                } else if (item->len > 0) {
                         s->unsynced = true;
                 }
         } else if (s->write_error == 0) {
                 /* The report is broken: end the session in error; the fd is of no more use. */
-                s->write_error = job->error;
+                s->write_error = item->error;
                 s->state = MTTD_ERROR;
                 if (!s->end_us)
                         s->end_us = now_us;
@@ -190,23 +185,12 @@ bool mttd_session_write_done(mttd_session *s, mttd_writer *w, mttd_write_job *jo
                 s->text = NULL;
                 s->text_len = s->text_cap = 0;
         }
-        mttd_write_job_free(job);
-        if (last) {
+        if (item->close_fd) {
                 s->finished = true;
                 return true;
         }
-        if (s->write_error) {
-                /* Close the fd off the loop too: close(2) may flush on network file systems. */
-                if (submit(s, w, now_us, false, true) < 0) {
-                        mttd_session_abandon(s, s->write_error, now_us);
-                        return true;
-                }
-                return false;
-        }
-        if (s->state != MTTD_RUNNING && mttd_session_flush(s, w, now_us, 0, 0, true) < 0) {
-                mttd_session_abandon(s, EIO, now_us);
-                return true;
-        }
+        /* Ended (or broken): its last write, which closes the fd, comes next. */
+        *again = s->state != MTTD_RUNNING;
         return false;
 }
 
@@ -238,14 +222,15 @@ json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall
                 return NULL;
         if (s->outcome != MTTD_RUNNING)
                 json_object_set_new(o, "outcome", json_string(mttd_state_name(s->outcome)));
+        json_object_set_new(o, "samples", json_integer((json_int_t)s->n_samples));
         if (s->cause)
                 json_object_set_new(o, "cause", json_string(s->cause));
         if (s->write_error) {
                 json_object_set_new(o, "error", json_string(strerror(s->write_error)));
                 json_object_set_new(o, "errno", json_integer(s->write_error));
         }
-        if (s->inflight && now_us - s->inflight->submitted_us >= stall_after_us)
+        if (s->writing && now_us - s->write_since_us >= stall_after_us)
                 json_object_set_new(o, "write_stalled",
-                                    json_real((double)(now_us - s->inflight->submitted_us) / 1e6));
+                                    json_real((double)(now_us - s->write_since_us) / 1e6));
         return o;
 }

@@ -26,6 +26,7 @@ typedef struct mttd_session_params {
         bool calibrate;
         uint64_t min_interval_us;
         uint64_t max_interval_us;
+        int64_t peak_min_kb;
 } mttd_session_params;
 
 typedef struct mttd_session {
@@ -46,6 +47,7 @@ typedef struct mttd_session {
         double baseline_kb;
         mttd_rows rows;
         uint64_t n_rows;
+        uint64_t n_samples; /* samples it was given, the one at open included */
         int64_t last_kb, peak_kb;
 
         int fd;     /* the client's report fd, -1 once handed to the last job */
@@ -53,9 +55,11 @@ typedef struct mttd_session {
         size_t text_len, text_cap;
         uint64_t oldest_text_us; /* when the oldest unwritten row was made */
         uint64_t last_sync_us;
-        bool unsynced; /* written since the last fdatasync */
-        mttd_write_job *inflight;
-        bool finished; /* the last job is done: the fd is closed */
+        bool unsynced;           /* written since the last fdatasync */
+        bool may_stall;          /* its fd may block: never share a write job */
+        bool writing;            /* a write item is with the writer */
+        uint64_t write_since_us; /* ... since then */
+        bool finished;           /* the last write is done: the fd is closed */
 
         void *owner; /* the connection whose lifetime is the session's heartbeat */
 } mttd_session;
@@ -67,15 +71,22 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
 void mttd_session_free(mttd_session *s);
 
 void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb);
-/* Hands buffered text to the writer when it is due (or at once with force). */
-int mttd_session_flush(mttd_session *s, mttd_writer *w, uint64_t now_us, uint64_t delay_us,
-                       uint64_t sync_interval_us, bool force);
-/* Ends a running session: last row, the ending for the state, and the final job (write,
- * sync, close) as soon as the writer is free for it. */
-int mttd_session_end(mttd_session *s, mttd_writer *w, uint64_t now_us, int64_t kb, mttd_state state,
+/* Whether a write is due: rows older than delay_us (or a lot of them), a sync interval
+ * passed with unsynced rows, or, for an ended session, its last write. False while a write
+ * is with the writer. */
+bool mttd_session_write_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us,
+                            uint64_t sync_interval_us);
+/* Moves the buffered text into a write item (with a sync when one is due; for an ended
+ * session the last write: sync and close). */
+void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_interval_us,
+                             mttd_write_item *item);
+/* An item of this session came back. Returns true when the session is finished; sets
+ * *again when another write is due at once (its last one). */
+bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint64_t now_us,
+                             bool *again);
+/* Ends a running session: last row and the ending for the state. -EALREADY if it ended. */
+int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
                      const char *cause);
-/* A job of this session came back. Returns true when the session is finished. */
-bool mttd_session_write_done(mttd_session *s, mttd_writer *w, mttd_write_job *job, uint64_t now_us);
 
 /* The report cannot be written at all (err, a positive errno): close the fd here, end in
  * error, finished. */

@@ -6,8 +6,13 @@
 #include <string.h>
 
 #include "baseline.h"
+#include "due.h"
+#include "ticker.h"
 #include "clock.h"
 #include "log.h"
+
+/* Writes one shared job carries at most. */
+#define MTTD_BATCH 256
 
 struct mttd_tracker {
         struct ev_loop *loop;
@@ -19,8 +24,13 @@ struct mttd_tracker {
         mttd_meminfo_reader reader;
         mttd_baseline baseline;
         mttd_writer *writer;
-        ev_timer tick;
+        mttd_ticker ticker;
+        mttd_due due;           /* running sessions by next row */
+        bool due_dirty;         /* a session left: rebuild before use */
+        uint64_t next_full_us;  /* next sample for every session (the fine rate) */
+        uint64_t next_batch_us; /* next shared write of the fds that cannot stall */
         ev_timer shutdown_timer;
+        mttd_tracker_stats stats;
 
         mttd_session *head, *tail; /* every session, oldest first */
         unsigned n_running, n_ended;
@@ -69,21 +79,50 @@ static int read_kb(mttd_tracker *t, int64_t *kb)
         return 0;
 }
 
-static void schedule_tick(mttd_tracker *t, uint64_t now_us)
+/* The next tick: the next fine sample or the next due row while sessions run, the next
+ * baseline sample otherwise. */
+static void arm_next(mttd_tracker *t, uint64_t now_us)
 {
-        uint64_t next =
-            now_us + (t->n_running ? t->cfg->fine_interval_us : t->cfg->idle_interval_us);
-        for (mttd_session *s = t->head; s; s = s->next) {
-                if (s->state != MTTD_RUNNING)
-                        continue;
-                uint64_t due = s->t0_us + mttd_rows_next_due(&s->rows);
-                if (due < next)
-                        next = due;
+        uint64_t at = now_us + t->cfg->idle_interval_us;
+        if (t->n_running) {
+                at = t->next_full_us;
+                const mttd_due_entry *top = mttd_due_top(&t->due);
+                if (top && top->at_us < at)
+                        at = top->at_us;
         }
-        uint64_t delay = next > now_us ? next - now_us : 0;
-        ev_timer_stop(t->loop, &t->tick);
-        ev_timer_set(&t->tick, (double)delay / 1e6, 0.);
-        ev_timer_start(t->loop, &t->tick);
+        mttd_ticker_arm(&t->ticker, at);
+}
+
+static uint64_t due_at(const mttd_session *s)
+{
+        return s->t0_us + mttd_rows_next_due(&s->rows);
+}
+
+/* Only sessions whose rows come faster than the fine interval need ticks of their own: the
+ * others are fed at every fine tick, which serves their row at most one fine interval late.
+ * Ticks for every session's own row time would wake mttd thousands of times a second. */
+static void due_push(mttd_tracker *t, mttd_session *s)
+{
+        uint64_t elapsed = mttd_rows_next_due(&s->rows);
+        if (mttd_schedule_interval(&s->rows.schedule, elapsed) < t->cfg->fine_interval_us)
+                mttd_due_push(&t->due, due_at(s), s);
+}
+
+static void rebuild_due(mttd_tracker *t)
+{
+        mttd_due_clear(&t->due);
+        for (mttd_session *s = t->head; s; s = s->next)
+                if (s->state == MTTD_RUNNING)
+                        due_push(t, s);
+        t->due_dirty = false;
+}
+
+static void feed(mttd_tracker *t, mttd_session *s, uint64_t now_us, int64_t kb)
+{
+        uint64_t rows = s->n_rows;
+        mttd_session_feed(s, now_us, kb);
+        t->stats.rows_written += s->n_rows - rows;
+        t->stats.sessions_served++;
 }
 
 static void log_end(const mttd_session *s)
@@ -121,43 +160,159 @@ static void maybe_drained(mttd_tracker *t)
         }
 }
 
+/* History is trimmed later (trim_history), never under a loop over the sessions. */
 static void session_finished(mttd_tracker *t, mttd_session *s)
 {
         log_end(s);
         t->finished_cb(t->ctx, s);
-        trim_history(t);
 }
 
-static void on_write_done(void *ctx, mttd_write_job *job)
+static void submit_batch(mttd_tracker *t, mttd_write_job *job, uint64_t now_us)
+{
+        if (mttd_writer_submit(t->writer, job) == 0)
+                return;
+        /* No thread at all would take it: these reports cannot be written. */
+        for (size_t i = 0; i < job->n; i++) {
+                mttd_session *s = job->items[i].owner;
+                s->writing = false;
+                mttd_session_abandon(s, EAGAIN, now_us);
+                t->n_running--;
+                t->n_ended++;
+                session_finished(t, s);
+        }
+        t->due_dirty = true;
+        mttd_write_job_free(job);
+}
+
+/* Gives a session's due write a job of its own (its last write, or an fd that may stall). */
+static void write_alone(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+{
+        mttd_write_job *job = mttd_write_job_new(1);
+        if (!job) {
+                mttd_session_abandon(s, ENOMEM, now_us);
+                return;
+        }
+        mttd_write_item item;
+        mttd_session_take_write(s, now_us, t->cfg->sync_interval_us, &item);
+        mttd_write_job_add(job, &item);
+        if (mttd_writer_submit(t->writer, job) < 0) {
+                /* The fd and the text are in the job: whatever it held is lost with it. */
+                if (item.close_fd)
+                        close(item.fd);
+                mttd_write_job_free(job);
+                s->writing = false;
+                mttd_session_abandon(s, EAGAIN, now_us);
+        }
+}
+
+/* A write the session cannot do: it ends in error and is finished at once. */
+static void after_abandon(mttd_tracker *t, mttd_session *s, bool was_running)
+{
+        if (was_running) {
+                t->n_running--;
+                t->n_ended++;
+                t->due_dirty = true;
+        }
+        mttd_log(LOG_ERR, "session %llu: cannot hand its report to a writer thread",
+                 (unsigned long long)s->id);
+        session_finished(t, s);
+}
+
+static void write_now(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+{
+        bool was_running = s->state == MTTD_RUNNING;
+        write_alone(t, s, now_us);
+        if (s->finished)
+                after_abandon(t, s, was_running);
+}
+
+/* Every flush interval, the due writes of all sessions whose fds cannot stall go out in a
+ * few shared jobs; the others get jobs of their own as soon as they are due. */
+static void write_due(mttd_tracker *t, uint64_t now_us)
+{
+        bool batch = now_us >= t->next_batch_us;
+        mttd_write_job *job = NULL;
+        for (mttd_session *s = t->head; s; s = s->next) {
+                if (s->state != MTTD_RUNNING)
+                        continue; /* its last write went when it ended */
+                if (s->may_stall) {
+                        if (mttd_session_write_due(s, now_us, t->cfg->flush_delay_us,
+                                                   t->cfg->sync_interval_us))
+                                write_now(t, s, now_us);
+                        continue;
+                }
+                if (!batch || !mttd_session_write_due(s, now_us, 0, t->cfg->sync_interval_us))
+                        continue;
+                if (!job && !(job = mttd_write_job_new(MTTD_BATCH)))
+                        return;
+                mttd_write_item item;
+                mttd_session_take_write(s, now_us, t->cfg->sync_interval_us, &item);
+                mttd_write_job_add(job, &item);
+                if (job->n == job->cap) {
+                        submit_batch(t, job, now_us);
+                        job = NULL;
+                }
+        }
+        if (job)
+                submit_batch(t, job, now_us);
+        if (batch)
+                t->next_batch_us = now_us + t->cfg->flush_delay_us;
+}
+
+static void on_write_done(void *ctx, mttd_write_item *item)
 {
         mttd_tracker *t = ctx;
-        mttd_session *s = job->owner;
-        bool was_running = s->state == MTTD_RUNNING;
-        bool finished = mttd_session_write_done(s, t->writer, job, mttd_now_us());
+        mttd_session *s = item->owner;
+        uint64_t now = mttd_now_us();
+        bool was_running = s->state == MTTD_RUNNING, again;
+        bool finished = mttd_session_write_done(s, item, now, &again);
         if (was_running && s->state != MTTD_RUNNING) {
                 t->n_running--;
                 t->n_ended++;
+                t->due_dirty = true;
         }
-        if (finished)
+        if (again)
+                write_now(t, s, now);
+        else if (finished)
                 session_finished(t, s);
+        trim_history(t);
         maybe_drained(t);
 }
 
-static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+/* One meminfo read serves every session due now. Every fine interval all running sessions
+ * get the sample (so peaks between rows are seen) and their writes are checked; between
+ * those, only the sessions whose row is due. */
+static void on_tick(void *ctx)
 {
-        mttd_tracker *t = w->data;
+        mttd_tracker *t = ctx;
         uint64_t now = mttd_now_us();
         int64_t kb;
-        if (read_kb(t, &kb) == 0) {
-                mttd_baseline_add(&t->baseline, now, kb);
-                for (mttd_session *s = t->head; s; s = s->next)
-                        mttd_session_feed(s, now, kb);
+        if (read_kb(t, &kb) < 0) {
+                arm_next(t, now);
+                return;
         }
-        for (mttd_session *s = t->head; s; s = s->next)
-                if (s->state == MTTD_RUNNING)
-                        mttd_session_flush(s, t->writer, now, t->cfg->flush_delay_us,
-                                           t->cfg->sync_interval_us, false);
-        schedule_tick(t, mttd_now_us());
+        t->stats.samples++;
+        mttd_baseline_add(&t->baseline, now, kb);
+        if (t->n_running > 0 && now >= t->next_full_us) {
+                for (mttd_session *s = t->head; s; s = s->next)
+                        if (s->state == MTTD_RUNNING)
+                                feed(t, s, now, kb);
+                t->next_full_us = now + t->cfg->fine_interval_us;
+                write_due(t, now);
+        }
+        /* Sessions due now get this sample (once) and, having written their row, a new due
+         * time later than now. */
+        if (t->due_dirty)
+                rebuild_due(t);
+        const mttd_due_entry *top = mttd_due_top(&t->due);
+        for (; top && top->at_us <= now; top = mttd_due_top(&t->due)) {
+                mttd_session *s = mttd_due_pop(&t->due);
+                if (due_at(s) <= now)
+                        feed(t, s, now, kb);
+                due_push(t, s);
+        }
+        trim_history(t);
+        arm_next(t, mttd_now_us());
 }
 
 static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -181,6 +336,8 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished
         t->ctx = ctx;
         t->next_id = 1;
         t->reader.fd = -1;
+        t->ticker.fd = -1;
+        mttd_due_init(&t->due);
         int r = mttd_meminfo_reader_open(&t->reader, cfg->meminfo_path);
         if (r < 0) {
                 mttd_log(LOG_ERR, "cannot open %s: %s", cfg->meminfo_path, strerror(-r));
@@ -196,11 +353,14 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished
         /* Keep about one sample per 10 ms: enough for a mean, bounded in memory. */
         mttd_baseline_init(&t->baseline, 10000);
         mttd_baseline_add(&t->baseline, mttd_now_us(), kb);
-        ev_timer_init(&t->tick, on_tick, 0., 0.);
-        t->tick.data = t;
+        r = mttd_ticker_init(&t->ticker, loop, on_tick, t);
+        if (r < 0) {
+                mttd_log(LOG_ERR, "cannot create a timerfd: %s", strerror(-r));
+                goto fail;
+        }
         ev_timer_init(&t->shutdown_timer, on_shutdown_timeout, 0., 0.);
         t->shutdown_timer.data = t;
-        schedule_tick(t, mttd_now_us());
+        arm_next(t, mttd_now_us());
         *out = t;
         return 0;
 fail:
@@ -212,15 +372,13 @@ void mttd_tracker_free(mttd_tracker *t)
 {
         if (!t)
                 return;
-        ev_timer_stop(t->loop, &t->tick);
+        mttd_ticker_done(&t->ticker);
         ev_timer_stop(t->loop, &t->shutdown_timer);
         mttd_writer_free(t->writer);
+        mttd_due_free(&t->due);
         while (t->head) {
                 mttd_session *s = t->head;
                 list_remove(t, s);
-                /* A job that never came back owns the fd if it was to close it. */
-                if (s->inflight && s->inflight->close_fd)
-                        s->fd = -1;
                 mttd_session_free(s);
         }
         mttd_meminfo_reader_close(&t->reader);
@@ -258,14 +416,19 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         if (r < 0)
                 return r;
         t->next_id++;
+        t->stats.samples++;
+        t->stats.rows_written += s->n_rows;
         s->started_wall_us = mttd_wall_us();
+        s->may_stall = mttd_fd_may_stall(fd);
         s->owner = owner;
         list_append(t, s);
-        t->n_running++;
+        if (t->n_running++ == 0)
+                t->next_full_us = now + t->cfg->fine_interval_us;
+        due_push(t, s);
         mttd_log(LOG_INFO, "session %llu (%s) opened by pid %d uid %u, baseline %.6f GiB",
                  (unsigned long long)s->id, s->label, (int)s->pid, (unsigned)s->uid,
                  mttd_kb_to_gib(s->baseline_kb));
-        schedule_tick(t, now);
+        arm_next(t, now);
         *out = s;
         return 0;
 }
@@ -275,17 +438,17 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
 {
         uint64_t now = mttd_now_us();
         int64_t kb = s->last_kb;
-        read_kb(t, &kb);
+        if (read_kb(t, &kb) == 0)
+                t->stats.samples++;
         t->n_running--;
         t->n_ended++;
-        int r = mttd_session_end(s, t->writer, now, kb, outcome, cause);
-        if (r < 0) {
-                /* No writer would take the last job: give up on the report, not the session. */
-                mttd_log(LOG_ERR, "session %llu: cannot queue its last write: %s",
-                         (unsigned long long)s->id, strerror(-r));
-                mttd_session_abandon(s, -r, now);
-                session_finished(t, s);
-        }
+        t->due_dirty = true;
+        uint64_t rows = s->n_rows;
+        mttd_session_end(s, now, kb, outcome, cause);
+        t->stats.rows_written += s->n_rows - rows;
+        /* The last write goes as soon as the one in flight, if any, is back. */
+        if (!s->writing)
+                write_now(t, s, now);
 }
 
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
@@ -312,7 +475,7 @@ void mttd_tracker_shutdown(mttd_tracker *t)
         if (t->shutting_down)
                 return;
         t->shutting_down = true;
-        ev_timer_stop(t->loop, &t->tick);
+        mttd_ticker_disarm(&t->ticker);
         for (mttd_session *s = t->head; s; s = s->next)
                 if (s->state == MTTD_RUNNING)
                         end_session(t, s, MTTD_CRASHED, "mttd stopped while the session ran");
@@ -347,4 +510,9 @@ const mttd_config *mttd_tracker_config(const mttd_tracker *t)
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out)
 {
         return mttd_meminfo_read(&t->reader, out);
+}
+
+const mttd_tracker_stats *mttd_tracker_stats_of(const mttd_tracker *t)
+{
+        return &t->stats;
 }

@@ -13,6 +13,13 @@
 
 typedef struct mttd_tracker mttd_tracker;
 
+/* What one read of meminfo buys: samples taken, rows they became, session feeds they served. */
+typedef struct mttd_tracker_stats {
+        uint64_t samples;
+        uint64_t rows_written;
+        uint64_t sessions_served;
+} mttd_tracker_stats;
+
 /* A session is finished: its report is written, synced and closed (or failed for good). */
 typedef void (*mttd_finished_cb)(void *ctx, mttd_session *s);
 /* Shutdown is complete: every report is flushed, or the wait timed out. */
@@ -39,6 +46,8 @@ mttd_session *mttd_tracker_find(mttd_tracker *t, uint64_t id);
 mttd_session *mttd_tracker_first(mttd_tracker *t);
 unsigned mttd_tracker_running(const mttd_tracker *t);
 const mttd_config *mttd_tracker_config(const mttd_tracker *t);
+
+const mttd_tracker_stats *mttd_tracker_stats_of(const mttd_tracker *t);
 
 /* A fresh reading of meminfo. */
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out);

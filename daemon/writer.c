@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,30 +68,36 @@ static void unlink_running(mttd_writer *w, mttd_write_job *job)
         }
 }
 
-static void run_job(mttd_write_job *job)
+static void run_item(mttd_write_item *it)
 {
-        while (job->written < job->len) {
-                ssize_t n = write(job->fd, job->data + job->written, job->len - job->written);
+        while (it->written < it->len) {
+                ssize_t n = write(it->fd, it->data + it->written, it->len - it->written);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        job->error = errno;
+                        it->error = errno;
                         break;
                 }
                 if (n == 0) {
-                        job->error = EIO;
+                        it->error = EIO;
                         break;
                 }
-                job->written += (size_t)n;
+                it->written += (size_t)n;
         }
         /* Pipes, terminals and /dev/null cannot be synced; that is no error of theirs. */
-        if (job->error == 0 && job->sync && fdatasync(job->fd) < 0 && errno != EINVAL &&
+        if (it->error == 0 && it->sync && fdatasync(it->fd) < 0 && errno != EINVAL &&
             errno != EROFS && errno != ENOTSUP)
-                job->error = errno;
-        if (job->close_fd) {
-                close(job->fd);
-                job->fd = -1;
+                it->error = errno;
+        if (it->close_fd) {
+                close(it->fd);
+                it->fd = -1;
         }
+}
+
+static void run_job(mttd_write_job *job)
+{
+        for (size_t i = 0; i < job->n; i++)
+                run_item(&job->items[i]);
 }
 
 static void *thread_main(void *arg)
@@ -136,7 +145,9 @@ static void on_async(struct ev_loop *loop, ev_async *a, int revents)
                 mttd_write_job *job = list;
                 list = job->next;
                 w->pending--;
-                w->done_cb(w->ctx, job);
+                for (size_t i = 0; i < job->n; i++)
+                        w->done_cb(w->ctx, &job->items[i]);
+                mttd_write_job_free(job);
         }
 }
 
@@ -196,8 +207,6 @@ static unsigned thread_cap(mttd_writer *w)
 int mttd_writer_submit(mttd_writer *w, mttd_write_job *job)
 {
         int r = 0;
-        job->error = 0;
-        job->written = 0;
         pthread_mutex_lock(&w->lock);
         push(&w->queue_head, &w->queue_tail, job);
         w->queued++;
@@ -221,12 +230,70 @@ size_t mttd_writer_pending(const mttd_writer *w)
         return w->pending;
 }
 
+mttd_write_job *mttd_write_job_new(size_t cap)
+{
+        mttd_write_job *job = calloc(1, sizeof(*job) + cap * sizeof(mttd_write_item));
+        if (job)
+                job->cap = cap;
+        return job;
+}
+
+bool mttd_write_job_add(mttd_write_job *job, const mttd_write_item *item)
+{
+        if (job->n == job->cap)
+                return false;
+        job->items[job->n] = *item;
+        job->items[job->n].error = 0;
+        job->items[job->n].written = 0;
+        job->n++;
+        return true;
+}
+
 void mttd_write_job_free(mttd_write_job *job)
 {
         if (!job)
                 return;
-        free(job->data);
+        for (size_t i = 0; i < job->n; i++)
+                free(job->items[i].data);
         free(job);
+}
+
+/* The type of the file system mounted from device dev, from /proc/self/mountinfo (a local
+ * read: statfs would ask an NFS server, and block with it). */
+static bool fs_type_of(dev_t dev, char *type, size_t size)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return false;
+        char line[4096];
+        bool found = false;
+        while (!found && fgets(line, sizeof(line), f)) {
+                unsigned maj, min;
+                char *sep = strstr(line, " - ");
+                if (!sep || sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
+                    makedev(maj, min) != dev)
+                        continue;
+                found = sscanf(sep + 3, "%63s", type) == 1 && size > 63;
+        }
+        fclose(f);
+        return found;
+}
+
+bool mttd_fd_may_stall(int fd)
+{
+        /* File systems whose writes wait on a network or a user-space server. */
+        static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",   "ceph",
+                                             "afs",   "9p",        "coda",  "lustre", "gfs2",
+                                             "ocfs2", "glusterfs", "davfs", "sshfs"};
+        struct stat st;
+        char type[64];
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            !fs_type_of(st.st_dev, type, sizeof(type)))
+                return true;
+        for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+                if (strncmp(type, remote[i], strlen(remote[i])) == 0)
+                        return true;
+        return false;
 }
 
 void mttd_writer_free(mttd_writer *w)
@@ -238,8 +305,9 @@ void mttd_writer_free(mttd_writer *w)
         pthread_cond_broadcast(&w->cond);
         mttd_write_job *job;
         while ((job = pop(&w->queue_head, &w->queue_tail))) {
-                if (job->close_fd)
-                        close(job->fd);
+                for (size_t i = 0; i < job->n; i++)
+                        if (job->items[i].close_fd)
+                                close(job->items[i].fd);
                 mttd_write_job_free(job);
         }
         /* Idle threads leave at once; one stuck in a write stays stuck, and is abandoned. */

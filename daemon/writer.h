@@ -1,7 +1,9 @@
 /* Report writes and syncs off the event loop: a pool of writer threads takes jobs (write
- * these bytes to this fd, maybe fdatasync, maybe close) and hands them back to the loop
- * through an ev_async. A file that stalls holds one thread, never the loop; the pool grows
- * when every thread is busy, up to a cap, so other sessions' writes go on. */
+ * these bytes to these fds, maybe fdatasync, maybe close) and hands every item back to the
+ * loop through an ev_async. A job may carry many items, written one after the other, so
+ * thousands of sessions cost a few thread hand-offs per flush, not thousands; only fds
+ * that cannot stall are put together (mttd_fd_may_stall). A file that stalls holds one
+ * thread, never the loop; the pool grows past stalled threads, so other writes go on. */
 #pragma once
 
 #include <ev.h>
@@ -14,33 +16,49 @@
 /* Threads in all, stalled ones included. */
 #define MTTD_WRITER_HARD_MAX 256
 
-typedef struct mttd_write_job {
-        struct mttd_write_job *next;
+typedef struct mttd_write_item {
         int fd;
-        char *data; /* owned by the job (freed by mttd_write_job_free) */
+        char *data; /* owned by the job */
         size_t len;
         bool sync;     /* fdatasync after the write */
         bool close_fd; /* close the fd after everything else */
         void *owner;   /* handed back untouched */
-        uint64_t submitted_us;
-        uint64_t started_us; /* when a thread took it (the writer's business) */
         /* results, set by the writer */
         int error; /* 0 or a positive errno of the write or the sync */
         size_t written;
+} mttd_write_item;
+
+typedef struct mttd_write_job {
+        struct mttd_write_job *next;
+        uint64_t started_us; /* when a thread took it (the writer's business) */
+        size_t n, cap;
+        mttd_write_item items[];
 } mttd_write_job;
 
-typedef void (*mttd_write_done)(void *ctx, mttd_write_job *job);
+/* Called on the loop thread for each item of a finished job; the job is freed after. */
+typedef void (*mttd_write_done)(void *ctx, mttd_write_item *item);
 
 typedef struct mttd_writer mttd_writer;
 
-/* Starts with no thread; threads are made on demand up to max_threads. */
+/* Starts with no thread; threads are made on demand up to max_threads (more while some
+ * are stalled). */
 int mttd_writer_new(struct ev_loop *loop, unsigned max_threads, mttd_write_done done, void *ctx,
                     mttd_writer **out);
 /* Jobs not yet taken are cancelled (fds closed as asked); threads blocked in a write are
  * left behind, since nothing can unblock them; the rest are joined. Accepts NULL. */
 void mttd_writer_free(mttd_writer *w);
-/* Queues a job; it comes back through the done callback on the loop thread. */
+/* Queues a job (taken on success); its items come back through the done callback. */
 int mttd_writer_submit(mttd_writer *w, mttd_write_job *job);
 /* Jobs submitted and not yet handed back. */
 size_t mttd_writer_pending(const mttd_writer *w);
+
+mttd_write_job *mttd_write_job_new(size_t cap);
+/* Adds an item (its data is the job's from now on); false when the job is full. */
+bool mttd_write_job_add(mttd_write_job *job, const mttd_write_item *item);
+/* Frees the job and its items' data; accepts NULL. */
 void mttd_write_job_free(mttd_write_job *job);
+
+/* Whether a write to fd may block for long: anything but a regular file on a local file
+ * system (pipes nobody reads, terminals, network and FUSE mounts). Such fds get jobs of
+ * their own. */
+bool mttd_fd_may_stall(int fd);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,6 +26,13 @@
 #include "proto/frame.h"
 
 static harness H;
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static int start(void **state)
 {
@@ -741,6 +749,121 @@ static void test_uncalibrated(void **state)
         free(text);
 }
 
+/* A fake /proc/meminfo whose "used" (MemTotal - MemFree - Buffers - Cached - Slab) is
+ * used_kb; fixed-width numbers, rewritten in place because mttd keeps the file open. */
+static void write_meminfo(const char *path, long long used_kb)
+{
+        long long total = 16LL * 1024 * 1024, buffers = 1000, cached = 20000, slab = 30000;
+        long long free_kb = total - used_kb - buffers - cached - slab;
+        char text[512];
+        int n = snprintf(text, sizeof(text),
+                         "MemTotal:       %12lld kB\nMemFree:        %12lld kB\n"
+                         "MemAvailable:   %12lld kB\nBuffers:        %12lld kB\n"
+                         "Cached:         %12lld kB\nSwapCached:     %12d kB\n"
+                         "Slab:           %12lld kB\n",
+                         total, free_kb, free_kb, buffers, cached, 0, slab);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, text, (size_t)n, 0), n);
+        close(fd);
+}
+
+static double last_data_value(const char *text)
+{
+        /* The last line before an ending "0,0". */
+        const char *end = strstr(text, "\n0,0\n");
+        assert_non_null(end);
+        const char *line = end;
+        while (line > text && line[-1] != '\n')
+                line--;
+        return strtod(strchr(line, ',') + 1, NULL);
+}
+
+/* SPEC 3: the baseline is the mean of what mttd sampled before the session opened, taken
+ * without waiting; calibrate=false gives raw used GiB; rows reach the file within 1 s. */
+static void test_baseline_and_flush(void **state)
+{
+        char meminfo[] = "/tmp/mtt-meminfo-XXXXXX";
+        int mfd = mkstemp(meminfo);
+        assert_true(mfd >= 0);
+        close(mfd);
+        write_meminfo(meminfo, 2 * 1048576LL); /* 2 GiB used */
+        const char *args[] = {"--meminfo", meminfo, NULL};
+        harness h2;
+        assert_int_equal(harness_start(&h2, args), 0);
+        usleep(1200000); /* the idle ring gets a few samples of the 2 GiB */
+
+        char path[256], raw_path[256];
+        harness_path(&h2, "calibrated.csv", path, sizeof(path));
+        harness_path(&h2, "raw.csv", raw_path, sizeof(raw_path));
+        mtt_options o = {.socket_path = h2.socket, .label = "calibrated"};
+        mtt_options raw = {
+            .socket_path = h2.socket, .label = "raw", .calibrate = MTT_CALIBRATE_OFF};
+        mtt_session *s, *r;
+        uint64_t t0 = now_ms();
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        assert_int_equal(mtt_open(raw_path, &raw, &r), 0);
+        assert_true(now_ms() - t0 < 1000); /* no calibration sleep: well under a second */
+
+        /* The run takes 1 GiB more. */
+        write_meminfo(meminfo, 3 * 1048576LL);
+        usleep(1500000);
+        /* Before any Close, the rows are in the file already (within 1 s of being taken). */
+        char *text = harness_read_file(path);
+        assert_non_null(text);
+        assert_true(strncmp(text, "delta,ram\n0.000000,0.000000\n", 28) == 0);
+        assert_non_null(strstr(text, ",1.000000\n"));
+        free(text);
+
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        assert_int_equal(mtt_close(r, MTT_COMPLETED), 0);
+        text = harness_read_file(path);
+        assert_true(fabs(last_data_value(text) - 1.0) < 1e-6);
+        free(text);
+        text = harness_read_file(raw_path);
+        assert_true(strncmp(text, "delta,ram\n0.000000,2.000000\n", 28) == 0);
+        assert_true(fabs(last_data_value(text) - 3.0) < 1e-6);
+        free(text);
+
+        /* One read serves every session due: the Sample stats say how many. */
+        int c = harness_connect(&h2);
+        json_t *reply = harness_call(c, "io.mtt.Tracker.Sample", NULL, NULL, 0);
+        json_t *stats = json_object_get(json_object_get(reply, "parameters"), "stats");
+        assert_true(json_integer_value(json_object_get(stats, "samples")) > 10);
+        assert_true(json_integer_value(json_object_get(stats, "rows_written")) >= 4);
+        assert_true(json_number_value(json_object_get(stats, "sessions_per_sample")) > 0.5);
+        json_decref(reply);
+        close(c);
+        assert_int_equal(harness_stop(&h2, true), 0);
+        unlink(meminfo);
+}
+
+/* Intervals are checked: 100 us is the floor, max_interval_s at least 1 and not below min. */
+static void test_interval_limits(void **state)
+{
+        int c = harness_connect(&H);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        static const char *const bad[] = {
+            "{\"fd\":0,\"min_interval_us\":99}",
+            "{\"fd\":0,\"max_interval_s\":0}",
+            "{\"fd\":0,\"min_interval_us\":5000000,\"max_interval_s\":1}",
+        };
+        for (size_t i = 0; i < 3; i++) {
+                json_t *r = harness_call(c, "io.mtt.Tracker.Open", bad[i], &null, 1);
+                assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
+                json_decref(r);
+        }
+        json_t *r =
+            harness_call(c, "io.mtt.Tracker.Open",
+                         "{\"fd\":0,\"min_interval_us\":100,\"max_interval_s\":2}", &null, 1);
+        assert_null(harness_error(r));
+        assert_int_equal((int)session_num(r, "min_interval_us"), 100);
+        assert_int_equal((int)session_num(r, "max_interval_s"), 2);
+        json_decref(r);
+        close(null);
+        close(c);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -753,6 +876,8 @@ int main(void)
             cmocka_unit_test(test_protocol_calls),
             cmocka_unit_test(test_protocol_framing),
             cmocka_unit_test(test_other_uid),
+            cmocka_unit_test(test_baseline_and_flush),
+            cmocka_unit_test(test_interval_limits),
             cmocka_unit_test(test_write_error),
             cmocka_unit_test(test_uncalibrated),
             cmocka_unit_test(test_stalled_report),

@@ -230,6 +230,20 @@ static void test_reader_on_file(void **state)
         assert_int_equal(mttd_meminfo_read(&r, &m), 0);
         assert_int_equal(m.mem_free, 1000);
 
+        /* Same layout, new values: read where the fields were. */
+        write_file(path, "MemTotal: 5000 kB\nMemFree: 2000 kB\nBuffers: 100 kB\n"
+                         "Cached: 200 kB\nSlab: 300 kB\n");
+        assert_int_equal(mttd_meminfo_read(&r, &m), 0);
+        assert_int_equal(m.mem_free, 2000);
+
+        /* A field moved so that an old offset falls inside another line ("SwapCached:"
+         * holds "Cached:" four bytes in): the real Cached is found all the same. */
+        write_file(path, "MemTotal: 5000 kB\nMemFree: 2000 kB\nBuffers: 100 kB\n"
+                         "SwapCached: 9 kB\nCached: 250 kB\nSlab: 300 kB\n");
+        assert_int_equal(mttd_meminfo_read(&r, &m), 0);
+        assert_int_equal(m.cached, 250);
+        assert_int_equal(m.slab, 300);
+
         /* A file that lost a field. */
         write_file(path, "MemTotal: 5000 kB\n");
         assert_int_equal(mttd_meminfo_read(&r, &m), -EINVAL);

@@ -1,0 +1,479 @@
+/* mtt-bench: measures what SPEC 10 and issue "sampling" promise and prints one table.
+ * Live parts run a real mttd (the one named by --mttd) on a private socket; the rows and
+ * peak parts run the daemon's row selection on a simulated clock (sim.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "meminfo.h"
+#include "rows.h"
+#include "mtt-version.h"
+#include "mtt/client.h"
+#include "proto/connection.h"
+#include "sim.h"
+#include "ticker.h"
+
+#ifndef MTTD_DEFAULT
+#define MTTD_DEFAULT "mttd"
+#endif
+
+typedef struct bench {
+        const char *mttd;
+        bool quick;
+        char dir[64];
+        char socket[108];
+        pid_t pid;
+} bench;
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* The q-quantile of n sorted values. */
+static double quantile(const double *v, size_t n, double q)
+{
+        size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+        return v[i < n ? i : n - 1];
+}
+
+static void row(const char *what, const char *value, const char *target, const char *verdict)
+{
+        printf("| %-44s | %-30s | %-16s | %-4s |\n", what, value, target, verdict);
+}
+
+/* ---- the meminfo read ---- */
+
+/* Median ns per operation over rounds, alternating the two loops so drift hits both. */
+static void bench_sample(const bench *b)
+{
+        const int rounds = 9, n = b->quick ? 2000 : 20000;
+        double bare[9], ours[9];
+        mttd_meminfo_reader r;
+        if (mttd_meminfo_reader_open(&r, "/proc/meminfo") < 0) {
+                row("sample: mttd reader vs bare pread", "cannot open /proc/meminfo", "", "");
+                return;
+        }
+        char buf[16384];
+        mttd_meminfo m;
+        for (int k = 0; k < rounds; k++) {
+                uint64_t t0 = now_ns();
+                for (int i = 0; i < n; i++)
+                        if (pread(r.fd, buf, sizeof(buf), 0) <= 0)
+                                abort();
+                uint64_t t1 = now_ns();
+                for (int i = 0; i < n; i++)
+                        if (mttd_meminfo_read(&r, &m) < 0)
+                                abort();
+                uint64_t t2 = now_ns();
+                bare[k] = (double)(t1 - t0) / n;
+                ours[k] = (double)(t2 - t1) / n;
+        }
+        mttd_meminfo_reader_close(&r);
+        qsort(bare, rounds, sizeof(double), cmp_double);
+        qsort(ours, rounds, sizeof(double), cmp_double);
+        double ratio = ours[rounds / 2] / bare[rounds / 2];
+        char v[64];
+        snprintf(v, sizeof(v), "%.0f ns vs %.0f ns: %.3fx", ours[rounds / 2], bare[rounds / 2],
+                 ratio);
+        row("sample (pread + parse) vs bare pread", v, "<= 1.1x", ratio <= 1.1 ? "ok" : "MISS");
+}
+
+/* ---- the tick's spacing at 1 ms ---- */
+
+typedef struct spacing {
+        mttd_ticker ticker;
+        struct ev_loop *loop;
+        uint64_t next_us;
+        double *err;
+        size_t n, want;
+} spacing;
+
+static uint64_t now_us(void)
+{
+        return now_ns() / 1000;
+}
+
+static void on_spacing_tick(void *ctx)
+{
+        spacing *s = ctx;
+        s->err[s->n++] = (double)now_us() - (double)s->next_us;
+        if (s->n == s->want) {
+                ev_break(s->loop, EVBREAK_ALL);
+                return;
+        }
+        s->next_us += 1000;
+        mttd_ticker_arm(&s->ticker, s->next_us);
+}
+
+/* mttd's own tick mechanism (timerfd under libev), asked for a tick every 1 ms for 2 s. */
+static void bench_spacing(const bench *b)
+{
+        spacing s = {.want = 2000};
+        s.err = calloc(s.want, sizeof(double));
+        s.loop = ev_loop_new(EVFLAG_AUTO);
+        if (!s.err || !s.loop || mttd_ticker_init(&s.ticker, s.loop, on_spacing_tick, &s) < 0) {
+                row("spacing at 1 ms", "cannot set up a timerfd", "", "");
+                return;
+        }
+        s.next_us = now_us() + 1000;
+        mttd_ticker_arm(&s.ticker, s.next_us);
+        ev_run(s.loop, 0);
+        mttd_ticker_done(&s.ticker);
+        ev_loop_destroy(s.loop);
+        for (size_t i = 0; i < s.n; i++)
+                s.err[i] = fabs(s.err[i]);
+        qsort(s.err, s.n, sizeof(double), cmp_double);
+        double p99 = quantile(s.err, s.n, 0.99);
+        char v[80];
+        snprintf(v, sizeof(v), "median %.0f us, p99 %.0f, max %.0f", quantile(s.err, s.n, 0.5), p99,
+                 s.err[s.n - 1]);
+        row("tick spacing error at 1 ms over 2 s", v, "p99 < 200 us", p99 < 200 ? "ok" : "MISS");
+        free(s.err);
+}
+
+/* ---- a live mttd ---- */
+
+static int start_mttd(bench *b)
+{
+        snprintf(b->dir, sizeof(b->dir), "/tmp/mtt-bench-XXXXXX");
+        if (!mkdtemp(b->dir))
+                return -errno;
+        snprintf(b->socket, sizeof(b->socket), "%s/sock", b->dir);
+        b->pid = fork();
+        if (b->pid < 0)
+                return -errno;
+        if (b->pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                dup2(null, 2);
+                execlp(b->mttd, b->mttd, "--socket", b->socket, "--max-sessions-per-uid", "20000",
+                       (char *)NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 500; i++) {
+                mtt_proto_conn c;
+                if (mtt_proto_conn_open(&c, b->socket) == 0) {
+                        mtt_proto_conn_close(&c);
+                        return 0;
+                }
+                mtt_proto_conn_close(&c);
+                if (waitpid(b->pid, NULL, WNOHANG) == b->pid)
+                        return -ENOENT;
+                usleep(10000);
+        }
+        return -ETIMEDOUT;
+}
+
+static void stop_mttd(bench *b)
+{
+        if (b->pid > 0) {
+                kill(b->pid, SIGTERM);
+                waitpid(b->pid, NULL, 0);
+        }
+        unlink(b->socket);
+        rmdir(b->dir);
+}
+
+static void bench_open_close(const bench *b)
+{
+        const size_t n = b->quick ? 200 : 2000;
+        double *t = calloc(n, sizeof(double));
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        mtt_options o = {.socket_path = b->socket, .label = "bench"};
+        for (size_t i = 0; i < n; i++) {
+                mtt_session *s;
+                uint64_t t0 = now_ns();
+                if (mtt_open_fd(null, &o, &s) < 0 || mtt_close(s, MTT_COMPLETED) < 0) {
+                        row("Open + Close round trip", "failed", "", "");
+                        free(t);
+                        close(null);
+                        return;
+                }
+                t[i] = (double)(now_ns() - t0) / 1000.0;
+        }
+        close(null);
+        qsort(t, n, sizeof(double), cmp_double);
+        double median = quantile(t, n, 0.5);
+        char v[64];
+        snprintf(v, sizeof(v), "median %.0f us, p99 %.0f us", median, quantile(t, n, 0.99));
+        row("Open + Close through libmtt-client", v, "median < 1 ms",
+            median < 1000 ? "ok" : "MISS");
+        free(t);
+}
+
+/* CPU seconds of every thread of a process (schedstat: nanoseconds, where /proc/PID/stat
+ * counts 10 ms ticks) and its RSS. */
+static bool proc_usage(pid_t pid, double *cpu_s, long *rss_kb)
+{
+        char path[64], buf[256];
+        snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return false;
+        unsigned long long total = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                char p[320];
+                snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+                FILE *f = fopen(p, "re");
+                unsigned long long ns;
+                if (f && fscanf(f, "%llu", &ns) == 1)
+                        total += ns;
+                if (f)
+                        fclose(f);
+        }
+        closedir(d);
+        *cpu_s = (double)total / 1e9;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "re");
+        *rss_kb = 0;
+        while (f && fgets(buf, sizeof(buf), f))
+                if (sscanf(buf, "VmRSS: %ld kB", rss_kb) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        return true;
+}
+
+static long long rows_written(const bench *b)
+{
+        mtt_proto_conn c;
+        mtt_proto_reply r;
+        long long rows = -1;
+        if (mtt_proto_conn_open(&c, b->socket) == 0 &&
+            mtt_proto_conn_call(&c, "io.mtt.Tracker.Sample", NULL, NULL, 0, 5000, &r) == 0) {
+                rows = json_integer_value(
+                    json_object_get(json_object_get(r.parameters, "stats"), "rows_written"));
+                mtt_proto_reply_done(&r);
+        }
+        mtt_proto_conn_close(&c);
+        return rows;
+}
+
+/* Opens n sessions over a few connections, spread over `spread_s` so their ages differ,
+ * lets them settle, then measures mttd's CPU and RSS over `window_s`. */
+static void bench_sessions(const bench *b, unsigned n, double spread_s, double settle_s,
+                           double window_s)
+{
+        enum { PER_CONN = 100 };
+        unsigned n_conns = (n + PER_CONN - 1) / PER_CONN;
+        mtt_proto_conn *conns = calloc(n_conns, sizeof(*conns));
+        char what[64], v[96];
+        snprintf(what, sizeof(what), "mttd with %u session%s", n, n == 1 ? "" : "s");
+        unsigned opened = 0;
+        for (unsigned c = 0; c < n_conns; c++)
+                if (mtt_proto_conn_open(&conns[c], b->socket) < 0)
+                        goto out;
+        for (unsigned i = 0; i < n; i++) {
+                /* A report file per session, as users have them (unlinked: nothing to clean). */
+                char path[128];
+                snprintf(path, sizeof(path), "%s/report-%u.csv", b->dir, i);
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                unlink(path);
+                mtt_proto_reply r;
+                json_t *p = json_pack("{s:i, s:s}", "fd", 0, "label", "bench");
+                int rc = fd < 0 ? -errno
+                                : mtt_proto_conn_call(&conns[i / PER_CONN], "io.mtt.Tracker.Open",
+                                                      p, &fd, 1, 5000, &r);
+                if (fd >= 0)
+                        close(fd);
+                if (rc < 0)
+                        goto out;
+                bool ok = !r.error;
+                mtt_proto_reply_done(&r);
+                if (!ok)
+                        goto out;
+                opened++;
+                usleep((useconds_t)(spread_s * 1e6 / n));
+        }
+        usleep((useconds_t)(settle_s * 1e6));
+        double cpu0, cpu1;
+        long rss;
+        long long rows0 = rows_written(b);
+        uint64_t t0 = now_ns();
+        proc_usage(b->pid, &cpu0, &rss);
+        usleep((useconds_t)(window_s * 1e6));
+        proc_usage(b->pid, &cpu1, &rss);
+        double wall = (double)(now_ns() - t0) / 1e9;
+        long long rows = rows_written(b) - rows0;
+        double share = (cpu1 - cpu0) / wall * 100;
+        snprintf(v, sizeof(v), "%.2f%% CPU, %.1f us/row, RSS %.1f MiB", share,
+                 rows > 0 ? (cpu1 - cpu0) / (double)rows * 1e6 : 0.0, (double)rss / 1024);
+        row(what, v, n == 10000 ? "< 5% of a core" : "",
+            n == 10000 ? (share < 5 ? "ok" : "MISS") : "");
+out:
+        if (opened < n) {
+                snprintf(v, sizeof(v), "only %u sessions opened", opened);
+                row(what, v, "", "MISS");
+        }
+        for (unsigned c = 0; c < n_conns; c++)
+                mtt_proto_conn_close(&conns[c]); /* their sessions end as crashed */
+        free(conns);
+        usleep(300000);
+}
+
+static void bench_idle(const bench *b, double window_s)
+{
+        double cpu0, cpu1;
+        long rss;
+        uint64_t t0 = now_ns();
+        proc_usage(b->pid, &cpu0, &rss);
+        usleep((useconds_t)(window_s * 1e6));
+        proc_usage(b->pid, &cpu1, &rss);
+        double share = (cpu1 - cpu0) / ((double)(now_ns() - t0) / 1e9) * 100;
+        char v[64];
+        snprintf(v, sizeof(v), "%.3f%% CPU, RSS %.1f MiB", share, (double)rss / 1024);
+        row("idle mttd (no session)", v, "< 0.1%", share < 0.1 ? "ok" : "MISS");
+}
+
+/* ---- simulated clock ---- */
+
+static void bench_rows(void)
+{
+        static const struct {
+                double s;
+                const char *name;
+        } runs[] = {{0.01, "10 ms"}, {1, "1 s"},    {2.5, "2.5 s"},
+                    {60, "1 min"},   {3600, "1 h"}, {86400, "24 h"}};
+        for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+                mtt_sim_rows r;
+                mtt_sim_rows_for(runs[i].s, 1, &r);
+                char what[64], v[96];
+                const char *target = runs[i].s == 86400 ? "<= 1000 rows"
+                                     : runs[i].s == 2.5 ? "<= 150 rows"
+                                                        : "";
+                bool ok = runs[i].s == 86400 ? r.mtt_rows <= 1000
+                          : runs[i].s == 2.5 ? r.mtt_rows <= 150
+                                             : true;
+                snprintf(what, sizeof(what), "rows for a %s run (simulated)", runs[i].name);
+                snprintf(v, sizeof(v), "%llu (schedule %llu; seed %llu)",
+                         (unsigned long long)r.mtt_rows, (unsigned long long)r.mtt_scheduled,
+                         (unsigned long long)r.seed_rows);
+                row(what, v, target, target[0] ? (ok ? "ok" : "MISS") : "");
+        }
+        /* SPEC 3's 60 s cap alone schedules ~1420 rows after the first 20 minutes of a day;
+         * the cap is a setting (max_interval_s), and 24 h fits 1000 rows from 90 s up. */
+        mtt_sim_rows r;
+        mtt_sim_rows_with(86400, 1, 120000000, MTTD_ROWS_PEAK_MIN_KB, &r);
+        char v[96];
+        snprintf(v, sizeof(v), "%llu (schedule %llu)", (unsigned long long)r.mtt_rows,
+                 (unsigned long long)r.mtt_scheduled);
+        row("rows for 24 h with max_interval_s=120", v, "<= 1000 rows",
+            r.mtt_rows <= 1000 ? "ok" : "MISS");
+}
+
+static void bench_peak(void)
+{
+        mtt_sim_peak worst;
+        mtt_sim_peak_worst(20, &worst);
+        char v[96];
+        snprintf(v, sizeof(v), "worst of 20: %.3f%% (%.4f of %.4f GiB)", worst.error_pct,
+                 worst.report_peak_gib, worst.true_peak_gib);
+        row("50 ms spike in 2 min vs 1 kHz reference", v, "within 1%",
+            worst.error_pct <= 1 ? "ok" : "MISS");
+}
+
+static void machine(void)
+{
+        struct utsname u;
+        uname(&u);
+        char model[600] = "unknown CPU";
+        FILE *f = fopen("/proc/cpuinfo", "re");
+        char line[512];
+        while (f && fgets(line, sizeof(line), f)) {
+                if (strncmp(line, "model name", 10) == 0) {
+                        char *colon = strchr(line, ':');
+                        snprintf(model, sizeof(model), "%s", colon ? colon + 2 : line);
+                        model[strcspn(model, "\n")] = '\0';
+                        break;
+                }
+        }
+        if (f)
+                fclose(f);
+        printf("mtt-bench %s on %s %s, %ld CPUs (%s)\n\n", MTT_VERSION, u.sysname, u.release,
+               sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: mtt-bench [--mttd PATH] [--quick]\n"
+                "Measures mtt against its performance targets and prints one table.\n"
+                "  --mttd PATH  the mttd to run (default: %s)\n"
+                "  --quick      fewer iterations and sessions (a smoke run)\n",
+                MTTD_DEFAULT);
+}
+
+int main(int argc, char **argv)
+{
+        bench b = {.mttd = MTTD_DEFAULT};
+        static const struct option opts[] = {{"mttd", required_argument, NULL, 'm'},
+                                             {"quick", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+        int c;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'm')
+                        b.mttd = optarg;
+                else if (c == 'q')
+                        b.quick = true;
+                else {
+                        usage(c == 'h' ? stdout : stderr);
+                        return c == 'h' ? 0 : 2;
+                }
+        }
+        signal(SIGPIPE, SIG_IGN);
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        machine();
+        row("what", "measured", "target", "");
+        printf("|%s|%s|%s|%s|\n", "----------------------------------------------",
+               "--------------------------------", "------------------", "------");
+        bench_sample(&b);
+        bench_spacing(&b);
+        int r = start_mttd(&b);
+        if (r < 0) {
+                fprintf(stderr, "mtt-bench: cannot start %s: %s\n", b.mttd, strerror(-r));
+                stop_mttd(&b);
+                return 1;
+        }
+        bench_open_close(&b);
+        bench_idle(&b, b.quick ? 2 : 10);
+        static const unsigned counts[] = {1, 100, 1000, 10000};
+        for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+                if (b.quick && counts[i] > 1000)
+                        break;
+                bench_sessions(&b, counts[i], b.quick ? 0.5 : 2, b.quick ? 1 : 3, b.quick ? 2 : 10);
+        }
+        stop_mttd(&b);
+        bench_rows();
+        bench_peak();
+        return 0;
+}
