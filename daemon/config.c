@@ -13,7 +13,7 @@ void mttd_config_defaults(mttd_config *c)
             .floor_interval_us = 100,
             .max_interval_us = 60000000,
             .calibration_us = 2000000,
-            .flush_delay_us = 500000,
+            .flush_delay_us = 900000,
             .sync_interval_us = 10000000,
             .stall_after_us = 5000000,
             .shutdown_timeout_us = 5000000,

@@ -14,7 +14,7 @@ typedef struct mttd_config {
         uint64_t floor_interval_us;   /* lowest minimum a session may ask for */
         uint64_t max_interval_us;     /* default session maximum */
         uint64_t calibration_us;      /* baseline window before Open */
-        uint64_t flush_delay_us;      /* rows reach the file within this */
+        uint64_t flush_delay_us;      /* rows reach the file within this (+ a fine tick) */
         uint64_t sync_interval_us;    /* fdatasync while rows are pending */
         uint64_t stall_after_us;      /* a write older than this is reported stalled */
         uint64_t shutdown_timeout_us; /* wait for writes on SIGTERM */

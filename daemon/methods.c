@@ -31,7 +31,9 @@ static json_t *session_error(const char *error, uint64_t id)
 
 static json_t *session_json(mttd_tracker *t, const mttd_session *s)
 {
-        return mttd_session_json(s, mttd_now_us(), mttd_tracker_config(t)->stall_after_us);
+        mttd_session_view v;
+        mttd_tracker_view(t, &v);
+        return mttd_session_json(s, &v);
 }
 
 json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s)

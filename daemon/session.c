@@ -79,7 +79,6 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->fd = -1;
         s->peak_kb = kb;
         s->last_kb = kb;
-        s->n_samples = 1;
         if (append(s, MTTD_CSV_HEADER, strlen(MTTD_CSV_HEADER), now_us) < 0) {
                 mttd_session_free(s);
                 return -ENOMEM;
@@ -109,7 +108,6 @@ void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb)
         if (s->state != MTTD_RUNNING)
                 return;
         track_value(s, kb);
-        s->n_samples++;
         mttd_rows_feed(&s->rows, now_us - s->t0_us, kb);
 }
 
@@ -136,6 +134,7 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_int
             .sync = last || now_us - s->last_sync_us >= sync_interval_us,
             .close_fd = last,
             .owner = s,
+            .dev = s->dev,
         };
         s->text = NULL;
         s->text_len = s->text_cap = 0;
@@ -206,15 +205,20 @@ void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)
         s->finished = true;
 }
 
-json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall_after_us)
+json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
 {
+        uint64_t now_us = v->now_us, stall_after_us = v->stall_after_us;
         uint64_t end = s->end_us ? s->end_us : now_us;
+        bool running = s->state == MTTD_RUNNING;
+        int64_t last_kb = running ? v->current_kb : s->last_kb;
+        int64_t peak_kb = running && v->current_kb > s->peak_kb ? v->current_kb : s->peak_kb;
+        uint64_t samples = (running ? v->samples : s->samples_at_end) - s->samples_at_open;
         json_t *o = json_pack(
             "{s:I, s:s, s:i, s:i, s:s, s:I, s:f, s:I, s:f, s:f, s:f, s:b, s:I, s:I}", "id",
             (json_int_t)s->id, "label", s->label, "pid", (int)s->pid, "uid", (int)s->uid, "state",
             mttd_state_name(s->state), "started", (json_int_t)s->started_wall_us, "elapsed",
             (double)(end - s->t0_us) / 1e6, "rows", (json_int_t)s->n_rows, "ram",
-            mttd_session_gib(s, s->last_kb), "peak", mttd_session_gib(s, s->peak_kb), "baseline",
+            mttd_session_gib(s, last_kb), "peak", mttd_session_gib(s, peak_kb), "baseline",
             mttd_kb_to_gib(s->baseline_kb), "calibrate", s->calibrate, "min_interval_us",
             (json_int_t)s->rows.schedule.min_us, "max_interval_s",
             (json_int_t)(s->rows.schedule.max_us / 1000000));
@@ -222,7 +226,7 @@ json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall
                 return NULL;
         if (s->outcome != MTTD_RUNNING)
                 json_object_set_new(o, "outcome", json_string(mttd_state_name(s->outcome)));
-        json_object_set_new(o, "samples", json_integer((json_int_t)s->n_samples));
+        json_object_set_new(o, "samples", json_integer((json_int_t)samples));
         if (s->cause)
                 json_object_set_new(o, "cause", json_string(s->cause));
         if (s->write_error) {

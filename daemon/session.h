@@ -47,8 +47,9 @@ typedef struct mttd_session {
         double baseline_kb;
         mttd_rows rows;
         uint64_t n_rows;
-        uint64_t n_samples; /* samples it was given, the one at open included */
-        int64_t last_kb, peak_kb;
+        uint64_t samples_at_open, samples_at_end; /* mttd's sample count then */
+        int64_t last_kb, peak_kb;                 /* as of the last sample it was given */
+        size_t hot; /* its place in the tracker's hot array while running */
 
         int fd;     /* the client's report fd, -1 once handed to the last job */
         char *text; /* report text not yet handed to a writer */
@@ -57,6 +58,7 @@ typedef struct mttd_session {
         uint64_t last_sync_us;
         bool unsynced;           /* written since the last fdatasync */
         bool may_stall;          /* its fd may block: never share a write job */
+        dev_t dev;               /* the file system of its fd */
         bool writing;            /* a write item is with the writer */
         uint64_t write_since_us; /* ... since then */
         bool finished;           /* the last write is done: the fd is closed */
@@ -93,4 +95,12 @@ int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state st
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);
 
 double mttd_session_gib(const mttd_session *s, int64_t kb);
-json_t *mttd_session_json(const mttd_session *s, uint64_t now_us, uint64_t stall_after_us);
+/* What the tracker knows now, for a running session's status. */
+typedef struct mttd_session_view {
+        uint64_t now_us;
+        uint64_t stall_after_us;
+        int64_t current_kb; /* the latest sample (a running session is not given each one) */
+        uint64_t samples;   /* mttd's sample count */
+} mttd_session_view;
+
+json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v);

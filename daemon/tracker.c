@@ -12,7 +12,7 @@
 #include "log.h"
 
 /* Writes one shared job carries at most. */
-#define MTTD_BATCH 256
+#define MTTD_BATCH MTTD_WRITER_BATCH_MAX
 
 struct mttd_tracker {
         struct ev_loop *loop;
@@ -31,6 +31,15 @@ struct mttd_tracker {
         uint64_t next_batch_us; /* next shared write of the fds that cannot stall */
         ev_timer shutdown_timer;
         mttd_tracker_stats stats;
+        int64_t last_kb; /* the latest sample */
+        /* Running sessions, densely: what a fine tick must look at (when the next row is
+         * due, the highest sample since the last row) without touching the sessions. */
+        struct hot {
+                uint64_t due_us;
+                int64_t max_kb;
+                mttd_session *s;
+        } * hot;
+        size_t n_hot, cap_hot;
 
         mttd_session *head, *tail; /* every session, oldest first */
         unsigned n_running, n_ended;
@@ -75,7 +84,7 @@ static int read_kb(mttd_tracker *t, int64_t *kb)
                 return r;
         }
         t->reader_failed = false;
-        *kb = mttd_meminfo_used_kb(&m);
+        *kb = t->last_kb = mttd_meminfo_used_kb(&m);
         return 0;
 }
 
@@ -117,12 +126,53 @@ static void rebuild_due(mttd_tracker *t)
         t->due_dirty = false;
 }
 
+/* The hot entry of a session after its rows module moved on. */
+static void hot_refresh(mttd_tracker *t, mttd_session *s)
+{
+        struct hot *h = &t->hot[s->hot];
+        h->due_us = due_at(s);
+        h->max_kb = s->rows.have_max ? s->rows.max.kb : INT64_MIN;
+}
+
+static int hot_add(mttd_tracker *t, mttd_session *s)
+{
+        if (t->n_hot == t->cap_hot) {
+                size_t cap = t->cap_hot ? t->cap_hot * 2 : 64;
+                struct hot *p = realloc(t->hot, cap * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                t->hot = p;
+                t->cap_hot = cap;
+        }
+        s->hot = t->n_hot++;
+        t->hot[s->hot].s = s;
+        hot_refresh(t, s);
+        return 0;
+}
+
+static void hot_remove(mttd_tracker *t, mttd_session *s)
+{
+        struct hot *last = &t->hot[--t->n_hot];
+        t->hot[s->hot] = *last;
+        last->s->hot = s->hot;
+}
+
+/* A session stops running (ended, or its report broke). */
+static void left_running(mttd_tracker *t, mttd_session *s)
+{
+        t->n_running--;
+        t->n_ended++;
+        t->due_dirty = true;
+        hot_remove(t, s);
+        s->samples_at_end = t->stats.samples;
+}
+
 static void feed(mttd_tracker *t, mttd_session *s, uint64_t now_us, int64_t kb)
 {
         uint64_t rows = s->n_rows;
         mttd_session_feed(s, now_us, kb);
         t->stats.rows_written += s->n_rows - rows;
-        t->stats.sessions_served++;
+        hot_refresh(t, s);
 }
 
 static void log_end(const mttd_session *s)
@@ -176,11 +226,9 @@ static void submit_batch(mttd_tracker *t, mttd_write_job *job, uint64_t now_us)
                 mttd_session *s = job->items[i].owner;
                 s->writing = false;
                 mttd_session_abandon(s, EAGAIN, now_us);
-                t->n_running--;
-                t->n_ended++;
+                left_running(t, s);
                 session_finished(t, s);
         }
-        t->due_dirty = true;
         mttd_write_job_free(job);
 }
 
@@ -208,11 +256,8 @@ static void write_alone(mttd_tracker *t, mttd_session *s, uint64_t now_us)
 /* A write the session cannot do: it ends in error and is finished at once. */
 static void after_abandon(mttd_tracker *t, mttd_session *s, bool was_running)
 {
-        if (was_running) {
-                t->n_running--;
-                t->n_ended++;
-                t->due_dirty = true;
-        }
+        if (was_running)
+                left_running(t, s);
         mttd_log(LOG_ERR, "session %llu: cannot hand its report to a writer thread",
                  (unsigned long long)s->id);
         session_finished(t, s);
@@ -226,23 +271,23 @@ static void write_now(mttd_tracker *t, mttd_session *s, uint64_t now_us)
                 after_abandon(t, s, was_running);
 }
 
-/* Every flush interval, the due writes of all sessions whose fds cannot stall go out in a
- * few shared jobs; the others get jobs of their own as soon as they are due. */
+/* Every flush interval, what running sessions have buffered goes to the writer: the reports
+ * whose fds cannot stall in a few shared jobs, the others in jobs of their own. Rows reach
+ * their file at most one flush interval (and a fine tick) after they were made. */
 static void write_due(mttd_tracker *t, uint64_t now_us)
 {
-        bool batch = now_us >= t->next_batch_us;
+        if (now_us < t->next_batch_us)
+                return;
+        t->next_batch_us = now_us + t->cfg->flush_delay_us;
         mttd_write_job *job = NULL;
         for (mttd_session *s = t->head; s; s = s->next) {
-                if (s->state != MTTD_RUNNING)
-                        continue; /* its last write went when it ended */
+                if (s->state != MTTD_RUNNING || /* its last write went when it ended */
+                    !mttd_session_write_due(s, now_us, 0, t->cfg->sync_interval_us))
+                        continue;
                 if (s->may_stall) {
-                        if (mttd_session_write_due(s, now_us, t->cfg->flush_delay_us,
-                                                   t->cfg->sync_interval_us))
-                                write_now(t, s, now_us);
+                        write_now(t, s, now_us);
                         continue;
                 }
-                if (!batch || !mttd_session_write_due(s, now_us, 0, t->cfg->sync_interval_us))
-                        continue;
                 if (!job && !(job = mttd_write_job_new(MTTD_BATCH)))
                         return;
                 mttd_write_item item;
@@ -255,8 +300,6 @@ static void write_due(mttd_tracker *t, uint64_t now_us)
         }
         if (job)
                 submit_batch(t, job, now_us);
-        if (batch)
-                t->next_batch_us = now_us + t->cfg->flush_delay_us;
 }
 
 static void on_write_done(void *ctx, mttd_write_item *item)
@@ -266,11 +309,8 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         uint64_t now = mttd_now_us();
         bool was_running = s->state == MTTD_RUNNING, again;
         bool finished = mttd_session_write_done(s, item, now, &again);
-        if (was_running && s->state != MTTD_RUNNING) {
-                t->n_running--;
-                t->n_ended++;
-                t->due_dirty = true;
-        }
+        if (was_running && s->state != MTTD_RUNNING)
+                left_running(t, s);
         if (again)
                 write_now(t, s, now);
         else if (finished)
@@ -294,9 +334,14 @@ static void on_tick(void *ctx)
         t->stats.samples++;
         mttd_baseline_add(&t->baseline, now, kb);
         if (t->n_running > 0 && now >= t->next_full_us) {
-                for (mttd_session *s = t->head; s; s = s->next)
-                        if (s->state == MTTD_RUNNING)
-                                feed(t, s, now, kb);
+                /* A sample that is neither due nor above a session's highest since its last
+                 * row changes nothing for it: most sessions are not even touched. */
+                for (size_t i = 0; i < t->n_hot; i++) {
+                        struct hot *h = &t->hot[i];
+                        if (now >= h->due_us || kb > h->max_kb)
+                                feed(t, h->s, now, kb);
+                }
+                t->stats.sessions_served += t->n_hot;
                 t->next_full_us = now + t->cfg->fine_interval_us;
                 write_due(t, now);
         }
@@ -307,8 +352,10 @@ static void on_tick(void *ctx)
         const mttd_due_entry *top = mttd_due_top(&t->due);
         for (; top && top->at_us <= now; top = mttd_due_top(&t->due)) {
                 mttd_session *s = mttd_due_pop(&t->due);
-                if (due_at(s) <= now)
+                if (due_at(s) <= now) {
                         feed(t, s, now, kb);
+                        t->stats.sessions_served++;
+                }
                 due_push(t, s);
         }
         trim_history(t);
@@ -376,6 +423,7 @@ void mttd_tracker_free(mttd_tracker *t)
         ev_timer_stop(t->loop, &t->shutdown_timer);
         mttd_writer_free(t->writer);
         mttd_due_free(&t->due);
+        free(t->hot);
         while (t->head) {
                 mttd_session *s = t->head;
                 list_remove(t, s);
@@ -419,9 +467,16 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         t->stats.samples++;
         t->stats.rows_written += s->n_rows;
         s->started_wall_us = mttd_wall_us();
-        s->may_stall = mttd_fd_may_stall(fd);
+        s->may_stall = mttd_fd_may_stall(fd, &s->dev);
         s->owner = owner;
         list_append(t, s);
+        if (hot_add(t, s) < 0) {
+                list_remove(t, s);
+                s->fd = -1; /* the caller keeps its fd on failure */
+                mttd_session_free(s);
+                return -ENOMEM;
+        }
+        s->samples_at_open = t->stats.samples - 1; /* the sample taken for it counts */
         if (t->n_running++ == 0)
                 t->next_full_us = now + t->cfg->fine_interval_us;
         due_push(t, s);
@@ -440,9 +495,7 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         int64_t kb = s->last_kb;
         if (read_kb(t, &kb) == 0)
                 t->stats.samples++;
-        t->n_running--;
-        t->n_ended++;
-        t->due_dirty = true;
+        left_running(t, s);
         uint64_t rows = s->n_rows;
         mttd_session_end(s, now, kb, outcome, cause);
         t->stats.rows_written += s->n_rows - rows;
@@ -510,6 +563,16 @@ const mttd_config *mttd_tracker_config(const mttd_tracker *t)
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out)
 {
         return mttd_meminfo_read(&t->reader, out);
+}
+
+void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v)
+{
+        *v = (mttd_session_view){
+            .now_us = mttd_now_us(),
+            .stall_after_us = t->cfg->stall_after_us,
+            .current_kb = t->last_kb,
+            .samples = t->stats.samples,
+        };
 }
 
 const mttd_tracker_stats *mttd_tracker_stats_of(const mttd_tracker *t)

@@ -48,6 +48,8 @@ unsigned mttd_tracker_running(const mttd_tracker *t);
 const mttd_config *mttd_tracker_config(const mttd_tracker *t);
 
 const mttd_tracker_stats *mttd_tracker_stats_of(const mttd_tracker *t);
+/* What a session's status needs from the tracker now. */
+void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v);
 
 /* A fresh reading of meminfo. */
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out);

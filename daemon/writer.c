@@ -68,6 +68,15 @@ static void unlink_running(mttd_writer *w, mttd_write_job *job)
         }
 }
 
+/* fdatasync, as an errno (0 for success). Pipes, terminals and /dev/null cannot be synced;
+ * that is no error of theirs. */
+static int datasync(int fd)
+{
+        if (fdatasync(fd) == 0 || errno == EINVAL || errno == EROFS || errno == ENOTSUP)
+                return 0;
+        return errno;
+}
+
 static void run_item(mttd_write_item *it)
 {
         while (it->written < it->len) {
@@ -84,20 +93,63 @@ static void run_item(mttd_write_item *it)
                 }
                 it->written += (size_t)n;
         }
-        /* Pipes, terminals and /dev/null cannot be synced; that is no error of theirs. */
-        if (it->error == 0 && it->sync && fdatasync(it->fd) < 0 && errno != EINVAL &&
-            errno != EROFS && errno != ENOTSUP)
-                it->error = errno;
+        if (it->error == 0 && it->sync)
+                it->error = datasync(it->fd);
         if (it->close_fd) {
                 close(it->fd);
                 it->fd = -1;
         }
 }
 
+/* A shared job writes everything first, then syncs: where many of its files are on one file
+ * system, one syncfs replaces their fdatasyncs (each of which would flush the device's cache
+ * on its own: a thousand of them a second with ten thousand sessions). */
 static void run_job(mttd_write_job *job)
 {
-        for (size_t i = 0; i < job->n; i++)
-                run_item(&job->items[i]);
+        if (job->n == 1) {
+                run_item(&job->items[0]);
+                return;
+        }
+        bool sync[MTTD_WRITER_BATCH_MAX] = {0}, closing[MTTD_WRITER_BATCH_MAX] = {0};
+        for (size_t i = 0; i < job->n; i++) {
+                mttd_write_item *it = &job->items[i];
+                sync[i] = it->sync, closing[i] = it->close_fd;
+                it->sync = it->close_fd = false;
+                run_item(it);
+        }
+        for (size_t i = 0; i < job->n; i++) {
+                mttd_write_item *it = &job->items[i];
+                if (!sync[i] || it->error)
+                        continue;
+                size_t same = 0;
+                for (size_t k = i; k < job->n; k++)
+                        same += sync[k] && !job->items[k].error && job->items[k].dev == it->dev;
+                if (same < MTTD_WRITER_SYNCFS_MIN) {
+                        it->sync = true;
+                        it->error = datasync(it->fd);
+                        continue;
+                }
+                /* syncfs reports any writeback error of the file system, maybe another
+                 * program's: then each file's own fdatasync says whose it is. */
+                bool failed = syncfs(it->fd) < 0;
+                for (size_t k = i; k < job->n; k++) {
+                        mttd_write_item *o = &job->items[k];
+                        if (!sync[k] || o->error || o->dev != it->dev)
+                                continue;
+                        o->sync = true;
+                        sync[k] = false;
+                        if (failed)
+                                o->error = datasync(o->fd);
+                }
+        }
+        for (size_t i = 0; i < job->n; i++) {
+                job->items[i].sync = job->items[i].sync || sync[i];
+                if (closing[i]) {
+                        close(job->items[i].fd);
+                        job->items[i].close_fd = true;
+                        job->items[i].fd = -1;
+                }
+        }
 }
 
 static void *thread_main(void *arg)
@@ -279,7 +331,7 @@ static bool fs_type_of(dev_t dev, char *type, size_t size)
         return found;
 }
 
-bool mttd_fd_may_stall(int fd)
+bool mttd_fd_may_stall(int fd, dev_t *dev)
 {
         /* File systems whose writes wait on a network or a user-space server. */
         static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",   "ceph",
@@ -287,8 +339,10 @@ bool mttd_fd_may_stall(int fd)
                                              "ocfs2", "glusterfs", "davfs", "sshfs"};
         struct stat st;
         char type[64];
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-            !fs_type_of(st.st_dev, type, sizeof(type)))
+        if (fstat(fd, &st) < 0)
+                return true;
+        *dev = st.st_dev;
+        if (!S_ISREG(st.st_mode) || !fs_type_of(st.st_dev, type, sizeof(type)))
                 return true;
         for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
                 if (strncmp(type, remote[i], strlen(remote[i])) == 0)

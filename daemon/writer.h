@@ -10,11 +10,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A write waiting longer than this holds its thread without counting against the cap. */
 #define MTTD_WRITER_STALLED_US 1000000
 /* Threads in all, stalled ones included. */
 #define MTTD_WRITER_HARD_MAX 256
+/* Items one job carries at most. */
+#define MTTD_WRITER_BATCH_MAX 256
+/* Syncs of a job on one file system from which one syncfs replaces them. */
+#define MTTD_WRITER_SYNCFS_MIN 8
 
 typedef struct mttd_write_item {
         int fd;
@@ -23,6 +28,7 @@ typedef struct mttd_write_item {
         bool sync;     /* fdatasync after the write */
         bool close_fd; /* close the fd after everything else */
         void *owner;   /* handed back untouched */
+        dev_t dev;     /* the file system of fd, for shared syncs */
         /* results, set by the writer */
         int error; /* 0 or a positive errno of the write or the sync */
         size_t written;
@@ -61,4 +67,4 @@ void mttd_write_job_free(mttd_write_job *job);
 /* Whether a write to fd may block for long: anything but a regular file on a local file
  * system (pipes nobody reads, terminals, network and FUSE mounts). Such fds get jobs of
  * their own. */
-bool mttd_fd_may_stall(int fd);
+bool mttd_fd_may_stall(int fd, dev_t *dev);

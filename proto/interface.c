@@ -24,7 +24,7 @@ const char mtt_proto_tracker_description[] =
     "  # seconds since open (until the end for an ended session)\n"
     "  elapsed: float,\n"
     "  rows: int,\n"
-    "  # samples it was given (one shared read serves every session due)\n"
+    "  # samples mttd took while it ran (one shared read serves every session due)\n"
     "  samples: int,\n"
     "  # GiB above the baseline: the last sample and the highest one\n"
     "  ram: float,\n"

@@ -160,7 +160,8 @@ int mttctl_status(int argc, char **argv)
         printf("User:      %s (%d)\n", user, (int)num(s, "uid"));
         printf("Started:   %s\n", started);
         printf("Elapsed:   %s (%.6f s)\n", elapsed, num(s, "elapsed"));
-        printf("Rows:      %lld\n", (long long)num(s, "rows"));
+        printf("Rows:      %lld (from %lld samples)\n", (long long)num(s, "rows"),
+               (long long)num(s, "samples"));
         printf("RAM:       %s (%.6f GiB above the baseline)\n", ram, num(s, "ram"));
         printf("Peak:      %s (%.6f GiB)\n", peak, num(s, "peak"));
         printf("Baseline:  %s%s\n", base,
@@ -186,7 +187,7 @@ int mttctl_sample(int argc, char **argv)
                 return MTTCTL_FAILURE;
         json_t *r = json_object_get(p, "reading");
         if (json) {
-                print_json(r);
+                print_json(p);
         } else {
                 char used[32];
                 mttctl_format_gib(used, sizeof(used), num(r, "used"));
@@ -197,6 +198,11 @@ int mttctl_sample(int argc, char **argv)
                        (long long)num(r, "mem_total_kb"), (long long)num(r, "mem_free_kb"),
                        (long long)num(r, "buffers_kb"), (long long)num(r, "cached_kb"),
                        (long long)num(r, "slab_kb"));
+                json_t *st = json_object_get(p, "stats");
+                printf("mttd:      %lld samples, %lld rows written, %.2f sessions served per "
+                       "sample, %lld running\n",
+                       (long long)num(st, "samples"), (long long)num(st, "rows_written"),
+                       num(st, "sessions_per_sample"), (long long)num(st, "running"));
         }
         json_decref(p);
         return MTTCTL_OK;

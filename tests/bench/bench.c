@@ -106,8 +106,9 @@ static void bench_sample(const bench *b)
 typedef struct spacing {
         mttd_ticker ticker;
         struct ev_loop *loop;
-        uint64_t next_us;
-        double *err;
+        uint64_t next_us, last_us;
+        double *err;  /* |spacing - 1 ms| of each tick after the first */
+        double *late; /* how late each tick came */
         size_t n, want;
 } spacing;
 
@@ -119,8 +120,11 @@ static uint64_t now_us(void)
 static void on_spacing_tick(void *ctx)
 {
         spacing *s = ctx;
-        s->err[s->n++] = (double)now_us() - (double)s->next_us;
-        if (s->n == s->want) {
+        uint64_t now = now_us();
+        s->late[s->n] = (double)now - (double)s->next_us;
+        s->err[s->n] = s->n ? fabs((double)(now - s->last_us) - 1000.0) : 0;
+        s->last_us = now;
+        if (++s->n == s->want) {
                 ev_break(s->loop, EVBREAK_ALL);
                 return;
         }
@@ -133,8 +137,10 @@ static void bench_spacing(const bench *b)
 {
         spacing s = {.want = 2000};
         s.err = calloc(s.want, sizeof(double));
+        s.late = calloc(s.want, sizeof(double));
         s.loop = ev_loop_new(EVFLAG_AUTO);
-        if (!s.err || !s.loop || mttd_ticker_init(&s.ticker, s.loop, on_spacing_tick, &s) < 0) {
+        if (!s.err || !s.late || !s.loop ||
+            mttd_ticker_init(&s.ticker, s.loop, on_spacing_tick, &s) < 0) {
                 row("spacing at 1 ms", "cannot set up a timerfd", "", "");
                 return;
         }
@@ -143,15 +149,19 @@ static void bench_spacing(const bench *b)
         ev_run(s.loop, 0);
         mttd_ticker_done(&s.ticker);
         ev_loop_destroy(s.loop);
-        for (size_t i = 0; i < s.n; i++)
-                s.err[i] = fabs(s.err[i]);
-        qsort(s.err, s.n, sizeof(double), cmp_double);
-        double p99 = quantile(s.err, s.n, 0.99);
-        char v[80];
-        snprintf(v, sizeof(v), "median %.0f us, p99 %.0f, max %.0f", quantile(s.err, s.n, 0.5), p99,
-                 s.err[s.n - 1]);
+        /* The first tick has no spacing. */
+        qsort(s.err + 1, s.n - 1, sizeof(double), cmp_double);
+        qsort(s.late, s.n, sizeof(double), cmp_double);
+        double p99 = quantile(s.err + 1, s.n - 1, 0.99);
+        char v[96];
+        snprintf(v, sizeof(v), "median %.0f us, p99 %.0f, max %.0f",
+                 quantile(s.err + 1, s.n - 1, 0.5), p99, s.err[s.n - 1]);
         row("tick spacing error at 1 ms over 2 s", v, "p99 < 200 us", p99 < 200 ? "ok" : "MISS");
+        snprintf(v, sizeof(v), "median %.0f us, p99 %.0f", quantile(s.late, s.n, 0.5),
+                 quantile(s.late, s.n, 0.99));
+        row("  lateness of the same ticks", v, "", "");
         free(s.err);
+        free(s.late);
 }
 
 /* ---- a live mttd ---- */
@@ -470,7 +480,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
                 if (b.quick && counts[i] > 1000)
                         break;
-                bench_sessions(&b, counts[i], b.quick ? 0.5 : 2, b.quick ? 1 : 3, b.quick ? 2 : 10);
+                /* Opened over 10 s and given 10 s more: ages of 10 to 30 s in the window. */
+                bench_sessions(&b, counts[i], b.quick ? 0.5 : 10, b.quick ? 1 : 10,
+                               b.quick ? 2 : 10);
         }
         stop_mttd(&b);
         bench_rows();

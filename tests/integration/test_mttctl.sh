@@ -136,6 +136,10 @@ status_is 1 "status of an unknown session" "$MTTCTL" status 999
 check "status names the unknown session" grep -q "no session 999" "$DIR/err"
 status_is 0 "sample" "$MTTCTL" sample
 check "sample shows MemTotal" grep -q "^MemTotal: *[0-9]* kB" "$DIR/out"
+check "sample shows what one read serves" grep -q "^mttd: .* samples, .* rows written" "$DIR/out"
+status_is 0 "sample --json" "$MTTCTL" sample --json
+check "sample --json has the reading" grep -q '"mem_total_kb"' "$DIR/out"
+check "sample --json has the counters" grep -q '"sessions_per_sample"' "$DIR/out"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
