@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "mtt-version.h"
 #include "proto/interface.h"
 #include "server.h"
@@ -29,7 +30,8 @@ typedef struct mttd {
         mttd_config cfg;
         mttd_tracker *tracker;
         mttd_server *server;
-        ev_signal sigterm, sigint;
+        ev_signal sigterm, sigint, sighup;
+        mttd_notify notify;
         char socket_path[PATH_MAX];
         bool bound_here; /* unlink the socket at exit */
 } mttd;
@@ -221,7 +223,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
         mttd *d = w->data;
         mttd_log(LOG_INFO, "%s: flushing %u running session(s) and stopping", strsignal(w->signum),
                  mttd_tracker_running(d->tracker));
-        sd_notify(0, "STOPPING=1");
+        mttd_notify_stopping(&d->notify);
         mttd_server_stop_accepting(d->server);
         mttd_tracker_shutdown(d->tracker);
 }
@@ -245,6 +247,12 @@ static void fit_fd_limit(mttd_config *cfg)
                 cfg->max_connections = (unsigned)room;
         if (cfg->max_sessions > room)
                 cfg->max_sessions = (unsigned)room;
+}
+
+/* mttd has no configuration file: everything is on its command line. */
+static void on_reload_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        mttd_log(LOG_INFO, "SIGHUP: nothing to reload (options come from the command line)");
 }
 
 int main(int argc, char **argv)
@@ -283,9 +291,13 @@ int main(int argc, char **argv)
         ev_signal_start(d.loop, &d.sigterm);
         ev_signal_start(d.loop, &d.sigint);
 
+        ev_signal_init(&d.sighup, on_reload_signal, SIGHUP);
+        ev_signal_start(d.loop, &d.sighup);
+
         mttd_log(LOG_INFO, "mttd %s listening on %s", MTT_VERSION, d.socket_path);
-        sd_notify(0, "READY=1\nSTATUS=Listening, no session running");
+        mttd_notify_start(&d.notify, d.loop, d.tracker, d.socket_path);
         ev_run(d.loop, 0);
+        mttd_notify_done(&d.notify);
         ret = 0;
 out:
         mttd_server_free(d.server);

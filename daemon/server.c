@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -300,6 +301,14 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
         srv->cfg = cfg;
         srv->tracker = tracker;
         srv->listen_fd = listen_fd;
+        /* A socket systemd passed may be blocking: accept() must never wait. */
+        int fl = fcntl(listen_fd, F_GETFL);
+        if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+            fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0) {
+                int r = -errno;
+                free(srv);
+                return r;
+        }
         ev_io_init(&srv->accept_io, on_accept, listen_fd, EV_READ);
         srv->accept_io.data = srv;
         ev_timer_init(&srv->accept_retry, on_accept_retry, 0.1, 0.);

@@ -175,16 +175,34 @@ static void feed(mttd_tracker *t, mttd_session *s, uint64_t now_us, int64_t kb)
         hot_refresh(t, s);
 }
 
+static mttd_log_session log_fields(const mttd_session *s)
+{
+        return (mttd_log_session){
+            .id = s->id,
+            .label = s->label,
+            .pid = s->pid,
+            .uid = s->uid,
+            .outcome = s->state == MTTD_RUNNING     ? NULL
+                       : s->outcome == MTTD_RUNNING ? mttd_state_name(s->state)
+                                                    : mttd_state_name(s->outcome),
+            .cause = s->write_error ? strerror(s->write_error) : s->cause,
+        };
+}
+
 static void log_end(const mttd_session *s)
 {
-        const char *outcome = mttd_state_name(s->outcome);
+        mttd_log_session f = log_fields(s);
         if (s->write_error)
-                mttd_log(LOG_WARNING, "session %llu (%s): report write failed: %s",
-                         (unsigned long long)s->id, s->label, strerror(s->write_error));
-        mttd_log(LOG_INFO, "session %llu (%s) %s%s%s after %.3f s, %llu rows, peak %.6f GiB",
-                 (unsigned long long)s->id, s->label, outcome, s->cause ? ": " : "",
-                 s->cause ? s->cause : "", (double)(s->end_us - s->t0_us) / 1e6,
-                 (unsigned long long)s->n_rows, mttd_session_gib(s, s->peak_kb));
+                mttd_log_session_event(
+                    LOG_WARNING, &f, "session %llu (%s): report write failed: %s",
+                    (unsigned long long)s->id, s->label, strerror(s->write_error));
+        else
+                mttd_log_session_event(
+                    LOG_INFO, &f, "session %llu (%s) %s%s%s after %.3f s, %llu rows, peak %.6f GiB",
+                    (unsigned long long)s->id, s->label, f.outcome ? f.outcome : "ended",
+                    s->cause ? ": " : "", s->cause ? s->cause : "",
+                    (double)(s->end_us - s->t0_us) / 1e6, (unsigned long long)s->n_rows,
+                    mttd_session_gib(s, s->peak_kb));
 }
 
 /* Keeps at most cfg->history finished sessions. */
@@ -480,9 +498,11 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         if (t->n_running++ == 0)
                 t->next_full_us = now + t->cfg->fine_interval_us;
         due_push(t, s);
-        mttd_log(LOG_INFO, "session %llu (%s) opened by pid %d uid %u, baseline %.6f GiB",
-                 (unsigned long long)s->id, s->label, (int)s->pid, (unsigned)s->uid,
-                 mttd_kb_to_gib(s->baseline_kb));
+        mttd_log_session f = log_fields(s);
+        mttd_log_session_event(LOG_INFO, &f,
+                               "session %llu (%s) opened by pid %d uid %u, baseline %.6f GiB",
+                               (unsigned long long)s->id, s->label, (int)s->pid, (unsigned)s->uid,
+                               mttd_kb_to_gib(s->baseline_kb));
         arm_next(t, now);
         *out = s;
         return 0;

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Integration: mttd with systemd's own tools. The units verify cleanly and rate low exposure;
+# systemd-socket-activate starts mttd on a socket it passes, and a session completes through it.
+# Usage: test_systemd.sh MTTD MTTCTL UNIT_DIR
+set -u
+MTTD=$1
+MTTCTL=$2
+UNITS=$3
+DIR=$(mktemp -d /tmp/mtt-systemd-XXXXXX)
+passed=0
+failed=0
+cleanup() {
+        [ -n "${ACTIVATOR:-}" ] && kill "$ACTIVATOR" 2>/dev/null && wait "$ACTIVATOR" 2>/dev/null
+        rm -rf "$DIR"
+}
+trap cleanup EXIT
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() {
+        name=$1
+        shift
+        if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# Unknown keys only warn and still exit 0: any stderr is a failure.
+systemd-analyze verify --man=no "$UNITS/mttd.service" "$UNITS/mttd.socket" >"$DIR/verify" 2>&1
+check "systemd-analyze verify exits 0" test $? -eq 0
+check "systemd-analyze verify says nothing" test ! -s "$DIR/verify"
+sed 's/^/#   /' "$DIR/verify"
+
+systemd-analyze security --offline=true "$UNITS/mttd.service" >"$DIR/security" 2>&1
+score=$(sed -n 's/.*Overall exposure level for mttd.service: \([0-9.]*\).*/\1/p' "$DIR/security")
+echo "# exposure: ${score:-none}"
+check "exposure rated at most 1.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 1.0) }'
+
+# Socket activation: the activator listens; mttd starts on the first connection.
+export MTT_SOCKET="$DIR/sock"
+systemd-socket-activate -l "$MTT_SOCKET" --fdname=varlink "$MTTD" 2>"$DIR/mttd.log" &
+ACTIVATOR=$!
+i=0
+while [ ! -S "$MTT_SOCKET" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+"$MTTCTL" run -o "$DIR/activated.csv" -l activated -- true 2>"$DIR/err"
+check "a session completes through the passed socket" test $? -eq 0
+check "its report completed" "$MTTCTL" check "$DIR/activated.csv"
+"$MTTCTL" list >"$DIR/out"
+check "the same mttd lists it" grep -q " activated .*completed" "$DIR/out"
+check "mttd says it was socket-activated" grep -q "listening on (socket activation)" "$DIR/mttd.log"
+kill -TERM "$ACTIVATOR"
+wait "$ACTIVATOR"
+check "mttd stops cleanly (exit 0)" test $? -eq 0
+ACTIVATOR=
+check "the socket file stays the activator's (mttd does not unlink it)" test -S "$MTT_SOCKET"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
