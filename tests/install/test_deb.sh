@@ -1,0 +1,30 @@
+#!/bin/sh
+# Builds the .deb (a fresh build for /usr) and checks what it installs and runs.
+# Usage: test_deb.sh SOURCE_DIR
+set -eu
+SRC=$1
+DIR=$(mktemp -d /tmp/mtt-deb-XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+cmake -S "$SRC" -B "$DIR/build" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$DIR/build" -j"$(nproc)" >/dev/null
+(cd "$DIR/build" && cpack -G DEB >/dev/null)
+DEB=$(ls "$DIR"/build/mtt_*.deb)
+dpkg-deb -c "$DEB" >"$DIR/contents"
+for f in ./usr/sbin/mttd ./usr/bin/mttctl ./usr/bin/mtt-bench ./usr/include/mtt/client.h \
+        ./usr/lib/systemd/user/mttd.service ./usr/lib/systemd/user/mttd.socket \
+        ./lib/systemd/system/mttd.service ./lib/systemd/system/mttd.socket \
+        ./usr/share/man/man8/mttd.8 ./usr/share/man/man1/mttctl.1 ./usr/share/man/man3/libmtt-client.3; do
+        grep -q " $f\$" "$DIR/contents" || { echo "not in the package: $f"; exit 1; }
+done
+for f in libmtt-client.so libmtt-client.a mtt-client.pc mttConfig.cmake; do
+        grep -Eq "/$f( -> .*)?\$" "$DIR/contents" || { echo "not in the package: $f"; exit 1; }
+done
+dpkg-deb -I "$DEB" >"$DIR/info"
+for s in postinst prerm postrm; do
+        grep -q " $s" "$DIR/info" || { echo "no $s script"; exit 1; }
+done
+grep -q "Depends: libev4, libjansson4, libsystemd0" "$DIR/info"
+dpkg-deb -x "$DEB" "$DIR/root"
+grep -qx "ExecStart=/usr/sbin/mttd" "$DIR/root/lib/systemd/system/mttd.service"
+"$DIR/root/usr/sbin/mttd" --version
+echo "deb: ok ($(basename "$DEB"))"
