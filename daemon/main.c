@@ -48,7 +48,7 @@ static void usage(FILE *f)
                 "                             ignored under socket activation\n"
                 "      --meminfo PATH         read PATH instead of /proc/meminfo\n"
                 "      --fine-interval-us N   sampling while sessions run, for peaks between\n"
-                "                             rows (default 10000, 100 to 1000000)\n"
+                "                             rows (default 10000, 100 to 100000)\n"
                 "      --calibration-ms N     baseline: mean of the samples this long before\n"
                 "                             Open (default 2000, 1 to 60000)\n"
                 "      --sync-interval-s N    fdatasync reports this often while rows are\n"
@@ -125,7 +125,7 @@ static int parse_args(mttd *d, int argc, char **argv)
                         count = &d->cfg.history;
                         break;
                 case OPT_FINE:
-                        us = &d->cfg.fine_interval_us, lo = 100;
+                        us = &d->cfg.fine_interval_us, lo = 100, hi = 100000;
                         break;
                 case OPT_CALIBRATION:
                         us = &d->cfg.calibration_us, scale = 1000, hi = 60000;

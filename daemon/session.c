@@ -111,19 +111,24 @@ void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb)
         mttd_rows_feed(&s->rows, now_us - s->t0_us, kb);
 }
 
-bool mttd_session_write_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us,
-                            uint64_t sync_interval_us)
+bool mttd_session_text_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us)
 {
-        if (s->writing || s->fd < 0)
-                return false;
-        if (s->state != MTTD_RUNNING)
-                return true;
-        if (s->text_len > 0 && (now_us - s->oldest_text_us >= delay_us || s->text_len >= 32768))
-                return true;
-        return s->unsynced && now_us - s->last_sync_us >= sync_interval_us;
+        return !s->writing && s->fd >= 0 && s->state == MTTD_RUNNING && s->text_len > 0 &&
+               (now_us - s->oldest_text_us >= delay_us || s->text_len >= 32768);
 }
 
-void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_interval_us,
+bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync_interval_us)
+{
+        return !s->syncing && s->fd >= 0 && s->state == MTTD_RUNNING &&
+               s->writes_done > s->synced_writes && now_us - s->last_sync_us >= sync_interval_us;
+}
+
+bool mttd_session_last_due(const mttd_session *s)
+{
+        return s->state != MTTD_RUNNING && s->fd >= 0 && !s->writing && !s->syncing;
+}
+
+void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
                              mttd_write_item *item)
 {
         bool last = s->state != MTTD_RUNNING;
@@ -131,7 +136,7 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_int
             .fd = s->fd,
             .data = s->text,
             .len = s->text_len,
-            .sync = last || now_us - s->last_sync_us >= sync_interval_us,
+            .sync = last || with_sync,
             .close_fd = last,
             .owner = s,
             .dev = s->dev,
@@ -142,6 +147,18 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_int
         s->write_since_us = now_us;
         if (last)
                 s->fd = -1; /* the item closes it */
+}
+
+void mttd_session_take_sync(mttd_session *s, uint64_t now_us, mttd_write_item *item)
+{
+        *item = (mttd_write_item){
+            .fd = s->fd,
+            .sync = true,
+            .owner = s,
+            .dev = s->dev,
+            .tag = s->writes_done,
+        };
+        s->syncing = true;
 }
 
 int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
@@ -165,14 +182,21 @@ int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state st
 bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint64_t now_us,
                              bool *again)
 {
-        s->writing = false;
+        /* A sync of its own (no bytes, no close) covers the writes done before it started. */
+        bool sync_only = item->len == 0 && item->sync && !item->close_fd;
         *again = false;
+        if (sync_only)
+                s->syncing = false;
+        else
+                s->writing = false;
         if (item->error == 0) {
+                if (!sync_only && item->len > 0)
+                        s->writes_done++;
                 if (item->sync) {
+                        uint64_t covered = sync_only ? item->tag : s->writes_done;
+                        if (covered > s->synced_writes)
+                                s->synced_writes = covered;
                         s->last_sync_us = now_us;
-                        s->unsynced = false;
-                } else if (item->len > 0) {
-                        s->unsynced = true;
                 }
         } else if (s->write_error == 0) {
                 /* The report is broken: end the session in error; the fd is of no more use. */
@@ -188,8 +212,9 @@ bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint6
                 s->finished = true;
                 return true;
         }
-        /* Ended (or broken): its last write, which closes the fd, comes next. */
-        *again = s->state != MTTD_RUNNING;
+        /* Ended (or broken): its last write, which closes the fd, comes once nothing else
+         * is in flight. */
+        *again = mttd_session_last_due(s);
         return false;
 }
 

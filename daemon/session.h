@@ -56,12 +56,13 @@ typedef struct mttd_session {
         size_t text_len, text_cap;
         uint64_t oldest_text_us; /* when the oldest unwritten row was made */
         uint64_t last_sync_us;
-        bool unsynced;           /* written since the last fdatasync */
-        bool may_stall;          /* its fd may block: never share a write job */
-        dev_t dev;               /* the file system of its fd */
-        bool writing;            /* a write item is with the writer */
-        uint64_t write_since_us; /* ... since then */
-        bool finished;           /* the last write is done: the fd is closed */
+        uint64_t writes_done, synced_writes; /* writes back, and how many a sync covered */
+        bool syncing;                        /* a sync of its own is with the writer */
+        bool may_stall;                      /* its fd may block: never share a write job */
+        dev_t dev;                           /* the file system of its fd */
+        bool writing;                        /* a write item is with the writer */
+        uint64_t write_since_us;             /* ... since then */
+        bool finished;                       /* the last write is done: the fd is closed */
 
         void *owner; /* the connection whose lifetime is the session's heartbeat */
 } mttd_session;
@@ -73,15 +74,17 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
 void mttd_session_free(mttd_session *s);
 
 void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb);
-/* Whether a write is due: rows older than delay_us (or a lot of them), a sync interval
- * passed with unsynced rows, or, for an ended session, its last write. False while a write
- * is with the writer. */
-bool mttd_session_write_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us,
-                            uint64_t sync_interval_us);
-/* Moves the buffered text into a write item (with a sync when one is due; for an ended
- * session the last write: sync and close). */
-void mttd_session_take_write(mttd_session *s, uint64_t now_us, uint64_t sync_interval_us,
+/* Whether buffered rows are due for a write: older than delay_us, or a lot of them. */
+bool mttd_session_text_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us);
+/* Whether a sync is due: writes since the last sync, and the interval passed. */
+bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync_interval_us);
+/* Whether an ended session's last write (sync and close) can go: nothing else in flight. */
+bool mttd_session_last_due(const mttd_session *s);
+/* Moves the buffered text into a write item; for an ended session the last write. */
+void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
                              mttd_write_item *item);
+/* A sync on its own, apart from the writes, so a slow sync never holds up the next rows. */
+void mttd_session_take_sync(mttd_session *s, uint64_t now_us, mttd_write_item *item);
 /* An item of this session came back. Returns true when the session is finished; sets
  * *again when another write is due at once (its last one). */
 bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint64_t now_us,

@@ -23,7 +23,8 @@ struct mttd_tracker {
 
         mttd_meminfo_reader reader;
         mttd_baseline baseline;
-        mttd_writer *writer;
+        mttd_writer *writer; /* reports that cannot stall: shared jobs of local files */
+        mttd_writer *stalls; /* reports that may stall (pipes, ttys, network mounts) */
         mttd_ticker ticker;
         mttd_due due;           /* running sessions by next row */
         bool due_dirty;         /* a session left: rebuild before use */
@@ -41,8 +42,8 @@ struct mttd_tracker {
         } * hot;
         size_t n_hot, cap_hot;
 
-        mttd_session *head, *tail; /* every session, oldest first */
-        unsigned n_running, n_ended;
+        mttd_session *head, *tail;      /* every session, oldest first */
+        unsigned n_running, n_finished; /* finished: ended and their last write is back */
         uint64_t next_id;
         bool shutting_down;
         bool reader_failed; /* logged once */
@@ -161,7 +162,6 @@ static void hot_remove(mttd_tracker *t, mttd_session *s)
 static void left_running(mttd_tracker *t, mttd_session *s)
 {
         t->n_running--;
-        t->n_ended++;
         t->due_dirty = true;
         hot_remove(t, s);
         s->samples_at_end = t->stats.samples;
@@ -205,24 +205,35 @@ static void log_end(const mttd_session *s)
                     mttd_session_gib(s, s->peak_kb));
 }
 
-/* Keeps at most cfg->history finished sessions. */
+/* Keeps at most cfg->history finished sessions, the newest. */
 static void trim_history(mttd_tracker *t)
 {
         mttd_session *s = t->head;
-        while (s && t->n_ended > t->cfg->history) {
+        while (s && t->n_finished > t->cfg->history) {
                 mttd_session *next = s->next;
                 if (s->finished) {
                         list_remove(t, s);
                         mttd_session_free(s);
-                        t->n_ended--;
+                        t->n_finished--;
                 }
                 s = next;
         }
 }
 
+static size_t pending_writes(const mttd_tracker *t)
+{
+        return mttd_writer_pending(t->writer) + mttd_writer_pending(t->stalls);
+}
+
+/* Each lane has its own threads: no pipe nobody reads holds up a local file's rows. */
+static mttd_writer *lane_of(const mttd_tracker *t, const mttd_session *s)
+{
+        return s->may_stall ? t->stalls : t->writer;
+}
+
 static void maybe_drained(mttd_tracker *t)
 {
-        if (t->shutting_down && mttd_writer_pending(t->writer) == 0) {
+        if (t->shutting_down && pending_writes(t) == 0) {
                 ev_timer_stop(t->loop, &t->shutdown_timer);
                 t->drained_cb(t->ctx);
         }
@@ -231,6 +242,7 @@ static void maybe_drained(mttd_tracker *t)
 /* History is trimmed later (trim_history), never under a loop over the sessions. */
 static void session_finished(mttd_tracker *t, mttd_session *s)
 {
+        t->n_finished++;
         log_end(s);
         t->finished_cb(t->ctx, s);
 }
@@ -241,17 +253,24 @@ static void submit_batch(mttd_tracker *t, mttd_write_job *job, uint64_t now_us)
                 return;
         /* No thread at all would take it: these reports cannot be written. */
         for (size_t i = 0; i < job->n; i++) {
-                mttd_session *s = job->items[i].owner;
-                s->writing = false;
+                mttd_write_item *it = &job->items[i];
+                mttd_session *s = it->owner;
+                if (it->close_fd)
+                        close(it->fd);
+                s->writing = s->syncing = false;
+                if (s->finished)
+                        continue; /* a write and a sync of one session in one failure */
+                bool was_running = s->state == MTTD_RUNNING;
                 mttd_session_abandon(s, EAGAIN, now_us);
-                left_running(t, s);
+                if (was_running)
+                        left_running(t, s);
                 session_finished(t, s);
         }
         mttd_write_job_free(job);
 }
 
 /* Gives a session's due write a job of its own (its last write, or an fd that may stall). */
-static void write_alone(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+static void write_alone(mttd_tracker *t, mttd_session *s, uint64_t now_us, bool with_sync)
 {
         mttd_write_job *job = mttd_write_job_new(1);
         if (!job) {
@@ -259,9 +278,9 @@ static void write_alone(mttd_tracker *t, mttd_session *s, uint64_t now_us)
                 return;
         }
         mttd_write_item item;
-        mttd_session_take_write(s, now_us, t->cfg->sync_interval_us, &item);
+        mttd_session_take_write(s, now_us, with_sync, &item);
         mttd_write_job_add(job, &item);
-        if (mttd_writer_submit(t->writer, job) < 0) {
+        if (mttd_writer_submit(lane_of(t, s), job) < 0) {
                 /* The fd and the text are in the job: whatever it held is lost with it. */
                 if (item.close_fd)
                         close(item.fd);
@@ -281,40 +300,90 @@ static void after_abandon(mttd_tracker *t, mttd_session *s, bool was_running)
         session_finished(t, s);
 }
 
-static void write_now(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+static void write_now(mttd_tracker *t, mttd_session *s, uint64_t now_us, bool with_sync)
 {
         bool was_running = s->state == MTTD_RUNNING;
-        write_alone(t, s, now_us);
+        write_alone(t, s, now_us, with_sync);
         if (s->finished)
                 after_abandon(t, s, was_running);
 }
 
+/* Adds an item to a shared job, sending the job when it is full. */
+static void add_shared(mttd_tracker *t, mttd_write_job **job, const mttd_write_item *item,
+                       uint64_t now_us)
+{
+        if (!*job && !(*job = mttd_write_job_new(MTTD_BATCH))) {
+                /* Out of memory: this item's text (and fd, for a last write) is lost. */
+                mttd_session *s = item->owner;
+                free(item->data);
+                if (item->close_fd)
+                        close(item->fd);
+                s->writing = s->syncing = false;
+                bool was_running = s->state == MTTD_RUNNING;
+                mttd_session_abandon(s, ENOMEM, now_us);
+                after_abandon(t, s, was_running);
+                return;
+        }
+        mttd_write_job_add(*job, item);
+        if ((*job)->n == (*job)->cap) {
+                submit_batch(t, *job, now_us);
+                *job = NULL;
+        }
+}
+
 /* Every flush interval, what running sessions have buffered goes to the writer: the reports
- * whose fds cannot stall in a few shared jobs, the others in jobs of their own. Rows reach
- * their file at most one flush interval (and a fine tick) after they were made. */
+ * whose fds cannot stall in a few shared jobs, their syncs in jobs apart (a slow sync must not
+ * hold up the next rows), the others in jobs of their own. Rows reach their file at most one
+ * flush interval (and a fine tick) after they were made. */
 static void write_due(mttd_tracker *t, uint64_t now_us)
 {
         if (now_us < t->next_batch_us)
                 return;
         t->next_batch_us = now_us + t->cfg->flush_delay_us;
+        mttd_writer_poke(t->writer);
+        mttd_writer_poke(t->stalls);
+        mttd_write_job *writes = NULL, *syncs = NULL;
+        for (mttd_session *s = t->head; s; s = s->next) {
+                if (s->state != MTTD_RUNNING) /* its last write went when it ended */
+                        continue;
+                bool text = mttd_session_text_due(s, now_us, 0);
+                bool sync = mttd_session_sync_due(s, now_us, t->cfg->sync_interval_us);
+                mttd_write_item item;
+                if (s->may_stall) {
+                        if ((text || sync) && !s->writing)
+                                write_now(t, s, now_us, sync);
+                        continue;
+                }
+                if (text) {
+                        mttd_session_take_write(s, now_us, false, &item);
+                        add_shared(t, &writes, &item, now_us);
+                }
+                if (sync && s->state == MTTD_RUNNING) {
+                        mttd_session_take_sync(s, now_us, &item);
+                        add_shared(t, &syncs, &item, now_us);
+                }
+        }
+        if (writes)
+                submit_batch(t, writes, now_us);
+        if (syncs)
+                submit_batch(t, syncs, now_us);
+}
+
+/* The last writes of ended sessions, the local ones in shared jobs (one syncfs per file
+ * system where many are due): what SIGTERM needs done fast. */
+static void write_last(mttd_tracker *t, uint64_t now_us)
+{
         mttd_write_job *job = NULL;
         for (mttd_session *s = t->head; s; s = s->next) {
-                if (s->state != MTTD_RUNNING || /* its last write went when it ended */
-                    !mttd_session_write_due(s, now_us, 0, t->cfg->sync_interval_us))
+                if (!mttd_session_last_due(s))
                         continue;
                 if (s->may_stall) {
-                        write_now(t, s, now_us);
+                        write_now(t, s, now_us, true);
                         continue;
                 }
-                if (!job && !(job = mttd_write_job_new(MTTD_BATCH)))
-                        return;
                 mttd_write_item item;
-                mttd_session_take_write(s, now_us, t->cfg->sync_interval_us, &item);
-                mttd_write_job_add(job, &item);
-                if (job->n == job->cap) {
-                        submit_batch(t, job, now_us);
-                        job = NULL;
-                }
+                mttd_session_take_write(s, now_us, true, &item);
+                add_shared(t, &job, &item, now_us);
         }
         if (job)
                 submit_batch(t, job, now_us);
@@ -330,7 +399,7 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         if (was_running && s->state != MTTD_RUNNING)
                 left_running(t, s);
         if (again)
-                write_now(t, s, now);
+                write_now(t, s, now, true);
         else if (finished)
                 session_finished(t, s);
         trim_history(t);
@@ -346,6 +415,10 @@ static void on_tick(void *ctx)
         uint64_t now = mttd_now_us();
         int64_t kb;
         if (read_kb(t, &kb) < 0) {
+                /* No sample this time; rows already made still go out, and the next try
+                 * waits its turn rather than spinning. */
+                t->next_full_us = now + t->cfg->fine_interval_us;
+                write_due(t, now);
                 arm_next(t, now);
                 return;
         }
@@ -384,7 +457,7 @@ static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_tracker *t = w->data;
         mttd_log(LOG_WARNING, "%zu report writes still pending after %.1f s; exiting anyway",
-                 mttd_writer_pending(t->writer), (double)t->cfg->shutdown_timeout_us / 1e6);
+                 pending_writes(t), (double)t->cfg->shutdown_timeout_us / 1e6);
         t->drained_cb(t->ctx);
 }
 
@@ -415,6 +488,9 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished
         r = mttd_writer_new(loop, cfg->writer_threads, on_write_done, t, &t->writer);
         if (r < 0)
                 goto fail;
+        r = mttd_writer_new(loop, cfg->writer_threads, on_write_done, t, &t->stalls);
+        if (r < 0)
+                goto fail;
         /* Keep about one sample per 10 ms: enough for a mean, bounded in memory. */
         mttd_baseline_init(&t->baseline, 10000);
         mttd_baseline_add(&t->baseline, mttd_now_us(), kb);
@@ -440,6 +516,7 @@ void mttd_tracker_free(mttd_tracker *t)
         mttd_ticker_done(&t->ticker);
         ev_timer_stop(t->loop, &t->shutdown_timer);
         mttd_writer_free(t->writer);
+        mttd_writer_free(t->stalls);
         mttd_due_free(&t->due);
         free(t->hot);
         while (t->head) {
@@ -519,9 +596,10 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         uint64_t rows = s->n_rows;
         mttd_session_end(s, now, kb, outcome, cause);
         t->stats.rows_written += s->n_rows - rows;
-        /* The last write goes as soon as the one in flight, if any, is back. */
-        if (!s->writing)
-                write_now(t, s, now);
+        /* The last write goes as soon as what is in flight, if anything, is back; at
+         * shutdown all of them go together (write_last). */
+        if (!t->shutting_down && mttd_session_last_due(s))
+                write_now(t, s, now, true);
 }
 
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
@@ -552,6 +630,7 @@ void mttd_tracker_shutdown(mttd_tracker *t)
         for (mttd_session *s = t->head; s; s = s->next)
                 if (s->state == MTTD_RUNNING)
                         end_session(t, s, MTTD_CRASHED, "mttd stopped while the session ran");
+        write_last(t, mttd_now_us());
         ev_timer_set(&t->shutdown_timer, (double)t->cfg->shutdown_timeout_us / 1e6, 0.);
         ev_timer_start(t->loop, &t->shutdown_timer);
         maybe_drained(t);

@@ -277,6 +277,15 @@ int mttd_writer_submit(mttd_writer *w, mttd_write_job *job)
         return 0;
 }
 
+void mttd_writer_poke(mttd_writer *w)
+{
+        pthread_mutex_lock(&w->lock);
+        if (w->queued > w->idle && w->threads < thread_cap(w))
+                spawn(w);
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
 size_t mttd_writer_pending(const mttd_writer *w)
 {
         return w->pending;
@@ -331,6 +340,14 @@ static bool fs_type_of(dev_t dev, char *type, size_t size)
         return found;
 }
 
+/* Answers for file systems seen before: mountinfo is read once per file system, not once per
+ * Open (it is long on hosts with many mounts). */
+static struct {
+        dev_t dev;
+        bool may_stall, used;
+} fs_cache[32];
+static size_t fs_cache_next;
+
 bool mttd_fd_may_stall(int fd, dev_t *dev)
 {
         /* File systems whose writes wait on a network or a user-space server. */
@@ -342,12 +359,20 @@ bool mttd_fd_may_stall(int fd, dev_t *dev)
         if (fstat(fd, &st) < 0)
                 return true;
         *dev = st.st_dev;
-        if (!S_ISREG(st.st_mode) || !fs_type_of(st.st_dev, type, sizeof(type)))
+        if (!S_ISREG(st.st_mode))
                 return true;
-        for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+        for (size_t i = 0; i < sizeof(fs_cache) / sizeof(fs_cache[0]); i++)
+                if (fs_cache[i].used && fs_cache[i].dev == st.st_dev)
+                        return fs_cache[i].may_stall;
+        bool may_stall = !fs_type_of(st.st_dev, type, sizeof(type));
+        for (size_t i = 0; !may_stall && i < sizeof(remote) / sizeof(remote[0]); i++)
                 if (strncmp(type, remote[i], strlen(remote[i])) == 0)
-                        return true;
-        return false;
+                        may_stall = true;
+        size_t k = fs_cache_next++ % (sizeof(fs_cache) / sizeof(fs_cache[0]));
+        fs_cache[k].dev = st.st_dev;
+        fs_cache[k].may_stall = may_stall;
+        fs_cache[k].used = true;
+        return may_stall;
 }
 
 void mttd_writer_free(mttd_writer *w)

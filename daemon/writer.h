@@ -29,6 +29,7 @@ typedef struct mttd_write_item {
         bool close_fd; /* close the fd after everything else */
         void *owner;   /* handed back untouched */
         dev_t dev;     /* the file system of fd, for shared syncs */
+        uint64_t tag;  /* the owner's, handed back untouched */
         /* results, set by the writer */
         int error; /* 0 or a positive errno of the write or the sync */
         size_t written;
@@ -55,6 +56,9 @@ int mttd_writer_new(struct ev_loop *loop, unsigned max_threads, mttd_write_done 
 void mttd_writer_free(mttd_writer *w);
 /* Queues a job (taken on success); its items come back through the done callback. */
 int mttd_writer_submit(mttd_writer *w, mttd_write_job *job);
+/* Grows the pool if queued jobs wait behind threads that have since stalled: the check
+ * submit makes, made again (the tick calls it). */
+void mttd_writer_poke(mttd_writer *w);
 /* Jobs submitted and not yet handed back. */
 size_t mttd_writer_pending(const mttd_writer *w);
 

@@ -559,13 +559,21 @@ static void test_stalled_report(void **state)
         json_t *r = open_on(a, p[1], "stalled");
         uint64_t id = (uint64_t)session_num(r, "id");
         json_decref(r);
-        usleep(700000); /* past the flush delay: a writer thread is now blocked on the pipe */
+        /* More stalled reports than mttd has writer threads at first. */
+        enum { MORE = 20 };
+        int more[MORE][2];
+        int c = harness_connect(&H);
+        for (int i = 0; i < MORE; i++) {
+                full_pipe(more[i]);
+                json_decref(open_on(c, more[i][1], "stalled too"));
+        }
+        usleep(1000000); /* past a flush: writer threads are now blocked on the pipes */
 
-        /* Other sessions' reports are written meanwhile. */
+        /* Other sessions' reports are written meanwhile, without waiting for those. */
         char path[256];
         harness_path(&H, "beside.csv", path, sizeof(path));
         mtt_options o = opts("beside");
-        o.timeout_ms = 5000;
+        o.timeout_ms = 1500;
         mtt_session *s;
         assert_int_equal(mtt_open(path, &o, &s), 0);
         usleep(20000);
@@ -608,6 +616,11 @@ static void test_stalled_report(void **state)
         json_decref(rb);
         close(a);
         close(b);
+        close(c);
+        for (int i = 0; i < MORE; i++) {
+                close(more[i][0]); /* their writes fail with EPIPE: those sessions end in error */
+                close(more[i][1]);
+        }
 }
 
 /* A client that hangs up while its Close waits is noticed at once: its other session crashes
