@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Builds the .deb (a fresh build for /usr) and checks what it installs and runs.
 # Usage: test_deb.sh SOURCE_DIR
 set -eu
@@ -27,4 +27,5 @@ grep -q "Depends: libev4, libjansson4, libsystemd0" "$DIR/info"
 dpkg-deb -x "$DEB" "$DIR/root"
 grep -qx "ExecStart=/usr/sbin/mttd" "$DIR/root/lib/systemd/system/mttd.service"
 "$DIR/root/usr/sbin/mttd" --version
+
 echo "deb: ok ($(basename "$DEB"))"
