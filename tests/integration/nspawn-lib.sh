@@ -1,6 +1,7 @@
-# Sourced by the container tests: boot a throwaway systemd-nspawn container from this
-# machine's own /usr (in cgroups of its own), run commands in it, power it off.
-# ct_boot VOLATILE [NSPAWN_ARG]...  sets PID1 (empty when it did not boot) and CT_STATE.
+# Sourced by the container tests: boot a throwaway systemd-nspawn container (in cgroups of
+# its own), run commands in it, power it off.
+# ct_boot NSPAWN_ARG...  (-D and the like: "-D / --volatile=yes" boots this machine's own /usr)
+#                        sets PID1 (empty when it did not boot) and CT_STATE.
 # ct COMMAND...                     runs a command inside.
 # ct_cleanup                        powers off, waits, removes the cgroups.
 
@@ -9,8 +10,6 @@ CT_NSPAWN=
 PID1=
 
 ct_boot() {
-        volatile=$1
-        shift
         for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
                 [ -d "$h" ] && mkdir -p "$h/$CT_CG"
         done
@@ -18,8 +17,8 @@ ct_boot() {
                 for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
                         [ -d "$h/$CT_CG" ] && echo $BASHPID >"$h/$CT_CG/cgroup.procs"
                 done
-                exec systemd-nspawn -q -D / --volatile="$volatile" --register=no --keep-unit \
-                        --private-network "$@" -b systemd.firstboot=off >/dev/null 2>&1
+                exec systemd-nspawn -q --register=no --keep-unit --private-network "$@" \
+                        -b systemd.firstboot=off >/dev/null 2>&1
         ) &
         CT_NSPAWN=$!
         for _ in $(seq 200); do

@@ -36,7 +36,7 @@ cleanup() {
         rm -rf "$DIR"
 }
 trap cleanup EXIT
-ct_boot yes --bind-ro="$UNITS":/etc/systemd/system --bind-ro="$BIN":/opt/mtt ||
+ct_boot -D / --volatile=yes --bind-ro="$UNITS":/etc/systemd/system --bind-ro="$BIN":/opt/mtt ||
         skip "the container did not boot (${CT_STATE:-no systemd})"
 in_ct() { ct "$@"; }
 
