@@ -175,21 +175,31 @@ static int parse_args(mttd *d, int argc, char **argv)
 /* The listening socket: systemd's if it passed one, else our own. */
 static int get_listener(mttd *d)
 {
-        int n = sd_listen_fds(1);
+        char **names = NULL;
+        int n = sd_listen_fds_with_names(1, &names);
         if (n < 0) {
                 mttd_log(LOG_ERR, "cannot take sockets from systemd: %s", strerror(-n));
                 return n;
         }
         if (n >= 1) {
-                if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+                /* The one named "varlink" (FileDescriptorName=), else the first. */
+                int use = SD_LISTEN_FDS_START;
+                for (int i = 0; i < n; i++)
+                        if (names && names[i] && strcmp(names[i], "varlink") == 0)
+                                use = SD_LISTEN_FDS_START + i;
+                for (int i = 0; names && i < n; i++)
+                        free(names[i]);
+                free(names);
+                for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                        if (fd != use)
+                                close(fd);
+                if (sd_is_socket_unix(use, SOCK_STREAM, 1, NULL, 0) <= 0) {
                         mttd_log(LOG_ERR, "the socket systemd passed is not a listening "
                                           "UNIX stream socket");
                         return -EINVAL;
                 }
-                for (int fd = SD_LISTEN_FDS_START + 1; fd < SD_LISTEN_FDS_START + n; fd++)
-                        close(fd);
                 snprintf(d->socket_path, sizeof(d->socket_path), "(socket activation)");
-                return SD_LISTEN_FDS_START;
+                return use;
         }
         if (d->cfg.socket_path)
                 snprintf(d->socket_path, sizeof(d->socket_path), "%s", d->cfg.socket_path);

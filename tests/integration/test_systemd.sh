@@ -28,6 +28,10 @@ check "systemd-analyze verify exits 0" test $? -eq 0
 check "systemd-analyze verify says nothing" test ! -s "$DIR/verify"
 sed 's/^/#   /' "$DIR/verify"
 
+systemd-analyze verify --man=no "$UNITS/user/mttd.service" "$UNITS/user/mttd.socket" >"$DIR/verify" 2>&1
+check "the user units verify cleanly" sh -c "[ $? -eq 0 ] && [ ! -s '$DIR/verify' ]"
+sed 's/^/#   /' "$DIR/verify"
+
 systemd-analyze security --offline=true "$UNITS/mttd.service" >"$DIR/security" 2>&1
 score=$(sed -n 's/.*Overall exposure level for mttd.service: \([0-9.]*\).*/\1/p' "$DIR/security")
 echo "# exposure: ${score:-none}"
