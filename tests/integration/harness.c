@@ -213,3 +213,13 @@ const char *harness_check_report(const char *text, harness_ending ending, int *r
                 return "no data row";
         return NULL;
 }
+
+double harness_last_delta(const char *text)
+{
+        const char *last = text + strlen(text);
+        if (last > text)
+                last--; /* the final newline */
+        while (last > text && last[-1] != '\n')
+                last--;
+        return strtod(last, NULL);
+}

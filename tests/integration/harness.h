@@ -40,3 +40,5 @@ typedef enum { ENDING_COMPLETED, ENDING_FAILED, ENDING_NONE } harness_ending;
  * increasing delta, whole lines, and exactly the given ending. Returns NULL when it holds,
  * else a static description of the first violation. *rows gets the data row count. */
 const char *harness_check_report(const char *text, harness_ending ending, int *rows);
+/* The delta of a report's last line (a data row when it has no ending). */
+double harness_last_delta(const char *text);

@@ -4,12 +4,11 @@
 # user sees for wrong arguments or a missing daemon.
 # Usage: test_mttctl.sh MTTD MTTCTL
 set -u
+. "$(dirname "$0")/check-lib.sh"
 MTTD=$1
 MTTCTL=$2
 DIR=$(mktemp -d /tmp/mtt-cli-XXXXXX)
 export MTT_SOCKET="$DIR/sock"
-passed=0
-failed=0
 
 cleanup() {
         [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
@@ -17,13 +16,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { # check NAME COMMAND...: passes when the command succeeds
-        name=$1
-        shift
-        if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 status_is() { # status_is WANT NAME COMMAND...
         want=$1
         name=$2
@@ -141,5 +133,4 @@ status_is 0 "sample --json" "$MTTCTL" sample --json
 check "sample --json has the reading" grep -q '"mem_total_kb"' "$DIR/out"
 check "sample --json has the counters" grep -q '"sessions_per_sample"' "$DIR/out"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -5,6 +5,7 @@
 # and the watchdog. Skips (exit 77) where nspawn cannot run.
 # Usage: test_nspawn.sh BUILD_DIR
 set -u
+. "$(dirname "$0")/check-lib.sh"
 BUILD=$1
 SKIP=77
 skip() { echo "skipped: $*"; exit $SKIP; }
@@ -21,15 +22,6 @@ cp "$BUILD/systemd/system/mttd.socket" "$UNITS/"
 # A short watchdog, and no restart, so that a stopped mttd shows Result=watchdog.
 printf '[Service]\nWatchdogSec=2s\nRestart=no\n' >"$UNITS/mttd.service.d/test.conf"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() {
-        name=$1
-        shift
-        if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 cleanup() {
         ct_cleanup
@@ -85,5 +77,4 @@ for _ in $(seq 60); do
 done
 check "a stopped mttd ends with Result=watchdog (got $result)" test "$result" = watchdog
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

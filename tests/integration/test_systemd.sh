@@ -3,24 +3,16 @@
 # systemd-socket-activate starts mttd on a socket it passes, and a session completes through it.
 # Usage: test_systemd.sh MTTD MTTCTL UNIT_DIR
 set -u
+. "$(dirname "$0")/check-lib.sh"
 MTTD=$1
 MTTCTL=$2
 UNITS=$3
 DIR=$(mktemp -d /tmp/mtt-systemd-XXXXXX)
-passed=0
-failed=0
 cleanup() {
         [ -n "${ACTIVATOR:-}" ] && kill "$ACTIVATOR" 2>/dev/null && wait "$ACTIVATOR" 2>/dev/null
         rm -rf "$DIR"
 }
 trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() {
-        name=$1
-        shift
-        if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 # Unknown keys only warn and still exit 0: any stderr is a failure.
 systemd-analyze verify --man=no "$UNITS/mttd.service" "$UNITS/mttd.socket" >"$DIR/verify" 2>&1
@@ -55,5 +47,4 @@ check "mttd stops cleanly (exit 0)" test $? -eq 0
 ACTIVATOR=
 check "the socket file stays the activator's (mttd does not unlink it)" test -S "$MTT_SOCKET"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
