@@ -22,6 +22,7 @@ void mttd_config_defaults(mttd_config *c)
             .max_sessions_per_uid = 4096,
             .max_connections = 16384,
             .max_connections_per_uid = 1024,
+            .idle_timeout_us = 60000000,
             .history = 256,
             .writer_threads = 16,
             .max_frame = 64 * 1024,

@@ -24,6 +24,7 @@ typedef struct mttd_config {
         unsigned max_sessions_per_uid;
         unsigned max_connections;
         unsigned max_connections_per_uid;
+        uint64_t idle_timeout_us; /* a connection with no running session and no call */
         unsigned history; /* ended sessions kept for List and Status */
         unsigned writer_threads;
         size_t max_frame;

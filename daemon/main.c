@@ -58,6 +58,10 @@ static void usage(FILE *f)
                 "      --max-sessions N       running sessions in all (default 16384)\n"
                 "      --max-sessions-per-uid N  running sessions of one user (default 4096)\n"
                 "      --history N            ended sessions kept for list/status (default 256)\n"
+                "      --max-connections N, --max-connections-per-uid N\n"
+                "                             connections in all (16384) and of one user (1024)\n"
+                "      --idle-timeout-s N     close connections that hold no session and send\n"
+                "                             nothing this long (default 60)\n"
                 "  -h, --help                 show this help\n"
                 "  -V, --version              show the version\n"
                 "\n"
@@ -88,6 +92,9 @@ static int parse_args(mttd *d, int argc, char **argv)
                 OPT_CALIBRATION,
                 OPT_SYNC,
                 OPT_PEAK,
+                OPT_MAX_CONNS,
+                OPT_MAX_CONNS_PER_UID,
+                OPT_IDLE,
         };
         static const struct option opts[] = {
             {"socket", required_argument, NULL, 's'},
@@ -99,6 +106,9 @@ static int parse_args(mttd *d, int argc, char **argv)
             {"calibration-ms", required_argument, NULL, OPT_CALIBRATION},
             {"sync-interval-s", required_argument, NULL, OPT_SYNC},
             {"peak-min-kb", required_argument, NULL, OPT_PEAK},
+            {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+            {"max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_PER_UID},
+            {"idle-timeout-s", required_argument, NULL, OPT_IDLE},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
             {0},
@@ -132,6 +142,15 @@ static int parse_args(mttd *d, int argc, char **argv)
                         break;
                 case OPT_SYNC:
                         us = &d->cfg.sync_interval_us, scale = 1000000, hi = 3600;
+                        break;
+                case OPT_MAX_CONNS:
+                        count = &d->cfg.max_connections;
+                        break;
+                case OPT_MAX_CONNS_PER_UID:
+                        count = &d->cfg.max_connections_per_uid;
+                        break;
+                case OPT_IDLE:
+                        us = &d->cfg.idle_timeout_us, scale = 1000000, hi = 86400;
                         break;
                 case OPT_PEAK:
                         if (!parse_number(optarg, 0, 1048576, &v)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -28,6 +29,7 @@ typedef struct mttd_conn {
         mttd_session *waiting_on; /* a Close whose reply waits for this session's report */
         bool input_waits;         /* calls arrived while waiting: stop watching until then */
         bool closing;             /* close once the output is sent */
+        uint64_t last_call_us;    /* when it last sent anything */
         bool dead;                /* free at the end of the current callback */
 } mttd_conn;
 
@@ -38,6 +40,7 @@ struct mttd_server {
         int listen_fd;
         ev_io accept_io;
         ev_timer accept_retry; /* after EMFILE: wait instead of spinning */
+        ev_timer idle_check;   /* closes connections that hold nothing and say nothing */
         mttd_conn *conns;
         unsigned n_conns;
         unsigned n_waiting; /* connections with a deferred reply */
@@ -136,8 +139,16 @@ static bool conn_busy(const mttd_conn *c)
         return c->waiting_on || c->closing || c->dead || mtt_proto_outbuf_pending(&c->out);
 }
 
+static uint64_t now_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void conn_read(mttd_conn *c)
 {
+        c->last_call_us = now_us();
         for (int i = 0; i < READS_PER_WAKEUP && !conn_busy(c); i++) {
                 long n = mtt_proto_inbuf_recv(&c->in, c->fd);
                 if (n == -EAGAIN || n == -EINTR)
@@ -266,6 +277,9 @@ static void accept_one(mttd_server *srv)
         srv->warned_full = false;
         c->srv = srv;
         c->fd = fd;
+        c->last_call_us = now_us();
+        if (!ev_is_active(&srv->idle_check))
+                ev_timer_again(srv->loop, &srv->idle_check);
         mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);
         mtt_proto_outbuf_init(&c->out, srv->cfg->max_output);
         ev_io_init(&c->io, on_conn_io, fd, EV_READ);
@@ -283,6 +297,25 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         mttd_server *srv = w->data;
         for (int i = 0; i < 32 && ev_is_active(&srv->accept_io); i++)
                 accept_one(srv);
+}
+
+/* A connection that owns no running session, waits for no reply and has said nothing for
+ * the idle timeout holds an fd for nothing: close it (SPEC 8). */
+static void on_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        mttd_server *srv = w->data;
+        uint64_t now = now_us();
+        mttd_conn *next;
+        for (mttd_conn *c = srv->conns; c; c = next) {
+                next = c->next;
+                if (c->waiting_on || now - c->last_call_us < srv->cfg->idle_timeout_us ||
+                    mttd_tracker_owns_running(srv->tracker, c))
+                        continue;
+                mttd_log(LOG_DEBUG, "closing an idle connection of pid %d", (int)c->peer.pid);
+                conn_free(c);
+        }
+        if (!srv->conns)
+                ev_timer_stop(loop, w);
 }
 
 static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -313,6 +346,10 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
         srv->accept_io.data = srv;
         ev_timer_init(&srv->accept_retry, on_accept_retry, 0.1, 0.);
         srv->accept_retry.data = srv;
+        /* Checked a few times per timeout; not at all while nobody is connected. */
+        double every = (double)cfg->idle_timeout_us / 4e6;
+        ev_timer_init(&srv->idle_check, on_idle_check, every, every);
+        srv->idle_check.data = srv;
         ev_io_start(loop, &srv->accept_io);
         *out = srv;
         return 0;
@@ -322,6 +359,7 @@ void mttd_server_stop_accepting(mttd_server *srv)
 {
         ev_io_stop(srv->loop, &srv->accept_io);
         ev_timer_stop(srv->loop, &srv->accept_retry);
+        ev_timer_stop(srv->loop, &srv->idle_check);
 }
 
 void mttd_server_free(mttd_server *srv)

@@ -609,6 +609,14 @@ int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, con
         return s->finished ? 0 : 1;
 }
 
+bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner)
+{
+        for (size_t i = 0; i < t->n_hot; i++)
+                if (t->hot[i].s->owner == owner)
+                        return true;
+        return false;
+}
+
 void mttd_tracker_hangup(mttd_tracker *t, void *owner)
 {
         for (mttd_session *s = t->head; s; s = s->next) {

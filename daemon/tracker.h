@@ -36,6 +36,8 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
 /* Ends a running session. Returns 1 while its report is not yet synced (the finished
  * callback tells when it is), 0 when the session is finished already. */
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause);
+/* Whether a connection is the heartbeat of a running session. */
+bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner);
 /* A connection went away: its running sessions crashed. */
 void mttd_tracker_hangup(mttd_tracker *t, void *owner);
 /* Ends every session and calls the drained callback once all reports are flushed. */

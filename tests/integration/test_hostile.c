@@ -1,0 +1,193 @@
+/* Integration: hostile and careless clients against a live mttd (SPEC 8 and 9). After each,
+ * a fresh client must complete a session normally. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "mtt/client.h"
+#include "proto/frame.h"
+
+static harness H;
+
+static int start(void **state)
+{
+        static const char *const args[] = {"--idle-timeout-s", "2", "--max-connections-per-uid",
+                                           "3000", NULL};
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        return harness_start(&H, args);
+}
+
+static int stop(void **state)
+{
+        return harness_stop(&H, true) == 0 ? 0 : -1;
+}
+
+/* A fresh client completes a session: the daemon is unharmed. */
+static void fresh_session_works(void)
+{
+        char path[256];
+        harness_path(&H, "fresh.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "fresh", .timeout_ms = 5000};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        assert_true(mtt_has_completed_successfully(path));
+}
+
+static bool closed_within(int fd, int ms)
+{
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[4096];
+        while (poll(&p, 1, ms) > 0) {
+                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno == ECONNRESET))
+                        return true;
+                if (n < 0 && errno != EAGAIN)
+                        return false;
+        }
+        return false;
+}
+
+static void test_deep_json_and_bad_utf8(void **state)
+{
+        enum { DEPTH = 10000 };
+        char *deep = malloc(2 * DEPTH + 2);
+        memset(deep, '[', DEPTH);
+        memset(deep + DEPTH, ']', DEPTH);
+        deep[2 * DEPTH] = '\0';
+        int fd = harness_connect(&H);
+        json_t *r = harness_raw(fd, deep, 2 * DEPTH + 1, NULL, 0);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
+        json_decref(r);
+        assert_true(closed_within(fd, 5000));
+        close(fd);
+        free(deep);
+
+        static const char bad[] = "{\"method\":\"io.mtt.Tracker.List\",\"x\":\"\xff\xfe\"}";
+        fd = harness_connect(&H);
+        r = harness_raw(fd, bad, sizeof(bad), NULL, 0);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
+        json_decref(r);
+        close(fd);
+        fresh_session_works();
+}
+
+/* More fds than a call may carry: the connection is refused, none of them stays open in
+ * mttd, the daemon goes on. */
+static void test_open_with_ten_fds(void **state)
+{
+        int fds[10];
+        for (int i = 0; i < 10; i++)
+                fds[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        static const char call[] = "{\"method\":\"io.mtt.Tracker.Open\",\"parameters\":{\"fd\":0}}";
+        int fd = harness_connect(&H);
+        assert_int_equal(mtt_proto_send_all(fd, call, sizeof(call), fds, 8), 0);
+        json_t *r = harness_raw(fd, "", 0, NULL, 0);
+        /* Eight is the most a call may carry: this one is fine. */
+        assert_non_null(r);
+        assert_null(harness_error(r));
+        json_decref(r);
+        close(fd);
+
+        fd = harness_connect(&H);
+        /* send_all refuses more than eight, so build the message by hand. */
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * 10)];
+        } control = {0};
+        struct iovec iov = {.iov_base = (void *)call, .iov_len = sizeof(call)};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = &control,
+                            .msg_controllen = CMSG_SPACE(sizeof(int) * 10)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * 10);
+        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        assert_true(sendmsg(fd, &mh, MSG_NOSIGNAL) > 0);
+        r = harness_raw(fd, "", 0, NULL, 0);
+        assert_non_null(r);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
+        json_decref(r);
+        assert_true(closed_within(fd, 5000));
+        close(fd);
+        for (int i = 0; i < 10; i++)
+                close(fds[i]);
+        fresh_session_works();
+}
+
+/* SPEC 9: a report into a pipe whose reader left ends that session in error (EPIPE); the
+ * others go on. */
+static void test_reader_leaves(void **state)
+{
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        mtt_options o = {.socket_path = H.socket, .label = "reader leaves"};
+        mtt_session *s;
+        assert_int_equal(mtt_open_fd(p[1], &o, &s), 0);
+        close(p[1]);
+        close(p[0]);
+        fresh_session_works();
+        /* The next write fails: Close reports EPIPE. */
+        usleep(1500000);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), -EPIPE);
+}
+
+/* SPEC 8: connections that hold no session and say nothing are closed after the idle
+ * timeout (2 s here); one that holds a session is not. 2000 of them hurt nobody. */
+static void test_idle_connections(void **state)
+{
+        enum { IDLE = 2000 };
+        int *fds = malloc(IDLE * sizeof(int));
+        for (int i = 0; i < IDLE; i++) {
+                fds[i] = harness_connect(&H);
+                assert_true(fds[i] >= 0);
+        }
+        fresh_session_works();
+
+        char path[256];
+        harness_path(&H, "held.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "held"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+
+        assert_true(closed_within(fds[0], 6000));
+        for (int i = 1; i < IDLE; i++)
+                assert_true(closed_within(fds[i], 1000));
+        for (int i = 0; i < IDLE; i++)
+                close(fds[i]);
+        free(fds);
+        /* The session's connection outlived the timeout: it still closes normally. */
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        assert_true(mtt_has_completed_successfully(path));
+}
+
+int main(void)
+{
+        signal(SIGPIPE, SIG_IGN);
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_deep_json_and_bad_utf8),
+            cmocka_unit_test(test_open_with_ten_fds),
+            cmocka_unit_test(test_reader_leaves),
+            cmocka_unit_test(test_idle_connections),
+        };
+        return cmocka_run_group_tests(tests, start, stop);
+}
