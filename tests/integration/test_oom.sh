@@ -1,0 +1,66 @@
+#!/bin/sh
+# Integration: a real OOM kill. `mttctl run` tracks a program that allocates until the kernel
+# kills it inside a memory cgroup limited to 64 MiB (v1 or v2). Exit 137, a report with no
+# ending whose last row is the moment mttctl saw the death, a session that says so, and a mttd
+# that goes on. Skips (exit 77) where no memory cgroup can be made.
+# Usage: test_oom.sh MTTD MTTCTL ALLOCATE
+set -u
+. "$(dirname "$0")/check-lib.sh"
+MTTD=$1
+MTTCTL=$2
+ALLOCATE=$3
+[ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
+
+# A child cgroup of ours, v1 or v2, limited to 64 MiB (and no swap to dodge into).
+v1=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+v2=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+CG=
+if [ -n "$v1" ] && [ -d "/sys/fs/cgroup/memory$v1" ]; then
+        CG=/sys/fs/cgroup/memory$v1/mtt-oom-$$
+        mkdir "$CG" 2>/dev/null && echo 64M >"$CG/memory.limit_in_bytes" 2>/dev/null || CG=
+        [ -n "$CG" ] && [ -f "$CG/memory.memsw.limit_in_bytes" ] &&
+                echo 64M >"$CG/memory.memsw.limit_in_bytes" 2>/dev/null
+elif [ -f /sys/fs/cgroup/cgroup.controllers ] && [ -n "$v2" ]; then
+        CG=/sys/fs/cgroup$v2/mtt-oom-$$
+        mkdir "$CG" 2>/dev/null && echo 64M >"$CG/memory.max" 2>/dev/null || CG=
+        [ -n "$CG" ] && echo 0 >"$CG/memory.swap.max" 2>/dev/null
+fi
+[ -n "$CG" ] || { echo "skipped: cannot make a memory cgroup here"; exit 77; }
+
+DIR=$(mktemp -d /tmp/mtt-oom-XXXXXX)
+export MTT_SOCKET="$DIR/sock"
+cleanup() {
+        [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
+        rmdir "$CG" 2>/dev/null
+        rm -rf "$DIR"
+}
+trap cleanup EXIT
+"$MTTD" --socket "$MTT_SOCKET" 2>"$DIR/mttd.log" &
+DAEMON=$!
+i=0
+while [ ! -S "$MTT_SOCKET" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+
+# Only the tracked program goes into the cgroup: it moves itself there, then becomes it.
+"$MTTCTL" run -o "$DIR/oom.csv" -l oom -- \
+        sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$CG" "$ALLOCATE" 2>"$DIR/err"
+status=$?
+check "killed by the OOM killer: exit 137 (got $status)" test "$status" -eq 137
+check "the report has a header" sh -c "head -n 1 '$DIR/oom.csv' | grep -qx delta,ram"
+check "the report has no ending" sh -c "! tail -n 1 '$DIR/oom.csv' | grep -Eqx '0,0|-1,-1'"
+check "every line is whole" sh -c "[ -z \"\$(tail -c 1 '$DIR/oom.csv')\" ]"
+check "the report saw the memory grow" sh -c "[ \$(wc -l <'$DIR/oom.csv') -ge 3 ]"
+"$MTTCTL" status 1 --json >"$DIR/status"
+check "the session crashed" grep -q '"state": "crashed"' "$DIR/status"
+check "it says how" grep -q '"cause": "killed by SIGKILL"' "$DIR/status"
+last=$(tail -n 1 "$DIR/oom.csv" | cut -d, -f1)
+elapsed=$(sed -n 's/.*"elapsed": \([0-9.]*\).*/\1/p' "$DIR/status")
+check "the last row is the moment it ended ($last vs $elapsed s)" \
+        awk -v a="$last" -v b="$elapsed" 'BEGIN { d = a - b; exit !(d < 0.000002 && d > -0.000002) }'
+if [ -f "$CG/memory.oom_control" ]; then
+        check "the cgroup counted an OOM kill" grep -q "oom_kill [1-9]" "$CG/memory.oom_control"
+elif [ -f "$CG/memory.events" ]; then
+        check "the cgroup counted an OOM kill" grep -q "oom_kill [1-9]" "$CG/memory.events"
+fi
+"$MTTCTL" run -o "$DIR/after.csv" -- true 2>/dev/null
+check "mttd is unharmed" "$MTTCTL" check "$DIR/after.csv"
+summary
