@@ -62,6 +62,7 @@ static void usage(FILE *f)
                 "                             connections in all (16384) and of one user (1024)\n"
                 "      --idle-timeout-s N     close connections that hold no session and send\n"
                 "                             nothing this long (default 60)\n"
+                "      --max-frame-kb N       largest call accepted (default 64)\n"
                 "  -h, --help                 show this help\n"
                 "  -V, --version              show the version\n"
                 "\n"
@@ -95,6 +96,7 @@ static int parse_args(mttd *d, int argc, char **argv)
                 OPT_MAX_CONNS,
                 OPT_MAX_CONNS_PER_UID,
                 OPT_IDLE,
+                OPT_MAX_FRAME,
         };
         static const struct option opts[] = {
             {"socket", required_argument, NULL, 's'},
@@ -109,6 +111,7 @@ static int parse_args(mttd *d, int argc, char **argv)
             {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
             {"max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_PER_UID},
             {"idle-timeout-s", required_argument, NULL, OPT_IDLE},
+            {"max-frame-kb", required_argument, NULL, OPT_MAX_FRAME},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
             {0},
@@ -151,6 +154,13 @@ static int parse_args(mttd *d, int argc, char **argv)
                         break;
                 case OPT_IDLE:
                         us = &d->cfg.idle_timeout_us, scale = 1000000, hi = 86400;
+                        break;
+                case OPT_MAX_FRAME:
+                        if (!parse_number(optarg, 1, 16384, &v)) {
+                                fprintf(stderr, "mttd: --max-frame-kb takes 1 to 16384\n");
+                                return -EINVAL;
+                        }
+                        d->cfg.max_frame = (size_t)v * 1024;
                         break;
                 case OPT_PEAK:
                         if (!parse_number(optarg, 0, 1048576, &v)) {
