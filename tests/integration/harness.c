@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,8 +61,12 @@ int harness_start(harness *h, const char *const *extra_args)
         if (h->pid < 0)
                 return -1;
         if (h->pid == 0) {
+                /* A test that fails midway must not leave its mttd behind, nor keep the
+                 * runner's output pipe open through it. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
                 int log = open(h->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
                 if (log >= 0) {
+                        dup2(log, 1);
                         dup2(log, 2);
                         close(log);
                 }

@@ -246,7 +246,12 @@ static void test_chaos(void **state)
         assert_int_equal(fds_after, fds_before);
         long rss_after = rss_kb(H.pid);
         print_message("mttd RSS %ld kB before, %ld kB after\n", rss_before, rss_after);
+#ifdef __SANITIZE_ADDRESS__
+        /* ASan keeps freed memory in quarantine (up to 256 MiB): only a leak beyond it shows. */
+        assert_true(rss_after < rss_before + 320 * 1024);
+#else
         assert_true(rss_after < rss_before + 16 * 1024);
+#endif
         assert_int_equal(harness_stop(&H, true), 0);
 }
 
