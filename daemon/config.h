@@ -25,7 +25,7 @@ typedef struct mttd_config {
         unsigned max_connections;
         unsigned max_connections_per_uid;
         uint64_t idle_timeout_us; /* a connection with no running session and no call */
-        unsigned history; /* ended sessions kept for List and Status */
+        unsigned history;         /* ended sessions kept for List and Status */
         unsigned writer_threads;
         size_t max_frame;
         size_t max_output; /* unsent reply bytes per connection */

@@ -24,7 +24,8 @@ void mttd_log_init(void)
                 target = isatty(2) ? TO_TERMINAL : TO_STREAM;
 }
 
-static void format(char *line, size_t size, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void format(char *line, size_t size, const char *fmt,
+                                                         va_list ap)
 {
         vsnprintf(line, size, fmt, ap);
         /* Labels and causes come from clients: they must not forge lines or priorities. */
