@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clock.h"
 #include "mtt-version.h"
 #include "proto/interface.h"
 

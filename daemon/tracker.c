@@ -11,9 +11,6 @@
 #include "clock.h"
 #include "log.h"
 
-/* Writes one shared job carries at most. */
-#define MTTD_BATCH MTTD_WRITER_BATCH_MAX
-
 struct mttd_tracker {
         struct ev_loop *loop;
         const mttd_config *cfg;
@@ -312,7 +309,7 @@ static void write_now(mttd_tracker *t, mttd_session *s, uint64_t now_us, bool wi
 static void add_shared(mttd_tracker *t, mttd_write_job **job, const mttd_write_item *item,
                        uint64_t now_us)
 {
-        if (!*job && !(*job = mttd_write_job_new(MTTD_BATCH))) {
+        if (!*job && !(*job = mttd_write_job_new(MTTD_WRITER_BATCH_MAX))) {
                 /* Out of memory: this item's text (and fd, for a last write) is lost. */
                 mttd_session *s = item->owner;
                 free(item->data);
