@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,8 @@ static void usage(FILE *f)
                 "      --idle-timeout-s N     close connections that hold no session and send\n"
                 "                             nothing this long (default 60)\n"
                 "      --max-frame-kb N       largest call accepted (default 64)\n"
+                "      --max-output-kb N      unsent replies a connection may pile up; a watcher\n"
+                "                             that does not read is dropped (default 1024)\n"
                 "  -h, --help                 show this help\n"
                 "  -V, --version              show the version\n"
                 "\n"
@@ -71,103 +74,93 @@ static void usage(FILE *f)
                 MTT_PROTO_SYSTEM_SOCKET, MTT_PROTO_SOCKET_NAME);
 }
 
-static bool parse_number(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+static bool parse_number(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
         char *end;
         errno = 0;
         unsigned long v = strtoul(s, &end, 10);
         if (errno || end == s || *end || v < lo || v > hi || s[0] == '-')
                 return false;
-        *out = (unsigned)v;
+        *out = v;
         return true;
+}
+
+/* The numeric options: the config field each sets, its range, and what one unit of the
+ * argument is in the field's unit. */
+typedef enum { AS_UNSIGNED, AS_U64, AS_SIZE, AS_I64 } num_type;
+typedef struct num_option {
+        const char *name;
+        size_t offset;
+        num_type type;
+        unsigned long lo, hi;
+        unsigned long scale;
+} num_option;
+
+#define FIELD(f, type) offsetof(mttd_config, f), type
+static const num_option num_options[] = {
+    {"max-sessions", FIELD(max_sessions, AS_UNSIGNED), 1, 1000000, 1},
+    {"max-sessions-per-uid", FIELD(max_sessions_per_uid, AS_UNSIGNED), 1, 1000000, 1},
+    {"history", FIELD(history, AS_UNSIGNED), 1, 1000000, 1},
+    {"max-connections", FIELD(max_connections, AS_UNSIGNED), 1, 1000000, 1},
+    {"max-connections-per-uid", FIELD(max_connections_per_uid, AS_UNSIGNED), 1, 1000000, 1},
+    {"fine-interval-us", FIELD(fine_interval_us, AS_U64), 100, 100000, 1},
+    {"calibration-ms", FIELD(calibration_us, AS_U64), 1, 60000, 1000},
+    {"sync-interval-s", FIELD(sync_interval_us, AS_U64), 1, 3600, 1000000},
+    {"idle-timeout-s", FIELD(idle_timeout_us, AS_U64), 1, 86400, 1000000},
+    {"peak-min-kb", FIELD(peak_min_kb, AS_I64), 0, 1048576, 1},
+    {"max-frame-kb", FIELD(max_frame, AS_SIZE), 1, 16384, 1024},
+    {"max-output-kb", FIELD(max_output, AS_SIZE), 1, 1048576, 1024},
+};
+#define N_NUM_OPTIONS (sizeof(num_options) / sizeof(num_options[0]))
+
+static int set_number(mttd_config *cfg, const num_option *o, const char *arg)
+{
+        unsigned long v;
+        if (!parse_number(arg, o->lo, o->hi, &v)) {
+                fprintf(stderr, "mttd: --%s takes a number from %lu to %lu\n", o->name, o->lo,
+                        o->hi);
+                return -EINVAL;
+        }
+        char *field = (char *)cfg + o->offset;
+        uint64_t value = (uint64_t)v * o->scale;
+        switch (o->type) {
+        case AS_UNSIGNED:
+                *(unsigned *)field = (unsigned)value;
+                break;
+        case AS_U64:
+                *(uint64_t *)field = value;
+                break;
+        case AS_SIZE:
+                *(size_t *)field = (size_t)value;
+                break;
+        case AS_I64:
+                *(int64_t *)field = (int64_t)value;
+                break;
+        }
+        return 0;
 }
 
 static int parse_args(mttd *d, int argc, char **argv)
 {
-        enum {
-                OPT_MEMINFO = 256,
-                OPT_MAX_SESSIONS,
-                OPT_MAX_PER_UID,
-                OPT_HISTORY,
-                OPT_FINE,
-                OPT_CALIBRATION,
-                OPT_SYNC,
-                OPT_PEAK,
-                OPT_MAX_CONNS,
-                OPT_MAX_CONNS_PER_UID,
-                OPT_IDLE,
-                OPT_MAX_FRAME,
-        };
-        static const struct option opts[] = {
+        enum { OPT_MEMINFO = 256, OPT_NUMBER = 512 };
+        static struct option opts[N_NUM_OPTIONS + 5] = {
             {"socket", required_argument, NULL, 's'},
             {"meminfo", required_argument, NULL, OPT_MEMINFO},
-            {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
-            {"max-sessions-per-uid", required_argument, NULL, OPT_MAX_PER_UID},
-            {"history", required_argument, NULL, OPT_HISTORY},
-            {"fine-interval-us", required_argument, NULL, OPT_FINE},
-            {"calibration-ms", required_argument, NULL, OPT_CALIBRATION},
-            {"sync-interval-s", required_argument, NULL, OPT_SYNC},
-            {"peak-min-kb", required_argument, NULL, OPT_PEAK},
-            {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
-            {"max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_PER_UID},
-            {"idle-timeout-s", required_argument, NULL, OPT_IDLE},
-            {"max-frame-kb", required_argument, NULL, OPT_MAX_FRAME},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
-            {0},
         };
-        int c, idx = 0;
+        for (size_t i = 0; i < N_NUM_OPTIONS; i++)
+                opts[4 + i] = (struct option){num_options[i].name, required_argument, NULL,
+                                              OPT_NUMBER + (int)i};
+        int c;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:hV", opts, &idx)) != -1) {
-                unsigned *count = NULL, v;
-                uint64_t *us = NULL, scale = 1, lo = 1, hi = 1000000;
+        while ((c = getopt_long(argc, argv, ":s:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 's':
                         d->cfg.socket_path = optarg;
                         break;
                 case OPT_MEMINFO:
                         d->cfg.meminfo_path = optarg;
-                        break;
-                case OPT_MAX_SESSIONS:
-                        count = &d->cfg.max_sessions;
-                        break;
-                case OPT_MAX_PER_UID:
-                        count = &d->cfg.max_sessions_per_uid;
-                        break;
-                case OPT_HISTORY:
-                        count = &d->cfg.history;
-                        break;
-                case OPT_FINE:
-                        us = &d->cfg.fine_interval_us, lo = 100, hi = 100000;
-                        break;
-                case OPT_CALIBRATION:
-                        us = &d->cfg.calibration_us, scale = 1000, hi = 60000;
-                        break;
-                case OPT_SYNC:
-                        us = &d->cfg.sync_interval_us, scale = 1000000, hi = 3600;
-                        break;
-                case OPT_MAX_CONNS:
-                        count = &d->cfg.max_connections;
-                        break;
-                case OPT_MAX_CONNS_PER_UID:
-                        count = &d->cfg.max_connections_per_uid;
-                        break;
-                case OPT_IDLE:
-                        us = &d->cfg.idle_timeout_us, scale = 1000000, hi = 86400;
-                        break;
-                case OPT_MAX_FRAME:
-                        if (!parse_number(optarg, 1, 16384, &v)) {
-                                fprintf(stderr, "mttd: --max-frame-kb takes 1 to 16384\n");
-                                return -EINVAL;
-                        }
-                        d->cfg.max_frame = (size_t)v * 1024;
-                        break;
-                case OPT_PEAK:
-                        if (!parse_number(optarg, 0, 1048576, &v)) {
-                                fprintf(stderr, "mttd: --peak-min-kb takes 0 to 1048576\n");
-                                return -EINVAL;
-                        }
-                        d->cfg.peak_min_kb = v;
                         break;
                 case 'h':
                         usage(stdout);
@@ -179,20 +172,14 @@ static int parse_args(mttd *d, int argc, char **argv)
                         fprintf(stderr, "mttd: option '%s' needs an argument\n", argv[optind - 1]);
                         return -EINVAL;
                 default:
+                        if (c >= OPT_NUMBER && c < OPT_NUMBER + (int)N_NUM_OPTIONS) {
+                                if (set_number(&d->cfg, &num_options[c - OPT_NUMBER], optarg) < 0)
+                                        return -EINVAL;
+                                break;
+                        }
                         fprintf(stderr, "mttd: unknown option '%s'\n", argv[optind - 1]);
                         return -EINVAL;
                 }
-                if (count && !parse_number(optarg, 1, 1000000, count)) {
-                        fprintf(stderr, "mttd: '%s' is not a count from 1 to 1000000\n", optarg);
-                        return -EINVAL;
-                }
-                if (us && !parse_number(optarg, lo, hi, &v)) {
-                        fprintf(stderr, "mttd: --%s takes a number from %llu to %llu\n",
-                                opts[idx].name, (unsigned long long)lo, (unsigned long long)hi);
-                        return -EINVAL;
-                }
-                if (us)
-                        *us = (uint64_t)v * scale;
         }
         if (optind < argc) {
                 fprintf(stderr, "mttd: unexpected argument '%s'\n", argv[optind]);
@@ -249,6 +236,20 @@ static void on_finished(void *ctx, mttd_session *s)
         mttd *d = ctx;
         if (d->server)
                 mttd_server_session_finished(d->server, s);
+}
+
+static void on_opened(void *ctx, mttd_session *s)
+{
+        mttd *d = ctx;
+        if (d->server)
+                mttd_server_session_opened(d->server, s);
+}
+
+static void on_row(void *ctx, mttd_session *s, const char *line, size_t len)
+{
+        mttd *d = ctx;
+        if (d->server)
+                mttd_server_row(d->server, s, line);
 }
 
 static void on_drained(void *ctx)
@@ -313,7 +314,14 @@ int main(int argc, char **argv)
                 mttd_log(LOG_ERR, "cannot create the event loop");
                 return 1;
         }
-        int r = mttd_tracker_new(d.loop, &d.cfg, on_finished, on_drained, &d, &d.tracker);
+        const mttd_tracker_hooks hooks = {
+            .finished = on_finished,
+            .drained = on_drained,
+            .opened = on_opened,
+            .row = {on_row, &d},
+            .ctx = &d,
+        };
+        int r = mttd_tracker_new(d.loop, &d.cfg, &hooks, &d.tracker);
         if (r < 0)
                 goto out;
         int fd = get_listener(&d);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,14 +36,31 @@ static json_t *session_json(mttd_tracker *t, const mttd_session *s)
         return mttd_session_json(s, &v);
 }
 
-json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s)
+json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s, bool continues)
 {
-        return mtt_proto_reply_new(json_pack("{s:o}", "session", session_json(t, s)), false);
+        return mtt_proto_reply_new(json_pack("{s:o}", "session", session_json(t, s)), continues);
+}
+
+json_t *mttd_methods_row_reply(const mttd_session *s, const char *line)
+{
+        /* The numbers as the report has them: parsed back from the row's own text, they
+         * print the same digits again. */
+        char *comma;
+        double delta = strtod(line, &comma);
+        double ram = *comma == ',' ? strtod(comma + 1, NULL) : 0.0;
+        return mtt_proto_reply_new(
+            json_pack("{s:I, s:f, s:f}", "id", (json_int_t)s->id, "delta", delta, "ram", ram),
+            true);
+}
+
+bool mttd_methods_may_see(const struct ucred *peer, const mttd_session *s)
+{
+        return peer->uid == 0 || peer->uid == s->uid;
 }
 
 static bool may_see(const mttd_request *req, const mttd_session *s)
 {
-        return req->peer->uid == 0 || req->peer->uid == s->uid;
+        return mttd_methods_may_see(req->peer, s);
 }
 
 /* Finds a session the caller may act on, or sets *err to the reply that says why not. */
@@ -167,7 +185,7 @@ static json_t *open_session(mttd_request *req, int *deferred)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
                                            json_pack("{s:s}", "reason", strerror(-r)));
         mtt_proto_frame_take_fd(req->frame, (size_t)p.fd); /* the session has it now */
-        return mttd_methods_session_reply(req->tracker, s);
+        return mttd_methods_session_reply(req->tracker, s, false);
 }
 
 static json_t *close_session(mttd_request *req, int *deferred)
@@ -207,7 +225,7 @@ static json_t *close_session(mttd_request *req, int *deferred)
                 *deferred = 1;
                 return NULL;
         }
-        return mttd_methods_session_reply(req->tracker, s);
+        return mttd_methods_session_reply(req->tracker, s, false);
 }
 
 static json_t *list_sessions(mttd_request *req, int *deferred)
@@ -236,7 +254,7 @@ static json_t *status_session(mttd_request *req, int *deferred)
                 return varlink_invalid(bad);
         json_t *err = NULL;
         mttd_session *s = owned_session(req, p.id, &err);
-        return s ? mttd_methods_session_reply(req->tracker, s) : err;
+        return s ? mttd_methods_session_reply(req->tracker, s, false) : err;
 }
 
 static json_t *sample(mttd_request *req, int *deferred)
@@ -267,10 +285,39 @@ static json_t *sample(mttd_request *req, int *deferred)
                                    false);
 }
 
-static json_t *not_implemented(mttd_request *req, int *deferred)
+/* Watch(id) streams the session: itself, its rows as they are made, and itself again,
+ * ended, as the last reply. Watch() streams every session the caller may see, with no end. */
+static json_t *watch(mttd_request *req, int *deferred)
 {
-        return mtt_proto_error_new(MTT_PROTO_ERROR_METHOD_NOT_IMPL,
-                                   json_pack("{s:s}", "method", req->call->method));
+        struct {
+                int64_t id;
+        } p = {.id = -1};
+        static const mtt_proto_field fields[] = {
+            {"id", MTT_PROTO_INT, false, 0},
+            {0},
+        };
+        const char *bad;
+        if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
+                return varlink_invalid(bad);
+        if (!req->call->more || req->call->oneway)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_EXPECTED_MORE, NULL);
+        if (p.id == -1) {
+                json_t *a = json_array();
+                for (mttd_session *s = mttd_tracker_first(req->tracker); s && a; s = s->next)
+                        if (s->state == MTTD_RUNNING && may_see(req, s))
+                                json_array_append_new(a, session_json(req->tracker, s));
+                req->watch = true;
+                return mtt_proto_reply_new(json_pack("{s:o}", "sessions", a), true);
+        }
+        json_t *err = NULL;
+        mttd_session *s = owned_session(req, p.id, &err);
+        if (!s)
+                return err;
+        if (s->finished) /* nothing more will come: the whole story in one reply */
+                return mttd_methods_session_reply(req->tracker, s, false);
+        req->watch = true;
+        req->watch_session = s;
+        return mttd_methods_session_reply(req->tracker, s, true);
 }
 
 int mttd_methods_dispatch(mttd_request *req, json_t **reply)
@@ -286,7 +333,7 @@ int mttd_methods_dispatch(mttd_request *req, json_t **reply)
             {MTT_PROTO_METHOD_LIST, list_sessions},
             {MTT_PROTO_METHOD_STATUS, status_session},
             {MTT_PROTO_METHOD_SAMPLE, sample},
-            {MTT_PROTO_METHOD_WATCH, not_implemented},
+            {MTT_PROTO_METHOD_WATCH, watch},
         };
         int deferred = 0;
         for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {

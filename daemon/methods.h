@@ -17,11 +17,20 @@ typedef struct mttd_request {
         const struct ucred *peer;
         void *conn;               /* owner of the sessions it opens */
         mttd_session *waiting_on; /* set when the reply must wait for this session */
+        /* Set by a Watch that goes on: the connection follows watch_session, or every
+         * session its peer may see when that is NULL. */
+        bool watch;
+        mttd_session *watch_session;
 } mttd_request;
 
 /* Returns 0 with *reply set, or 1 when the reply must wait until req->waiting_on is
  * finished. */
 int mttd_methods_dispatch(mttd_request *req, json_t **reply);
 
-/* The reply to a Close that waited, once its session is finished. */
-json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s);
+/* The reply to a Close that waited, once its session is finished; with continues, a
+ * Watch's message about the session. */
+json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s, bool continues);
+/* A Watch's message for one row of s: line is the row's CSV text (NUL-terminated). */
+json_t *mttd_methods_row_reply(const mttd_session *s, const char *line);
+/* Whether a peer may see (Status, Watch, List) or act on a session (SPEC 8). */
+bool mttd_methods_may_see(const struct ucred *peer, const mttd_session *s);

@@ -26,11 +26,14 @@ typedef struct mttd_conn {
         struct ucred peer;
         mtt_proto_inbuf in;
         mtt_proto_outbuf out;
-        mttd_session *waiting_on; /* a Close whose reply waits for this session's report */
-        bool input_waits;         /* calls arrived while waiting: stop watching until then */
-        bool closing;             /* close once the output is sent */
-        uint64_t last_call_us;    /* when it last sent anything */
-        bool dead;                /* free at the end of the current callback */
+        mttd_session *waiting_on;        /* a Close whose reply waits for this session's report */
+        bool watching;                   /* a Watch streams to it (handles no call until it ends) */
+        mttd_session *watched;           /* ... this session; NULL: every session it may see */
+        struct mttd_conn *wprev, *wnext; /* the server's list of watching connections */
+        bool input_waits;                /* calls arrived while waiting: stop watching until then */
+        bool closing;                    /* close once the output is sent */
+        uint64_t last_call_us;           /* when it last sent anything */
+        bool dead;                       /* free at the end of the current callback */
 } mttd_conn;
 
 struct mttd_server {
@@ -42,16 +45,48 @@ struct mttd_server {
         ev_timer accept_retry; /* after EMFILE: wait instead of spinning */
         ev_timer idle_check;   /* closes connections that hold nothing and say nothing */
         mttd_conn *conns;
+        mttd_conn *watchers;
         unsigned n_conns;
         unsigned n_waiting; /* connections with a deferred reply */
         bool warned_full;
 };
+
+static void watch_start(mttd_conn *c, mttd_session *s)
+{
+        mttd_server *srv = c->srv;
+        c->watching = true;
+        c->watched = s;
+        c->wnext = srv->watchers;
+        if (srv->watchers)
+                srv->watchers->wprev = c;
+        srv->watchers = c;
+        mttd_tracker_watch(srv->tracker, s, +1);
+}
+
+static void watch_stop(mttd_conn *c)
+{
+        mttd_server *srv = c->srv;
+        if (!c->watching)
+                return;
+        mttd_tracker_watch(srv->tracker, c->watched, -1);
+        if (c->wprev)
+                c->wprev->wnext = c->wnext;
+        else
+                srv->watchers = c->wnext;
+        if (c->wnext)
+                c->wnext->wprev = c->wprev;
+        c->wprev = c->wnext = NULL;
+        c->watching = false;
+        c->watched = NULL;
+        c->input_waits = false;
+}
 
 static void conn_free(mttd_conn *c)
 {
         mttd_server *srv = c->srv;
         if (c->waiting_on)
                 srv->n_waiting--;
+        watch_stop(c); /* first: the hangup below may make rows for watchers */
         mttd_tracker_hangup(srv->tracker, c);
         ev_io_stop(srv->loop, &c->io);
         close(c->fd);
@@ -67,17 +102,22 @@ static void conn_free(mttd_conn *c)
         free(c);
 }
 
-static void conn_send(mttd_conn *c, json_t *msg)
+static void conn_put(mttd_conn *c, const json_t *msg)
 {
-        if (!msg)
+        if (!msg || c->dead)
                 return;
         int r = mtt_proto_outbuf_put_json(&c->out, msg);
-        json_decref(msg);
         if (r < 0) {
                 /* A client that does not read its replies is dropped, not waited for. */
                 mttd_log(LOG_NOTICE, "dropping client pid %d: %s", (int)c->peer.pid, strerror(-r));
                 c->dead = true;
         }
+}
+
+static void conn_send(mttd_conn *c, json_t *msg)
+{
+        conn_put(c, msg);
+        json_decref(msg);
 }
 
 static void protocol_error(mttd_conn *c, const char *reason)
@@ -106,10 +146,13 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
         if (mttd_methods_dispatch(&req, &reply) > 0) {
                 c->waiting_on = req.waiting_on;
                 c->srv->n_waiting++;
-        } else if (call.oneway)
+        } else if (call.oneway) {
                 json_decref(reply);
-        else
+        } else {
                 conn_send(c, reply);
+                if (req.watch && !c->dead)
+                        watch_start(c, req.watch_session);
+        }
         mtt_proto_call_done(&call);
 }
 
@@ -119,7 +162,8 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
 static int conn_process(mttd_conn *c)
 {
         int handled = 0;
-        while (!c->waiting_on && !c->closing && !c->dead && !mtt_proto_outbuf_pending(&c->out)) {
+        while (!c->waiting_on && !c->watching && !c->closing && !c->dead &&
+               !mtt_proto_outbuf_pending(&c->out)) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
                 if (r == 0)
@@ -136,7 +180,8 @@ static int conn_process(mttd_conn *c)
 
 static bool conn_busy(const mttd_conn *c)
 {
-        return c->waiting_on || c->closing || c->dead || mtt_proto_outbuf_pending(&c->out);
+        return c->waiting_on || c->watching || c->closing || c->dead ||
+               mtt_proto_outbuf_pending(&c->out);
 }
 
 static uint64_t now_us(void)
@@ -196,8 +241,9 @@ static void conn_update(mttd_conn *c)
         }
 }
 
-/* A connection whose reply waits handles no call, but a client that hangs up meanwhile must
- * still be seen, so its other sessions crash at once: peek, do not read. */
+/* A connection whose reply waits (or that is watching) handles no call, but a client that
+ * hangs up meanwhile must still be seen, so its other sessions crash at once: peek, do not
+ * read. */
 static void conn_peek(mttd_conn *c)
 {
         char byte;
@@ -211,15 +257,45 @@ static void conn_peek(mttd_conn *c)
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
         mttd_conn *c = w->data;
-        if ((revents & EV_READ) && c->waiting_on)
+        if ((revents & EV_READ) && (c->waiting_on || c->watching))
                 conn_peek(c);
         else if (revents & EV_READ)
                 conn_read(c);
         conn_update(c);
 }
 
-/* Sends the replies that waited for s. Each connection then goes on in a callback of its own
- * (a fed event), so none is freed here, under the tracker's feet. */
+/* Whether a watching connection follows s. */
+static bool watches(const mttd_conn *c, const mttd_session *s)
+{
+        return c->watched ? c->watched == s : mttd_methods_may_see(&c->peer, s);
+}
+
+/* Messages to watchers are queued here and sent by each connection in a callback of its own
+ * (a fed event), so none is freed under the tracker's feet; one that does not read is
+ * dropped once its buffer is full. */
+static void tell_watchers(mttd_server *srv, const mttd_session *s, json_t *msg)
+{
+        for (mttd_conn *c = srv->watchers; c; c = c->wnext) {
+                if (!watches(c, s))
+                        continue;
+                conn_put(c, msg);
+                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+        }
+        json_decref(msg);
+}
+
+void mttd_server_session_opened(mttd_server *srv, mttd_session *s)
+{
+        tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
+}
+
+void mttd_server_row(mttd_server *srv, mttd_session *s, const char *line)
+{
+        tell_watchers(srv, s, mttd_methods_row_reply(s, line));
+}
+
+/* Sends the replies that waited for s, and its end to those who watch it: for a Watch of s
+ * alone that is the stream's last reply. */
 void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
 {
         for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
@@ -228,9 +304,20 @@ void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
                 c->waiting_on = NULL;
                 c->input_waits = false;
                 srv->n_waiting--;
-                conn_send(c, mttd_methods_session_reply(srv->tracker, s));
+                conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
                 ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
         }
+        mttd_conn *next;
+        for (mttd_conn *c = srv->watchers; c; c = next) {
+                next = c->wnext;
+                if (c->watched == s) {
+                        conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
+                        watch_stop(c);
+                        ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+                }
+        }
+        if (srv->watchers) /* those who watch every session */
+                tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
 }
 
 static unsigned conns_of_uid(const mttd_server *srv, uid_t uid)
@@ -308,7 +395,8 @@ static void on_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
         mttd_conn *next;
         for (mttd_conn *c = srv->conns; c; c = next) {
                 next = c->next;
-                if (c->waiting_on || now - c->last_call_us < srv->cfg->idle_timeout_us ||
+                if (c->waiting_on || c->watching ||
+                    now - c->last_call_us < srv->cfg->idle_timeout_us ||
                     mttd_tracker_owns_running(srv->tracker, c))
                         continue;
                 mttd_log(LOG_DEBUG, "closing an idle connection of pid %d", (int)c->peer.pid);

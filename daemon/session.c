@@ -48,6 +48,8 @@ static void on_row(void *ctx, uint64_t t_us, int64_t kb)
         /* Out of memory loses this row only; the next append tries again. */
         if (append(s, row, n, s->t0_us + t_us) == 0)
                 s->n_rows++;
+        if (s->watch)
+                s->watch->fn(s->watch->ctx, s, row, n);
 }
 
 static void track_value(mttd_session *s, int64_t kb)
@@ -83,12 +85,20 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
                 mttd_session_free(s);
                 return -ENOMEM;
         }
-        mttd_schedule sched = {p->min_interval_us, p->max_interval_us};
-        mttd_rows_start(&s->rows, &sched, kb, on_row, s);
-        mttd_rows_set_peak_min(&s->rows, p->peak_min_kb);
+        /* Kept here until mttd_session_begin starts the rows with them. */
+        s->rows.schedule = (mttd_schedule){p->min_interval_us, p->max_interval_us};
+        s->rows.peak_min_kb = p->peak_min_kb;
         s->fd = fd;
         *out = s;
         return 0;
+}
+
+void mttd_session_begin(mttd_session *s)
+{
+        mttd_schedule sched = s->rows.schedule;
+        int64_t peak_min_kb = s->rows.peak_min_kb;
+        mttd_rows_start(&s->rows, &sched, s->last_kb, on_row, s);
+        mttd_rows_set_peak_min(&s->rows, peak_min_kb);
 }
 
 void mttd_session_free(mttd_session *s)

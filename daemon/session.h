@@ -29,6 +29,13 @@ typedef struct mttd_session_params {
         int64_t peak_min_kb;
 } mttd_session_params;
 
+struct mttd_session;
+/* Where the rows of a watched session go besides its report. */
+typedef struct mttd_row_hook {
+        void (*fn)(void *ctx, struct mttd_session *s, const char *line, size_t len);
+        void *ctx;
+} mttd_row_hook;
+
 typedef struct mttd_session {
         struct mttd_session *prev, *next; /* the tracker's list, oldest first */
         uint64_t id;
@@ -64,13 +71,16 @@ typedef struct mttd_session {
         uint64_t write_since_us;             /* ... since then */
         bool finished;                       /* the last write is done: the fd is closed */
 
-        void *owner; /* the connection whose lifetime is the session's heartbeat */
+        void *owner;                /* the connection whose lifetime is the session's heartbeat */
+        unsigned watchers;          /* connections that watch this session alone */
+        const mttd_row_hook *watch; /* set while anyone watches it */
 } mttd_session;
 
-/* Creates a running session whose report starts with the header and the row at delta 0.
- * Takes fd on success. */
+/* Creates a running session whose report starts with the header. Takes fd on success. */
 int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t uid, int fd,
                      uint64_t now_us, int64_t kb, double baseline_kb, mttd_session **out);
+/* Makes the row at delta 0 (after a watcher, if any, heard of the session). */
+void mttd_session_begin(mttd_session *s);
 void mttd_session_free(mttd_session *s);
 
 void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb);

@@ -14,9 +14,8 @@
 struct mttd_tracker {
         struct ev_loop *loop;
         const mttd_config *cfg;
-        mttd_finished_cb finished_cb;
-        mttd_drained_cb drained_cb;
-        void *ctx;
+        mttd_tracker_hooks hooks;
+        unsigned n_watch_all; /* connections that watch every session */
 
         mttd_meminfo_reader reader;
         mttd_baseline baseline;
@@ -132,20 +131,25 @@ static void hot_refresh(mttd_tracker *t, mttd_session *s)
         h->max_kb = s->rows.have_max ? s->rows.max.kb : INT64_MIN;
 }
 
-static int hot_add(mttd_tracker *t, mttd_session *s)
+/* Room for one more running session, so that opening cannot fail halfway. */
+static int hot_reserve(mttd_tracker *t)
 {
-        if (t->n_hot == t->cap_hot) {
-                size_t cap = t->cap_hot ? t->cap_hot * 2 : 64;
-                struct hot *p = realloc(t->hot, cap * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                t->hot = p;
-                t->cap_hot = cap;
-        }
+        if (t->n_hot < t->cap_hot)
+                return 0;
+        size_t cap = t->cap_hot ? t->cap_hot * 2 : 64;
+        struct hot *p = realloc(t->hot, cap * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        t->hot = p;
+        t->cap_hot = cap;
+        return 0;
+}
+
+static void hot_add(mttd_tracker *t, mttd_session *s)
+{
         s->hot = t->n_hot++;
         t->hot[s->hot].s = s;
         hot_refresh(t, s);
-        return 0;
 }
 
 static void hot_remove(mttd_tracker *t, mttd_session *s)
@@ -232,7 +236,7 @@ static void maybe_drained(mttd_tracker *t)
 {
         if (t->shutting_down && pending_writes(t) == 0) {
                 ev_timer_stop(t->loop, &t->shutdown_timer);
-                t->drained_cb(t->ctx);
+                t->hooks.drained(t->hooks.ctx);
         }
 }
 
@@ -241,7 +245,7 @@ static void session_finished(mttd_tracker *t, mttd_session *s)
 {
         t->n_finished++;
         log_end(s);
-        t->finished_cb(t->ctx, s);
+        t->hooks.finished(t->hooks.ctx, s);
 }
 
 static void submit_batch(mttd_tracker *t, mttd_write_job *job, uint64_t now_us)
@@ -455,20 +459,18 @@ static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         mttd_tracker *t = w->data;
         mttd_log(LOG_WARNING, "%zu report writes still pending after %.1f s; exiting anyway",
                  pending_writes(t), (double)t->cfg->shutdown_timeout_us / 1e6);
-        t->drained_cb(t->ctx);
+        t->hooks.drained(t->hooks.ctx);
 }
 
-int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished_cb finished,
-                     mttd_drained_cb drained, void *ctx, mttd_tracker **out)
+int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tracker_hooks *hooks,
+                     mttd_tracker **out)
 {
         mttd_tracker *t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
         t->loop = loop;
         t->cfg = cfg;
-        t->finished_cb = finished;
-        t->drained_cb = drained;
-        t->ctx = ctx;
+        t->hooks = *hooks;
         t->next_id = 1;
         t->reader.fd = -1;
         t->ticker.fd = -1;
@@ -552,22 +554,25 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         mttd_baseline_mean(&t->baseline, now, t->cfg->calibration_us, &baseline_kb);
 
         mttd_session *s;
-        r = mttd_session_new(t->next_id, p, peer->pid, peer->uid, fd, now, kb, baseline_kb, &s);
+        r = hot_reserve(t);
+        if (r == 0)
+                r = mttd_session_new(t->next_id, p, peer->pid, peer->uid, fd, now, kb, baseline_kb,
+                                     &s);
         if (r < 0)
                 return r;
         t->next_id++;
         t->stats.samples++;
-        t->stats.rows_written += s->n_rows;
         s->started_wall_us = mttd_wall_us();
         s->may_stall = mttd_fd_may_stall(fd, &s->dev);
         s->owner = owner;
         list_append(t, s);
-        if (hot_add(t, s) < 0) {
-                list_remove(t, s);
-                s->fd = -1; /* the caller keeps its fd on failure */
-                mttd_session_free(s);
-                return -ENOMEM;
+        if (t->n_watch_all > 0) {
+                s->watch = &t->hooks.row;
+                t->hooks.opened(t->hooks.ctx, s);
         }
+        mttd_session_begin(s);
+        t->stats.rows_written += s->n_rows;
+        hot_add(t, s);
         s->samples_at_open = t->stats.samples - 1; /* the sample taken for it counts */
         if (t->n_running++ == 0)
                 t->next_full_us = now + t->cfg->fine_interval_us;
@@ -624,6 +629,23 @@ void mttd_tracker_hangup(mttd_tracker *t, void *owner)
                         end_session(t, s, MTTD_CRASHED,
                                     "the client closed its connection without Close");
         }
+}
+
+static void set_watch(const mttd_tracker *t, mttd_session *s)
+{
+        s->watch = s->watchers || t->n_watch_all ? &t->hooks.row : NULL;
+}
+
+void mttd_tracker_watch(mttd_tracker *t, mttd_session *s, int delta)
+{
+        if (s) {
+                s->watchers += delta;
+                set_watch(t, s);
+                return;
+        }
+        t->n_watch_all += delta;
+        for (s = t->head; s; s = s->next)
+                set_watch(t, s);
 }
 
 void mttd_tracker_shutdown(mttd_tracker *t)

@@ -20,13 +20,22 @@ typedef struct mttd_tracker_stats {
         uint64_t sessions_served;
 } mttd_tracker_stats;
 
-/* A session is finished: its report is written, synced and closed (or failed for good). */
-typedef void (*mttd_finished_cb)(void *ctx, mttd_session *s);
-/* Shutdown is complete: every report is flushed, or the wait timed out. */
-typedef void (*mttd_drained_cb)(void *ctx);
+/* What the tracker tells its owner. */
+typedef struct mttd_tracker_hooks {
+        /* A session is finished: its report is written, synced and closed (or failed for
+         * good). */
+        void (*finished)(void *ctx, mttd_session *s);
+        /* Shutdown is complete: every report is flushed, or the wait timed out. */
+        void (*drained)(void *ctx);
+        /* A session opened; told only while someone watches every session. */
+        void (*opened)(void *ctx, mttd_session *s);
+        /* A watched session made a row: its CSV line, as it goes into the report. */
+        mttd_row_hook row;
+        void *ctx;
+} mttd_tracker_hooks;
 
-int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, mttd_finished_cb finished,
-                     mttd_drained_cb drained, void *ctx, mttd_tracker **out);
+int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tracker_hooks *hooks,
+                     mttd_tracker **out);
 void mttd_tracker_free(mttd_tracker *t);
 
 /* Opens a session writing to fd (taken on success). -EUSERS when a limit is hit, -EIO when
@@ -40,6 +49,9 @@ int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, con
 bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner);
 /* A connection went away: its running sessions crashed. */
 void mttd_tracker_hangup(mttd_tracker *t, void *owner);
+/* Someone starts (+1) or stops (-1) watching s, or every session when s is NULL: the rows
+ * of watched sessions go to the row hook. */
+void mttd_tracker_watch(mttd_tracker *t, mttd_session *s, int delta);
 /* Ends every session and calls the drained callback once all reports are flushed. */
 void mttd_tracker_shutdown(mttd_tracker *t);
 

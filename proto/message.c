@@ -171,7 +171,8 @@ json_t *mtt_proto_error_param_new(const char *error, const char *parameter, cons
 
 char *mtt_proto_encode(const json_t *msg, size_t *len)
 {
-        char *s = json_dumps(msg, JSON_COMPACT);
+        /* 15 significant digits: every number we send, printed without binary noise. */
+        char *s = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(15));
         if (!s)
                 return NULL;
         *len = strlen(s) + 1; /* the NUL that ends a varlink message */

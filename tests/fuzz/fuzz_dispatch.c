@@ -27,6 +27,14 @@ static void on_drained(void *ctx)
 {
 }
 
+static void on_opened(void *ctx, mttd_session *s)
+{
+}
+
+static void on_row(void *ctx, mttd_session *s, const char *line, size_t len)
+{
+}
+
 static void setup(void)
 {
         static char path[] = "/tmp/mtt-fuzz-meminfo-XXXXXX";
@@ -39,7 +47,13 @@ static void setup(void)
         mttd_config_defaults(&cfg);
         cfg.meminfo_path = path;
         loop = ev_default_loop(0);
-        if (mttd_tracker_new(loop, &cfg, on_finished, on_drained, NULL, &tracker) < 0)
+        static const mttd_tracker_hooks hooks = {
+            .finished = on_finished,
+            .drained = on_drained,
+            .opened = on_opened,
+            .row = {on_row, NULL},
+        };
+        if (mttd_tracker_new(loop, &cfg, &hooks, &tracker) < 0)
                 abort();
 }
 

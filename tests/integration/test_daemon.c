@@ -413,6 +413,24 @@ static void test_other_uid(void **state)
                 if (!r || !harness_error(r) ||
                     strcmp(harness_error(r), "io.mtt.Tracker.PermissionDenied") != 0)
                         _exit(13);
+                char watch[160];
+                int len = snprintf(watch, sizeof(watch),
+                                   "{\"method\":\"io.mtt.Tracker.Watch\",\"parameters\":"
+                                   "{\"id\":%llu},\"more\":true}",
+                                   (unsigned long long)id);
+                r = harness_raw(fd, watch, (size_t)len + 1, NULL, 0);
+                if (!r || !harness_error(r) ||
+                    strcmp(harness_error(r), "io.mtt.Tracker.PermissionDenied") != 0)
+                        _exit(18);
+                /* Watching every session shows nobody none of root's. */
+                static const char all[] = "{\"method\":\"io.mtt.Tracker.Watch\",\"more\":true}";
+                int wfd = harness_connect(&H);
+                r = harness_raw(wfd, all, sizeof(all), NULL, 0);
+                if (!r || harness_error(r) ||
+                    json_array_size(
+                        json_object_get(json_object_get(r, "parameters"), "sessions")) != 0)
+                        _exit(19);
+                close(wfd);
                 /* nobody's own session, into a pipe, is the only one it sees. */
                 int p[2];
                 if (pipe(p) < 0)

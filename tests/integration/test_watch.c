@@ -1,0 +1,286 @@
+/* Integration: Watch against a live mttd. A watcher sees the rows the report gets, the
+ * session's end last; Watch() follows every session the caller may see; a watcher that
+ * does not read is dropped, not waited for. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "mtt/client.h"
+#include "proto/connection.h"
+#include "proto/interface.h"
+
+static harness H;
+
+static int start(void **state)
+{
+        /* A small output buffer: a watcher that does not read is dropped sooner. */
+        static const char *const args[] = {"--max-output-kb", "16", NULL};
+        return harness_start(&H, args);
+}
+
+static int stop(void **state)
+{
+        return harness_stop(&H, true) == 0 ? 0 : -1;
+}
+
+/* Sends Watch with "more" (id < 0: every session) and returns its first reply. */
+static void watch(mtt_proto_conn *c, long long id, mtt_proto_reply *first)
+{
+        assert_int_equal(mtt_proto_conn_open(c, H.socket), 0);
+        json_t *params = id < 0 ? json_object() : json_pack("{s:I}", "id", (json_int_t)id);
+        json_t *msg = mtt_proto_call_new(MTT_PROTO_METHOD_WATCH, params, true, false);
+        assert_int_equal(mtt_proto_conn_send(c, msg, NULL, 0), 0);
+        json_decref(msg);
+        assert_int_equal(mtt_proto_conn_recv(c, 5000, first), 0);
+}
+
+/* Memory that moves, so the session makes rows beyond its first. */
+static void churn(void)
+{
+        for (int i = 0; i < 4; i++) {
+                size_t n = 48u << 20;
+                char *p = malloc(n);
+                memset(p, 1, n);
+                usleep(30000);
+                free(p);
+                usleep(30000);
+        }
+}
+
+static char *row_text(const json_t *params)
+{
+        char *line;
+        if (asprintf(&line, "%.6f,%.6f", json_real_value(json_object_get(params, "delta")),
+                     json_number_value(json_object_get(params, "ram"))) < 0)
+                return NULL;
+        return line;
+}
+
+/* The report's data rows, without header and ending. */
+static size_t report_rows(char *text, char **rows, size_t max)
+{
+        size_t n = 0;
+        char *save;
+        for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save))
+                if (strchr(l, '.'))
+                        rows[n++] = l;
+        return n;
+}
+
+/* The rows a watcher prints are the report's rows: each one, in order, from the moment it
+ * started watching; the last reply is the ended session. */
+static void test_rows_equal_the_report(void **state)
+{
+        char path[256];
+        harness_path(&H, "watched.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "watched"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        uint64_t id = mtt_session_id(s);
+
+        mtt_proto_conn w;
+        mtt_proto_reply r;
+        watch(&w, (long long)id, &r);
+        assert_null(r.error);
+        assert_true(r.continues);
+        json_t *session = json_object_get(r.parameters, "session");
+        assert_int_equal(json_integer_value(json_object_get(session, "id")), id);
+        assert_string_equal(json_string_value(json_object_get(session, "state")), "running");
+        mtt_proto_reply_done(&r);
+
+        churn();
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+
+        char *seen[4096];
+        size_t n_seen = 0;
+        for (;;) {
+                assert_int_equal(mtt_proto_conn_recv(&w, 5000, &r), 0);
+                assert_null(r.error);
+                if (!r.continues)
+                        break;
+                assert_int_equal(json_integer_value(json_object_get(r.parameters, "id")), id);
+                assert_true(n_seen < 4096);
+                seen[n_seen++] = row_text(r.parameters);
+                mtt_proto_reply_done(&r);
+        }
+        session = json_object_get(r.parameters, "session");
+        assert_string_equal(json_string_value(json_object_get(session, "state")), "completed");
+        size_t total_rows = (size_t)json_integer_value(json_object_get(session, "rows"));
+        mtt_proto_reply_done(&r);
+        mtt_proto_conn_close(&w);
+
+        char *text = harness_read_file(path);
+        char *rows[4096];
+        size_t n = report_rows(text, rows, 4096);
+        assert_int_equal(n, total_rows);
+        /* Only rows made before the Watch came are missing (the first, mostly). */
+        assert_true(n_seen >= 4);
+        assert_true(n_seen * 2 >= n);
+        assert_true(n_seen <= n);
+        for (size_t i = 0; i < n_seen; i++) {
+                assert_string_equal(seen[i], rows[n - n_seen + i]);
+                free(seen[i]);
+        }
+        free(text);
+}
+
+static void test_watch_errors(void **state)
+{
+        /* A Watch without "more" is refused, as varlink says. */
+        int fd = harness_connect(&H);
+        json_t *r = harness_call(fd, MTT_PROTO_METHOD_WATCH, "{\"id\":1}", NULL, 0);
+        assert_string_equal(harness_error(r), MTT_PROTO_ERROR_EXPECTED_MORE);
+        json_decref(r);
+        static const char unknown[] =
+            "{\"method\":\"io.mtt.Tracker.Watch\",\"parameters\":{\"id\":999999},\"more\":true}";
+        r = harness_raw(fd, unknown, sizeof(unknown), NULL, 0);
+        assert_string_equal(harness_error(r), MTT_PROTO_ERROR_NO_SUCH_SESSION);
+        json_decref(r);
+        static const char bad[] =
+            "{\"method\":\"io.mtt.Tracker.Watch\",\"parameters\":{\"id\":\"x\"},\"more\":true}";
+        r = harness_raw(fd, bad, sizeof(bad), NULL, 0);
+        assert_string_equal(harness_error(r), MTT_PROTO_ERROR_VARLINK_PARAMETER);
+        json_decref(r);
+        close(fd);
+
+        /* A session already finished: its whole story in one last reply. */
+        char path[256];
+        harness_path(&H, "ended.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "ended"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        uint64_t id = mtt_session_id(s);
+        assert_int_equal(mtt_close(s, MTT_FAILED), 0);
+        mtt_proto_conn w;
+        mtt_proto_reply first;
+        watch(&w, (long long)id, &first);
+        assert_null(first.error);
+        assert_false(first.continues);
+        json_t *session = json_object_get(first.parameters, "session");
+        assert_string_equal(json_string_value(json_object_get(session, "state")), "failed");
+        mtt_proto_reply_done(&first);
+        /* The connection serves calls again. */
+        mtt_proto_reply list;
+        assert_int_equal(mtt_proto_conn_call(&w, MTT_PROTO_METHOD_LIST, NULL, NULL, 0, 5000, &list),
+                         0);
+        assert_null(list.error);
+        mtt_proto_reply_done(&list);
+        mtt_proto_conn_close(&w);
+}
+
+/* Watch() follows sessions opened after it: each one's opening, rows and end. */
+static void test_watch_every_session(void **state)
+{
+        mtt_proto_conn w;
+        mtt_proto_reply r;
+        watch(&w, -1, &r);
+        assert_null(r.error);
+        assert_true(r.continues);
+        assert_true(json_is_array(json_object_get(r.parameters, "sessions")));
+        mtt_proto_reply_done(&r);
+
+        char path[256];
+        harness_path(&H, "every.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "every"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        json_int_t id = (json_int_t)mtt_session_id(s);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+
+        bool opened = false, ended = false;
+        int rows = 0;
+        while (!ended) {
+                assert_int_equal(mtt_proto_conn_recv(&w, 5000, &r), 0);
+                assert_null(r.error);
+                assert_true(r.continues); /* this stream has no end */
+                json_t *session = json_object_get(r.parameters, "session");
+                if (session && json_integer_value(json_object_get(session, "id")) == id) {
+                        const char *st = json_string_value(json_object_get(session, "state"));
+                        if (!opened) {
+                                assert_string_equal(st, "running");
+                                assert_int_equal(rows, 0);
+                                opened = true;
+                        } else {
+                                assert_string_equal(st, "completed");
+                                ended = true;
+                        }
+                } else if (json_integer_value(json_object_get(r.parameters, "id")) == id) {
+                        assert_true(opened);
+                        rows++;
+                }
+                mtt_proto_reply_done(&r);
+        }
+        /* The row at delta 0 and the one at Close at least. */
+        assert_true(rows >= 2);
+        mtt_proto_conn_close(&w);
+}
+
+static bool closed_within(int fd, int ms)
+{
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[65536];
+        while (poll(&p, 1, ms) > 0) {
+                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno == ECONNRESET))
+                        return true;
+                if (n < 0 && errno != EAGAIN)
+                        return false;
+        }
+        return false;
+}
+
+/* SPEC 8: a watcher that never reads costs a bounded buffer and is then dropped; the
+ * sessions it watched, and everybody else, go on at full speed. */
+static void test_watcher_that_never_reads(void **state)
+{
+        mtt_proto_conn w;
+        mtt_proto_reply r;
+        watch(&w, -1, &r);
+        mtt_proto_reply_done(&r);
+
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        for (int i = 0; i < 1500; i++) {
+                mtt_options o = {.socket_path = H.socket, .label = "busy", .timeout_ms = 5000};
+                mtt_session *s;
+                assert_int_equal(mtt_open_fd(null, &o, &s), 0);
+                assert_int_equal(mtt_close(s, i % 2 ? MTT_COMPLETED : MTT_FAILED), 0);
+        }
+        close(null);
+        assert_true(closed_within(w.fd, 5000));
+        mtt_proto_conn_close(&w);
+
+        char *log = harness_read_file(H.log);
+        assert_non_null(strstr(log, "dropping client"));
+        free(log);
+        char path[256];
+        harness_path(&H, "after.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "after"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        assert_true(mtt_has_completed_successfully(path));
+}
+
+int main(void)
+{
+        signal(SIGPIPE, SIG_IGN);
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_rows_equal_the_report),
+            cmocka_unit_test(test_watch_errors),
+            cmocka_unit_test(test_watch_every_session),
+            cmocka_unit_test(test_watcher_that_never_reads),
+        };
+        return cmocka_run_group_tests(tests, start, stop);
+}
