@@ -52,9 +52,30 @@ int harness_start(harness *h, const char *const *extra_args)
         chmod(h->dir, 0755);
         snprintf(h->socket, sizeof(h->socket), "%s/sock", h->dir);
         snprintf(h->log, sizeof(h->log), "%s/mttd.log", h->dir);
-        const char *argv[32] = {MTTD_PATH, "--socket", h->socket};
-        size_t n = 3;
-        for (size_t i = 0; extra_args && extra_args[i] && n < 31; i++)
+        snprintf(h->valgrind_log, sizeof(h->valgrind_log), "%s/valgrind.log", h->dir);
+        char log_file[160];
+        snprintf(log_file, sizeof(log_file), "--log-file=%s", h->valgrind_log);
+        const char *argv[48];
+        size_t n = 0;
+        h->valgrind = getenv("MTT_TEST_VALGRIND") != NULL;
+        if (h->valgrind) {
+                /* Memory errors and definite leaks fail the run; the fds left open at exit
+                 * are counted by harness_stop. */
+                static const char *const memcheck[] = {"valgrind",
+                                                       "--tool=memcheck",
+                                                       "--error-exitcode=99",
+                                                       "--leak-check=full",
+                                                       "--show-leak-kinds=definite",
+                                                       "--errors-for-leak-kinds=definite",
+                                                       "--track-fds=yes"};
+                for (size_t i = 0; i < sizeof(memcheck) / sizeof(memcheck[0]); i++)
+                        argv[n++] = memcheck[i];
+                argv[n++] = log_file;
+        }
+        argv[n++] = MTTD_PATH;
+        argv[n++] = "--socket";
+        argv[n++] = h->socket;
+        for (size_t i = 0; extra_args && extra_args[i] && n < 47; i++)
                 argv[n++] = extra_args[i];
         argv[n] = NULL;
         h->pid = fork();
@@ -70,10 +91,12 @@ int harness_start(harness *h, const char *const *extra_args)
                         dup2(log, 2);
                         close(log);
                 }
-                execv(MTTD_PATH, (char **)argv);
+                closefrom(3); /* what the runner left open is not mttd's */
+                execvp(argv[0], (char **)argv);
                 _exit(127);
         }
-        for (int i = 0; i < 500; i++) {
+        /* Under valgrind mttd takes seconds to start. */
+        for (int i = 0; i < 3000; i++) {
                 int fd = harness_connect(h);
                 if (fd >= 0) {
                         close(fd);
@@ -88,6 +111,41 @@ int harness_start(harness *h, const char *const *extra_args)
         return -1;
 }
 
+/* The fds valgrind found open at exit that mttd opened itself (not inherited), or -1 when
+ * the log has no such report. */
+static int fds_left_open(const char *log)
+{
+        const char *p = log ? strstr(log, "FILE DESCRIPTORS: ") : NULL;
+        if (!p)
+                return -1;
+        int n = 0;
+        while ((p = strstr(p, "Open file descriptor ")) != NULL) {
+                const char *line_end = strchr(p, '\n');
+                const char *next = line_end ? strchr(line_end + 1, '\n') : NULL;
+                const char *inherited = strstr(p, "<inherited from parent>");
+                if (!inherited || !next || inherited > next)
+                        n++;
+                p++;
+        }
+        return n;
+}
+
+/* valgrind's verdict: no memory error (exit 99 otherwise), and no fd left open at exit that
+ * mttd opened. Prints the log when it is not clean. */
+static int valgrind_verdict(const harness *h, int ret)
+{
+        char *log = harness_read_file(h->valgrind_log);
+        int left = fds_left_open(log);
+        if (ret != 0 || left != 0) {
+                fprintf(stderr, "valgrind: mttd exit %d, %d fds of its own open at exit:\n%s\n",
+                        ret, left, log ? log : "(no log)");
+                if (ret == 0)
+                        ret = -1;
+        }
+        free(log);
+        return ret;
+}
+
 int harness_stop(harness *h, bool remove_dir)
 {
         int ret = -1;
@@ -97,6 +155,8 @@ int harness_stop(harness *h, bool remove_dir)
                 if (waitpid(h->pid, &status, 0) == h->pid && WIFEXITED(status))
                         ret = WEXITSTATUS(status);
                 h->pid = 0;
+                if (h->valgrind)
+                        ret = valgrind_verdict(h, ret);
         }
         if (remove_dir && h->dir[0]) {
                 char cmd[128];
@@ -227,4 +287,12 @@ double harness_last_delta(const char *text)
         while (last > text && last[-1] != '\n')
                 last--;
         return strtod(last, NULL);
+}
+
+int harness_finish(harness *h, int failed_tests)
+{
+        int status = harness_stop(h, true);
+        if (status != 0)
+                fprintf(stderr, "mttd did not stop cleanly (%d)\n", status);
+        return failed_tests > 0 || status != 0 ? 1 : 0;
 }

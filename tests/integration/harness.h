@@ -10,14 +10,21 @@ typedef struct harness {
         char dir[64];
         char socket[108]; /* sun_path */
         char log[128];
+        char valgrind_log[128];
+        bool valgrind; /* $MTT_TEST_VALGRIND: mttd runs under memcheck */
         pid_t pid;
 } harness;
 
 /* Starts mttd with extra arguments (NULL-terminated list, may be NULL) and waits until its
- * socket accepts. Returns 0 or -1. */
+ * socket accepts. Returns 0 or -1. With $MTT_TEST_VALGRIND set, mttd runs under valgrind's
+ * memcheck, and harness_stop fails unless it found no error and no fd left open. */
 int harness_start(harness *h, const char *const *extra_args);
-/* SIGTERM, wait, and the exit status (or -1); removes the directory when remove_dir. */
+/* SIGTERM, wait, and the exit status (or -1, or valgrind's complaint); removes the
+ * directory when remove_dir. */
 int harness_stop(harness *h, bool remove_dir);
+/* main's exit status after a group of tests that shared h's mttd: it must also stop
+ * cleanly (exit 0 after SIGTERM, and under valgrind no error and no fd left open). */
+int harness_finish(harness *h, int failed_tests);
 /* A path inside the test directory. */
 const char *harness_path(const harness *h, const char *name, char *buf, size_t size);
 

@@ -250,7 +250,9 @@ static void test_chaos(void **state)
         /* ASan keeps freed memory in quarantine (up to 256 MiB): only a leak beyond it shows. */
         assert_true(rss_after < rss_before + 320 * 1024);
 #else
-        assert_true(rss_after < rss_before + 16 * 1024);
+        /* Under valgrind its own bookkeeping grows; its leak check stands in (harness_stop). */
+        if (!H.valgrind)
+                assert_true(rss_after < rss_before + 16 * 1024);
 #endif
         assert_int_equal(harness_stop(&H, true), 0);
 }

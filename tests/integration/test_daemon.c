@@ -39,11 +39,6 @@ static int start(void **state)
         return harness_start(&H, NULL);
 }
 
-static int stop(void **state)
-{
-        return harness_stop(&H, true) == 0 ? 0 : -1;
-}
-
 static mtt_options opts(const char *label)
 {
         return (mtt_options){.socket_path = H.socket, .label = label};
@@ -906,5 +901,5 @@ int main(void)
             cmocka_unit_test(test_sigterm_flushes),
             cmocka_unit_test(test_no_daemon),
         };
-        return cmocka_run_group_tests(tests, start, stop);
+        return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
 }

@@ -34,11 +34,6 @@ static int start(void **state)
         return harness_start(&H, args);
 }
 
-static int stop(void **state)
-{
-        return harness_stop(&H, true) == 0 ? 0 : -1;
-}
-
 /* A fresh client completes a session: the daemon is unharmed. */
 static void fresh_session_works(void)
 {
@@ -189,5 +184,5 @@ int main(void)
             cmocka_unit_test(test_reader_leaves),
             cmocka_unit_test(test_idle_connections),
         };
-        return cmocka_run_group_tests(tests, start, stop);
+        return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
 }
