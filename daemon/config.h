@@ -17,7 +17,7 @@ typedef struct mttd_config {
         uint64_t flush_delay_us;      /* rows reach the file within this (+ a fine tick) */
         uint64_t sync_interval_us;    /* fdatasync while rows are pending */
         uint64_t stall_after_us;      /* a write older than this is reported stalled */
-        uint64_t shutdown_timeout_us; /* wait for writes on SIGTERM */
+        uint64_t shutdown_timeout_us; /* wait for stalled reports on SIGTERM */
         int64_t peak_min_kb;          /* a peak row stands this far above its neighbours */
 
         unsigned max_sessions;

@@ -63,6 +63,9 @@ static void usage(FILE *f)
                 "                             connections in all (16384) and of one user (1024)\n"
                 "      --idle-timeout-s N     close connections that hold no session and send\n"
                 "                             nothing this long (default 60)\n"
+                "      --stop-timeout-s N     on SIGTERM, wait this long for reports whose\n"
+                "                             writes stall (default 5; local files are always\n"
+                "                             written to the end)\n"
                 "      --max-frame-kb N       largest call accepted (default 64)\n"
                 "      --max-output-kb N      unsent replies a connection may pile up; a watcher\n"
                 "                             that does not read is dropped (default 1024)\n"
@@ -107,6 +110,7 @@ static const num_option num_options[] = {
     {"calibration-ms", FIELD(calibration_us, AS_U64), 1, 60000, 1000},
     {"sync-interval-s", FIELD(sync_interval_us, AS_U64), 1, 3600, 1000000},
     {"idle-timeout-s", FIELD(idle_timeout_us, AS_U64), 1, 86400, 1000000},
+    {"stop-timeout-s", FIELD(shutdown_timeout_us, AS_U64), 1, 3600, 1000000},
     {"peak-min-kb", FIELD(peak_min_kb, AS_I64), 0, 1048576, 1},
     {"max-frame-kb", FIELD(max_frame, AS_SIZE), 1, 16384, 1024},
     {"max-output-kb", FIELD(max_output, AS_SIZE), 1, 1048576, 1024},

@@ -42,7 +42,8 @@ struct mttd_tracker {
         unsigned n_running, n_finished; /* finished: ended and their last write is back */
         uint64_t next_id;
         bool shutting_down;
-        bool reader_failed; /* logged once */
+        bool stop_timed_out; /* no more waiting for reports that stall */
+        bool reader_failed;  /* logged once */
 };
 
 static void list_remove(mttd_tracker *t, mttd_session *s)
@@ -221,23 +222,21 @@ static void trim_history(mttd_tracker *t)
         }
 }
 
-static size_t pending_writes(const mttd_tracker *t)
-{
-        return mttd_writer_pending(t->writer) + mttd_writer_pending(t->stalls);
-}
-
 /* Each lane has its own threads: no pipe nobody reads holds up a local file's rows. */
 static mttd_writer *lane_of(const mttd_tracker *t, const mttd_session *s)
 {
         return s->may_stall ? t->stalls : t->writer;
 }
 
+/* Shutdown waits for every write to a local file, however long; for reports that may
+ * stall (a pipe nobody reads, a hung NFS server) only until the shutdown timeout. */
 static void maybe_drained(mttd_tracker *t)
 {
-        if (t->shutting_down && pending_writes(t) == 0) {
-                ev_timer_stop(t->loop, &t->shutdown_timer);
-                t->hooks.drained(t->hooks.ctx);
-        }
+        if (!t->shutting_down || mttd_writer_pending(t->writer) > 0 ||
+            (mttd_writer_pending(t->stalls) > 0 && !t->stop_timed_out))
+                return;
+        ev_timer_stop(t->loop, &t->shutdown_timer);
+        t->hooks.drained(t->hooks.ctx);
 }
 
 /* History is trimmed later (trim_history), never under a loop over the sessions. */
@@ -457,9 +456,14 @@ static void on_tick(void *ctx)
 static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_tracker *t = w->data;
-        mttd_log(LOG_WARNING, "%zu report writes still pending after %.1f s; exiting anyway",
-                 pending_writes(t), (double)t->cfg->shutdown_timeout_us / 1e6);
-        t->hooks.drained(t->hooks.ctx);
+        size_t stalled = mttd_writer_pending(t->stalls);
+        if (stalled > 0)
+                mttd_log(LOG_WARNING,
+                         "%zu writes to reports that stall (pipes, terminals, network file "
+                         "systems) still pending after %.1f s: not waiting for them",
+                         stalled, (double)t->cfg->shutdown_timeout_us / 1e6);
+        t->stop_timed_out = true;
+        maybe_drained(t);
 }
 
 int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tracker_hooks *hooks,

@@ -552,6 +552,50 @@ static void send_close(int conn, uint64_t id, const char *outcome)
 
 /* SPEC 9: a report nobody reads stalls its own writes only. Two Closes of it both wait for
  * its report, other sessions go on meanwhile, and all is written once the reader reads. */
+/* SIGTERM with a report that stalls: local reports are all flushed, mttd waits for the
+ * stalled one only until --stop-timeout-s, then exits 0. */
+static void test_sigterm_with_a_stalled_report(void **state)
+{
+        enum { LOCAL = 50 };
+        static const char *const args[] = {"--stop-timeout-s", "1", NULL};
+        harness h2;
+        assert_int_equal(harness_start(&h2, args), 0);
+        int p[2];
+        full_pipe(p);
+        mtt_options o = {.socket_path = h2.socket, .label = "stalled"};
+        mtt_session *stalled, *local[LOCAL];
+        assert_int_equal(mtt_open_fd(p[1], &o, &stalled), 0);
+        char path[LOCAL][256];
+        for (int i = 0; i < LOCAL; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "local%d.csv", i);
+                harness_path(&h2, name, path[i], sizeof(path[i]));
+                o.label = name;
+                assert_int_equal(mtt_open(path[i], &o, &local[i]), 0);
+        }
+        usleep(1200000); /* the stalled report's first write is under way */
+        uint64_t t0 = now_ms();
+        assert_int_equal(harness_stop(&h2, false), 0);
+        uint64_t took = now_ms() - t0;
+        print_message("SIGTERM to exit: %llu ms\n", (unsigned long long)took);
+        assert_true(took >= 900);
+        assert_true(took < 4000);
+        for (int i = 0; i < LOCAL; i++) {
+                char *text = harness_read_file(path[i]);
+                int rows;
+                const char *why = harness_check_report(text, ENDING_NONE, &rows);
+                if (why)
+                        fail_msg("%s in %s:\n%s", why, path[i], text);
+                assert_true(harness_last_delta(text) >= 1.2);
+                free(text);
+                mtt_close(local[i], MTT_COMPLETED);
+        }
+        mtt_close(stalled, MTT_COMPLETED);
+        close(p[0]);
+        close(p[1]);
+        harness_stop(&h2, true);
+}
+
 static void test_stalled_report(void **state)
 {
         int p[2];
@@ -899,6 +943,7 @@ int main(void)
             cmocka_unit_test(test_fds_with_coalesced_calls),
             cmocka_unit_test(test_large_list),
             cmocka_unit_test(test_sigterm_flushes),
+            cmocka_unit_test(test_sigterm_with_a_stalled_report),
             cmocka_unit_test(test_no_daemon),
         };
         return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));

@@ -146,6 +146,29 @@ static void test_reader_leaves(void **state)
         assert_int_equal(mtt_close(s, MTT_COMPLETED), -EPIPE);
 }
 
+/* A terminal that hangs up (its pty master closed) fails writes with EIO: that session ends
+ * in error with EIO, the others go on. */
+static void test_terminal_hangs_up(void **state)
+{
+        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(master >= 0);
+        assert_int_equal(grantpt(master), 0);
+        assert_int_equal(unlockpt(master), 0);
+        int tty = open(ptsname(master), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        assert_true(tty >= 0);
+        mtt_options o = {.socket_path = H.socket, .label = "terminal"};
+        mtt_session *s;
+        assert_int_equal(mtt_open_fd(tty, &o, &s), 0);
+        close(tty);
+        close(master);
+        fresh_session_works();
+        usleep(1500000); /* the next write fails */
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), -EIO);
+        char *log = harness_read_file(H.log);
+        assert_non_null(strstr(log, strerror(EIO)));
+        free(log);
+}
+
 /* SPEC 8: connections that hold no session and say nothing are closed after the idle
  * timeout (2 s here); one that holds a session is not. 2000 of them hurt nobody. */
 static void test_idle_connections(void **state)
@@ -179,9 +202,8 @@ int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_deep_json_and_bad_utf8),
-            cmocka_unit_test(test_open_with_ten_fds),
-            cmocka_unit_test(test_reader_leaves),
+            cmocka_unit_test(test_deep_json_and_bad_utf8), cmocka_unit_test(test_open_with_ten_fds),
+            cmocka_unit_test(test_reader_leaves),          cmocka_unit_test(test_terminal_hangs_up),
             cmocka_unit_test(test_idle_connections),
         };
         return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
