@@ -25,6 +25,7 @@ void mttd_config_defaults(mttd_config *c)
             .idle_timeout_us = 60000000,
             .history = 256,
             .writer_threads = 16,
+            .max_blocking_per_uid = 16,
             .max_frame = 64 * 1024,
             .max_output = 1024 * 1024,
         };

@@ -27,6 +27,7 @@ typedef struct mttd_config {
         uint64_t idle_timeout_us; /* a connection with no running session and no call */
         unsigned history;         /* ended sessions kept for List and Status */
         unsigned writer_threads;
+        unsigned max_blocking_per_uid; /* writes in flight to one user's fds that may block */
         size_t max_frame;
         size_t max_output; /* unsent reply bytes per connection */
 } mttd_config;

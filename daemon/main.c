@@ -63,6 +63,9 @@ static void usage(FILE *f)
                 "                             connections in all (16384) and of one user (1024)\n"
                 "      --idle-timeout-s N     close connections that hold no session and send\n"
                 "                             nothing this long (default 60)\n"
+                "      --max-blocking-writes-per-uid N  writes in flight to one user's\n"
+                "                             reports that may block (pipes, terminals, NFS);\n"
+                "                             the rest wait their turn (default 16)\n"
                 "      --stop-timeout-s N     on SIGTERM, wait this long for reports whose\n"
                 "                             writes stall (default 5; local files are always\n"
                 "                             written to the end)\n"
@@ -111,6 +114,7 @@ static const num_option num_options[] = {
     {"sync-interval-s", FIELD(sync_interval_us, AS_U64), 1, 3600, 1000000},
     {"idle-timeout-s", FIELD(idle_timeout_us, AS_U64), 1, 86400, 1000000},
     {"stop-timeout-s", FIELD(shutdown_timeout_us, AS_U64), 1, 3600, 1000000},
+    {"max-blocking-writes-per-uid", FIELD(max_blocking_per_uid, AS_UNSIGNED), 1, 128, 1},
     {"peak-min-kb", FIELD(peak_min_kb, AS_I64), 0, 1048576, 1},
     {"max-frame-kb", FIELD(max_frame, AS_SIZE), 1, 16384, 1024},
     {"max-output-kb", FIELD(max_output, AS_SIZE), 1, 1048576, 1024},

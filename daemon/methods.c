@@ -108,10 +108,11 @@ static json_t *get_interface_description(mttd_request *req, int *deferred)
 /* SPEC 8: open for writing, and a regular file, a pipe or FIFO, or a character device. */
 static const char *fd_unfit(int fd)
 {
-        struct stat st;
-        if (fstat(fd, &st) < 0)
+        mode_t mode;
+        dev_t dev;
+        if (mttd_fd_stat(fd, &mode, &dev) < 0)
                 return "the file descriptor cannot be examined";
-        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+        if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISCHR(mode))
                 return "not a regular file, pipe, FIFO or character device";
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0 || (fl & O_PATH))

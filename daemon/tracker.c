@@ -7,6 +7,7 @@
 
 #include "baseline.h"
 #include "due.h"
+#include "shares.h"
 #include "ticker.h"
 #include "clock.h"
 #include "log.h"
@@ -41,6 +42,8 @@ struct mttd_tracker {
         mttd_session *head, *tail;      /* every session, oldest first */
         unsigned n_running, n_finished; /* finished: ended and their last write is back */
         uint64_t next_id;
+        mttd_shares shares;  /* writes in flight to fds that may stall, per user */
+        unsigned n_deferred; /* sessions whose write waits for its user's share */
         bool shutting_down;
         bool stop_timed_out; /* no more waiting for reports that stall */
         bool reader_failed;  /* logged once */
@@ -331,6 +334,44 @@ static void add_shared(mttd_tracker *t, mttd_write_job **job, const mttd_write_i
         }
 }
 
+/* Writes a session whose fd may stall, if its user has fewer than cfg->max_blocking_per_uid
+ * such writes in flight: one user's pipes that nobody reads hold that many writer threads
+ * at most, and other users' pipes and terminals still get theirs. Otherwise the session's
+ * rows wait in its buffer until one of its user's writes comes back. */
+static void write_blocking(mttd_tracker *t, mttd_session *s, uint64_t now_us, bool with_sync)
+{
+        if (mttd_shares_in_flight(&t->shares, s->uid) >= t->cfg->max_blocking_per_uid ||
+            mttd_shares_add(&t->shares, s->uid) < 0) {
+                t->n_deferred += !s->deferred;
+                s->deferred = true;
+                return;
+        }
+        t->n_deferred -= s->deferred;
+        s->deferred = false;
+        s->share_counted = true;
+        write_now(t, s, now_us, with_sync);
+        if (!s->writing) { /* it never went out */
+                s->share_counted = false;
+                mttd_shares_remove(&t->shares, s->uid);
+        }
+}
+
+/* A blocking write of uid came back: that user's next waiting write may go. */
+static void write_deferred(mttd_tracker *t, uid_t uid, uint64_t now_us)
+{
+        if (t->n_deferred == 0 || t->shutting_down)
+                return;
+        for (mttd_session *d = t->head; d; d = d->next) {
+                if (!d->deferred || d->uid != uid)
+                        continue;
+                bool last = d->state != MTTD_RUNNING;
+                if (last ? mttd_session_last_due(d) : !d->writing) {
+                        write_blocking(t, d, now_us, last);
+                        return;
+                }
+        }
+}
+
 /* Every flush interval, what running sessions have buffered goes to the writer: the reports
  * whose fds cannot stall in a few shared jobs, their syncs in jobs apart (a slow sync must not
  * hold up the next rows), the others in jobs of their own. Rows reach their file at most one
@@ -344,14 +385,19 @@ static void write_due(mttd_tracker *t, uint64_t now_us)
         mttd_writer_poke(t->stalls);
         mttd_write_job *writes = NULL, *syncs = NULL;
         for (mttd_session *s = t->head; s; s = s->next) {
-                if (s->state != MTTD_RUNNING) /* its last write went when it ended */
+                if (s->state != MTTD_RUNNING) {
+                        /* Its last write went when it ended, unless its user's share of
+                         * the writers was taken then. */
+                        if (s->may_stall && mttd_session_last_due(s))
+                                write_blocking(t, s, now_us, true);
                         continue;
+                }
                 bool text = mttd_session_text_due(s, now_us, 0);
                 bool sync = mttd_session_sync_due(s, now_us, t->cfg->sync_interval_us);
                 mttd_write_item item;
                 if (s->may_stall) {
                         if ((text || sync) && !s->writing)
-                                write_now(t, s, now_us, sync);
+                                write_blocking(t, s, now_us, sync);
                         continue;
                 }
                 if (text) {
@@ -396,12 +442,21 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         uint64_t now = mttd_now_us();
         bool was_running = s->state == MTTD_RUNNING, again;
         bool finished = mttd_session_write_done(s, item, now, &again);
+        bool blocking = s->share_counted;
+        if (blocking) {
+                s->share_counted = false;
+                mttd_shares_remove(&t->shares, s->uid);
+        }
         if (was_running && s->state != MTTD_RUNNING)
                 left_running(t, s);
-        if (again)
+        if (again && s->may_stall)
+                write_blocking(t, s, now, true);
+        else if (again)
                 write_now(t, s, now, true);
         else if (finished)
                 session_finished(t, s);
+        if (blocking)
+                write_deferred(t, s->uid, now);
         trim_history(t);
         maybe_drained(t);
 }
@@ -521,6 +576,7 @@ void mttd_tracker_free(mttd_tracker *t)
         mttd_writer_free(t->writer);
         mttd_writer_free(t->stalls);
         mttd_due_free(&t->due);
+        mttd_shares_free(&t->shares);
         free(t->hot);
         while (t->head) {
                 mttd_session *s = t->head;
@@ -604,7 +660,11 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         t->stats.rows_written += s->n_rows - rows;
         /* The last write goes as soon as what is in flight, if anything, is back; at
          * shutdown all of them go together (write_last). */
-        if (!t->shutting_down && mttd_session_last_due(s))
+        if (t->shutting_down || !mttd_session_last_due(s))
+                return;
+        if (s->may_stall)
+                write_blocking(t, s, now, true);
+        else
                 write_now(t, s, now, true);
 }
 

@@ -2,6 +2,7 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -348,28 +349,37 @@ static struct {
 } fs_cache[32];
 static size_t fs_cache_next;
 
+int mttd_fd_stat(int fd, mode_t *mode, dev_t *dev)
+{
+        struct statx stx;
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0)
+                return -errno;
+        *mode = stx.stx_mode;
+        *dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        return 0;
+}
+
 bool mttd_fd_may_stall(int fd, dev_t *dev)
 {
         /* File systems whose writes wait on a network or a user-space server. */
         static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",   "ceph",
                                              "afs",   "9p",        "coda",  "lustre", "gfs2",
                                              "ocfs2", "glusterfs", "davfs", "sshfs"};
-        struct stat st;
+        mode_t mode;
         char type[64];
-        if (fstat(fd, &st) < 0)
+        if (mttd_fd_stat(fd, &mode, dev) < 0)
                 return true;
-        *dev = st.st_dev;
-        if (!S_ISREG(st.st_mode))
+        if (!S_ISREG(mode))
                 return true;
         for (size_t i = 0; i < sizeof(fs_cache) / sizeof(fs_cache[0]); i++)
-                if (fs_cache[i].used && fs_cache[i].dev == st.st_dev)
+                if (fs_cache[i].used && fs_cache[i].dev == *dev)
                         return fs_cache[i].may_stall;
-        bool may_stall = !fs_type_of(st.st_dev, type, sizeof(type));
+        bool may_stall = !fs_type_of(*dev, type, sizeof(type));
         for (size_t i = 0; !may_stall && i < sizeof(remote) / sizeof(remote[0]); i++)
                 if (strncmp(type, remote[i], strlen(remote[i])) == 0)
                         may_stall = true;
         size_t k = fs_cache_next++ % (sizeof(fs_cache) / sizeof(fs_cache[0]));
-        fs_cache[k].dev = st.st_dev;
+        fs_cache[k].dev = *dev;
         fs_cache[k].may_stall = may_stall;
         fs_cache[k].used = true;
         return may_stall;

@@ -68,6 +68,10 @@ bool mttd_write_job_add(mttd_write_job *job, const mttd_write_item *item);
 /* Frees the job and its items' data; accepts NULL. */
 void mttd_write_job_free(mttd_write_job *job);
 
+/* The type and file system of an open fd as the kernel has them cached: statx with
+ * AT_STATX_DONT_SYNC, which does not ask a network file system's server (fstat may, and a
+ * hung server would block the event loop with it). Returns 0 or -errno. */
+int mttd_fd_stat(int fd, mode_t *mode, dev_t *dev);
 /* Whether a write to fd may block for long: anything but a regular file on a local file
  * system (pipes nobody reads, terminals, network and FUSE mounts). Such fds get jobs of
  * their own. */

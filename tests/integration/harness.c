@@ -296,3 +296,18 @@ int harness_finish(harness *h, int failed_tests)
                 fprintf(stderr, "mttd did not stop cleanly (%d)\n", status);
         return failed_tests > 0 || status != 0 ? 1 : 0;
 }
+
+int harness_full_pipe(int p[2])
+{
+        if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[1], F_SETPIPE_SZ, 4096) < 0)
+                return -1;
+        int fl = fcntl(p[1], F_GETFL);
+        fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+        char junk[512];
+        memset(junk, 'j', sizeof(junk));
+        while (write(p[1], junk, sizeof(junk)) > 0) {
+        }
+        /* The daemon never changes the file's flags: hand it a blocking pipe. */
+        fcntl(p[1], F_SETFL, fl);
+        return 0;
+}

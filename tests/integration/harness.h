@@ -39,6 +39,9 @@ json_t *harness_call(int fd, const char *method, const char *params_json, const 
 /* The error name of a reply, or NULL for a successful one. */
 const char *harness_error(const json_t *reply);
 
+/* A pipe whose buffer is full (and small): a report written into p[1] stalls until
+ * somebody reads p[0]. Both ends close-on-exec, p[1] blocking. Returns 0 or -1. */
+int harness_full_pipe(int p[2]);
 /* The file's contents (malloc'ed, NUL-terminated) or NULL. */
 char *harness_read_file(const char *path);
 

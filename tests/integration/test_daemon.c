@@ -510,20 +510,6 @@ static void test_no_daemon(void **state)
 }
 
 /* A pipe whose buffer is full: a write into it blocks until someone reads. */
-static void full_pipe(int p[2])
-{
-        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
-        int fl = fcntl(p[1], F_GETFL);
-        fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
-        char junk[512];
-        memset(junk, 'j', sizeof(junk));
-        while (write(p[1], junk, sizeof(junk)) > 0) {
-        }
-        /* The daemon never changes the file's flags: hand it a blocking pipe. */
-        fcntl(p[1], F_SETFL, fl);
-}
-
 static bool readable_within(int fd, int ms)
 {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -561,7 +547,7 @@ static void test_sigterm_with_a_stalled_report(void **state)
         harness h2;
         assert_int_equal(harness_start(&h2, args), 0);
         int p[2];
-        full_pipe(p);
+        assert_int_equal(harness_full_pipe(p), 0);
         mtt_options o = {.socket_path = h2.socket, .label = "stalled"};
         mtt_session *stalled, *local[LOCAL];
         assert_int_equal(mtt_open_fd(p[1], &o, &stalled), 0);
@@ -599,7 +585,7 @@ static void test_sigterm_with_a_stalled_report(void **state)
 static void test_stalled_report(void **state)
 {
         int p[2];
-        full_pipe(p);
+        assert_int_equal(harness_full_pipe(p), 0);
         int a = harness_connect(&H), b = harness_connect(&H);
         json_t *r = open_on(a, p[1], "stalled");
         uint64_t id = (uint64_t)session_num(r, "id");
@@ -609,7 +595,7 @@ static void test_stalled_report(void **state)
         int more[MORE][2];
         int c = harness_connect(&H);
         for (int i = 0; i < MORE; i++) {
-                full_pipe(more[i]);
+                assert_int_equal(harness_full_pipe(more[i]), 0);
                 json_decref(open_on(c, more[i][1], "stalled too"));
         }
         usleep(1000000); /* past a flush: writer threads are now blocked on the pipes */
@@ -673,7 +659,7 @@ static void test_stalled_report(void **state)
 static void test_hangup_while_waiting(void **state)
 {
         int p[2];
-        full_pipe(p);
+        assert_int_equal(harness_full_pipe(p), 0);
         int a = harness_connect(&H);
         json_t *r = open_on(a, p[1], "stalled");
         uint64_t stalled = (uint64_t)session_num(r, "id");

@@ -2,6 +2,7 @@
  * a fresh client must complete a session normally. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -169,6 +171,70 @@ static void test_terminal_hangs_up(void **state)
         free(log);
 }
 
+/* SPEC 9 under pressure: one user's 300 reports into pipes nobody reads hold only that
+ * user's share of the writer threads (there are 256 at most); another user's pipe report
+ * still gets its rows at once. */
+static void test_stalled_reports_of_one_user(void **state)
+{
+        enum { STALLED = 300 };
+        if (geteuid() != 0) {
+                print_message("skipped: needs root to become nobody\n");
+                skip();
+        }
+        int ready[2];
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* after setuid, which clears it */
+                int conn = harness_connect(&H);
+                for (int i = 0; i < STALLED; i++) {
+                        int p[2];
+                        if (harness_full_pipe(p) < 0)
+                                _exit(11);
+                        json_t *r = harness_call(conn, "io.mtt.Tracker.Open",
+                                                 "{\"fd\":0,\"label\":\"stalled\"}", &p[1], 1);
+                        if (!r || harness_error(r))
+                                _exit(12);
+                        json_decref(r);
+                        close(p[1]); /* p[0] stays open, never read */
+                }
+                if (write(ready[1], "y", 1) != 1)
+                        _exit(13);
+                pause();
+                _exit(0);
+        }
+        close(ready[1]);
+        char c;
+        struct pollfd p = {.fd = ready[0], .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 60000), 1);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        usleep(2500000); /* their writes go out and stall */
+
+        int mine[2];
+        assert_int_equal(pipe2(mine, O_CLOEXEC), 0);
+        mtt_options o = {.socket_path = H.socket, .label = "read"};
+        mtt_session *s;
+        assert_int_equal(mtt_open_fd(mine[1], &o, &s), 0);
+        close(mine[1]);
+        /* The header and the first row reach the pipe within a flush (0.9 s). */
+        char buf[256];
+        struct pollfd q = {.fd = mine[0], .events = POLLIN};
+        assert_int_equal(poll(&q, 1, 3000), 1);
+        ssize_t n = read(mine[0], buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, "delta,ram\n0.000000,"));
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        close(mine[0]);
+
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fresh_session_works();
+}
+
 /* SPEC 8: connections that hold no session and say nothing are closed after the idle
  * timeout (2 s here); one that holds a session is not. 2000 of them hurt nobody. */
 static void test_idle_connections(void **state)
@@ -202,8 +268,11 @@ int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_deep_json_and_bad_utf8), cmocka_unit_test(test_open_with_ten_fds),
-            cmocka_unit_test(test_reader_leaves),          cmocka_unit_test(test_terminal_hangs_up),
+            cmocka_unit_test(test_deep_json_and_bad_utf8),
+            cmocka_unit_test(test_open_with_ten_fds),
+            cmocka_unit_test(test_reader_leaves),
+            cmocka_unit_test(test_terminal_hangs_up),
+            cmocka_unit_test(test_stalled_reports_of_one_user),
             cmocka_unit_test(test_idle_connections),
         };
         return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
