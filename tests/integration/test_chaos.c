@@ -1,7 +1,8 @@
-/* Integration: 1000 sessions from 50 concurrent client processes, a third of which are
- * SIGKILLed at random moments while the rest close completed or failed at random. Then
- * every report is well formed and ends as its client did, List agrees with the files, and
- * mttd's fds and memory are back where they were. */
+/* Integration: 1000 sessions from 50 concurrent client processes over about a minute
+ * ($MTT_CHAOS_SECONDS, 60 by default), a third of the clients SIGKILLed at random moments
+ * while the rest close completed or failed at random. Then every report is well formed and
+ * ends as its client did, List agrees with the files, and mttd's fds and memory are back
+ * where they were. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 enum { CLIENTS = 50, SESSIONS = 20, KILLED = CLIENTS / 3 };
 
 static harness H;
+static unsigned run_ms; /* how long the clients' sessions take, about */
 
 static int count_fds(pid_t pid)
 {
@@ -78,7 +80,11 @@ static void client(int i)
                 if (mtt_open(path, &o, &s) < 0)
                         _exit(3);
                 note(log, "o", name, NULL);
-                usleep((useconds_t)(rand() % 150000));
+                /* A quarter of the runs last milliseconds, the others up to seconds. */
+                unsigned avg_ms = run_ms / SESSIONS;
+                unsigned ms = rand() % 4 == 0 ? (unsigned)rand() % 50
+                                              : (unsigned)rand() % (2 * avg_ms * 4 / 3 + 1);
+                usleep((useconds_t)ms * 1000);
                 bool ok = rand() % 2;
                 note(log, "i", name, ok ? "completed" : "failed");
                 if (mtt_close(s, ok ? MTT_COMPLETED : MTT_FAILED) < 0)
@@ -163,7 +169,7 @@ static void test_chaos(void **state)
         /* A third of them die at random moments of the run. */
         srand(12345);
         for (int k = 0; k < KILLED; k++) {
-                usleep((useconds_t)(rand() % 120000));
+                usleep((useconds_t)(rand() % (2 * run_ms / KILLED + 1)) * 1000);
                 kill(pids[k * 3], SIGKILL);
         }
         for (int i = 0; i < CLIENTS; i++) {
@@ -259,6 +265,10 @@ static void test_chaos(void **state)
 
 int main(void)
 {
+        /* Under valgrind a shorter run: the long one has run plain and under ASan. */
+        const char *seconds = getenv("MTT_CHAOS_SECONDS");
+        unsigned dflt = getenv("MTT_TEST_VALGRIND") ? 20 : 60;
+        run_ms = (seconds ? (unsigned)atoi(seconds) : dflt) * 1000;
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_chaos),
