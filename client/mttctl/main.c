@@ -28,6 +28,8 @@ static void usage(FILE *f)
               "  check FILE...                  each report's verdict; exit 0 only if all\n"
               "                                 completed\n"
               "  sample [--json]                the current memory reading\n"
+              "  watch [ID] [--json]            follow a session's rows as they are made\n"
+              "                                 (without ID: every session of yours)\n"
               "\n"
               "Options:\n"
               "  -s, --socket PATH   mttd's socket (default: $MTT_SOCKET, then\n"
@@ -56,7 +58,7 @@ int mttctl_usage_error(const char *fmt, ...)
         va_start(ap, fmt);
         fputs("mttctl: ", stderr);
         vfprintf(stderr, fmt, ap);
-        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|sample [ARG]...\n"
+        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|sample|watch [ARG]...\n"
               "Try 'mttctl --help' for more.\n",
               stderr);
         va_end(ap);
@@ -71,40 +73,53 @@ void mttctl_unreachable(const char *path, int err)
                         "MTT_SOCKET=PATH.\n");
 }
 
-json_t *mttctl_call(const char *method, json_t *params)
+int mttctl_connect(mtt_proto_conn *c)
 {
         char path[PATH_MAX];
         mtt_options opts = {.socket_path = mttctl_socket};
+        c->fd = -1;
         if (!mtt_socket_path(&opts, path, sizeof(path))) {
-                json_decref(params);
                 mttctl_error("socket path too long");
-                return NULL;
+                return -ENAMETOOLONG;
         }
-        mtt_proto_conn c;
-        int r = mtt_proto_conn_open(&c, path);
+        int r = mtt_proto_conn_open(c, path);
         if (r < 0) {
-                json_decref(params);
                 mttctl_unreachable(path, r);
+                mtt_proto_conn_close(c);
+        }
+        return r;
+}
+
+void mttctl_reply_error(const mtt_proto_reply *reply)
+{
+        const char *reason = json_string_value(json_object_get(reply->parameters, "reason"));
+        json_t *id = json_object_get(reply->parameters, "id");
+        if (strcmp(reply->error, MTT_PROTO_ERROR_NO_SUCH_SESSION) == 0)
+                mttctl_error("no session %lld", (long long)json_integer_value(id));
+        else if (strcmp(reply->error, MTT_PROTO_ERROR_PERMISSION_DENIED) == 0)
+                mttctl_error("session %lld belongs to another user",
+                             (long long)json_integer_value(id));
+        else
+                mttctl_error("mttd answered %s%s%s", reply->error, reason ? ": " : "",
+                             reason ? reason : "");
+}
+
+json_t *mttctl_call(const char *method, json_t *params)
+{
+        mtt_proto_conn c;
+        if (mttctl_connect(&c) < 0) {
+                json_decref(params);
                 return NULL;
         }
         mtt_proto_reply reply;
-        r = mtt_proto_conn_call(&c, method, params, NULL, 0, 30000, &reply);
+        int r = mtt_proto_conn_call(&c, method, params, NULL, 0, 30000, &reply);
         mtt_proto_conn_close(&c);
         if (r < 0) {
-                mttctl_error("no answer from mttd at %s: %s", path, strerror(-r));
+                mttctl_error("no answer from mttd: %s", strerror(-r));
                 return NULL;
         }
         if (reply.error) {
-                const char *reason = json_string_value(json_object_get(reply.parameters, "reason"));
-                json_t *id = json_object_get(reply.parameters, "id");
-                if (strcmp(reply.error, MTT_PROTO_ERROR_NO_SUCH_SESSION) == 0)
-                        mttctl_error("no session %lld", (long long)json_integer_value(id));
-                else if (strcmp(reply.error, MTT_PROTO_ERROR_PERMISSION_DENIED) == 0)
-                        mttctl_error("session %lld belongs to another user",
-                                     (long long)json_integer_value(id));
-                else
-                        mttctl_error("mttd answered %s%s%s", reply.error, reason ? ": " : "",
-                                     reason ? reason : "");
+                mttctl_reply_error(&reply);
                 mtt_proto_reply_done(&reply);
                 return NULL;
         }
@@ -126,7 +141,7 @@ int main(int argc, char **argv)
                 int (*fn)(int, char **);
         } commands[] = {
             {"list", mttctl_list},   {"status", mttctl_status}, {"run", mttctl_run},
-            {"check", mttctl_check}, {"sample", mttctl_sample},
+            {"check", mttctl_check}, {"sample", mttctl_sample}, {"watch", mttctl_watch},
         };
         int c;
         opterr = 0;

@@ -21,6 +21,10 @@ int mttctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* Says that mttd cannot be reached at path, and how to start one. */
 void mttctl_unreachable(const char *path, int err);
 
+/* Connects to mttd; on failure says which socket it tried and how to start mttd. */
+int mttctl_connect(mtt_proto_conn *c);
+/* Says what a varlink error reply means. */
+void mttctl_reply_error(const mtt_proto_reply *reply);
 /* Calls a method on mttd. Returns the reply's parameters (a new reference) or NULL after
  * printing what went wrong: which socket it tried and how to start mttd, or the error. */
 json_t *mttctl_call(const char *method, json_t *params);
@@ -30,3 +34,4 @@ int mttctl_status(int argc, char **argv);
 int mttctl_run(int argc, char **argv);
 int mttctl_check(int argc, char **argv);
 int mttctl_sample(int argc, char **argv);
+int mttctl_watch(int argc, char **argv);

@@ -12,7 +12,7 @@ export MTT_SOCKET="$DIR/sock"
 
 cleanup() {
         [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-        rm -rf "$DIR"
+        [ -n "${KEEP:-}" ] || rm -rf "$DIR"
 }
 trap cleanup EXIT
 
@@ -132,5 +132,41 @@ check "sample shows what one read serves" grep -q "^mttd: .* samples, .* rows wr
 status_is 0 "sample --json" "$MTTCTL" sample --json
 check "sample --json has the reading" grep -q '"mem_total_kb"' "$DIR/out"
 check "sample --json has the counters" grep -q '"sessions_per_sample"' "$DIR/out"
+
+# --- watch: the rows it prints are the report's own, then the session's end
+status_is 2 "watch with a bad ID" "$MTTCTL" watch x
+status_is 2 "watch with two IDs" "$MTTCTL" watch 1 2
+status_is 1 "watch of an unknown session" "$MTTCTL" watch 999
+check "watch names the unknown session" grep -q "no session 999" "$DIR/err"
+timeout 10 "$MTTCTL" watch >"$DIR/all.out" 2>&1 &
+watch_all=$!
+sleep 0.2
+"$MTTCTL" run -o "$DIR/watched.csv" -l watched -- \
+        sh -c 'sleep 0.4; x=$(head -c 40000000 /dev/zero | tr "\\0" a); sleep 0.4' 2>/dev/null &
+runner=$!
+id=
+i=0
+while [ -z "$id" ] && [ $i -lt 100 ]; do
+        id=$("$MTTCTL" list | awk '$4 == "watched" && /running/ { print $1 }')
+        i=$((i + 1))
+        sleep 0.02
+done
+"$MTTCTL" watch "$id" >"$DIR/watch.out" 2>"$DIR/err"
+check "watch exits 0 when the session ends" [ $? -eq 0 ]
+wait $runner
+grep -v '^#' "$DIR/watch.out" >"$DIR/watch.rows"
+grep '\.' "$DIR/watched.csv" >"$DIR/file.rows"
+rows=$(wc -l <"$DIR/watch.rows")
+check "watch printed rows" [ "$rows" -ge 2 ]
+check "watch's rows are the report's last rows" sh -c \
+        "tail -n $rows '$DIR/file.rows' | cmp -s - '$DIR/watch.rows'"
+check "watch ends with the session's end" grep -q "^# session $id (watched) completed" "$DIR/watch.out"
+status_is 0 "watch --json of an ended session" "$MTTCTL" watch --json "$id"
+check "watch --json gives the session" grep -q '"state":"completed"' "$DIR/out"
+kill $watch_all 2>/dev/null
+wait $watch_all 2>/dev/null
+check "watch without ID saw the session open" grep -q "^# session $id (watched) running" "$DIR/all.out"
+check "watch without ID saw its first row" grep -q "^$id,0.000000," "$DIR/all.out"
+check "watch without ID saw it end" grep -q "^# session $id (watched) completed" "$DIR/all.out"
 
 summary
