@@ -8,6 +8,7 @@
 
 #include "csv.h"
 #include "meminfo.h"
+#include "peer.h"
 
 const char *mttd_state_name(mttd_state s)
 {
@@ -107,6 +108,7 @@ void mttd_session_free(mttd_session *s)
                 return;
         if (s->fd >= 0)
                 close(s->fd);
+        mttd_peer_free(s->peer);
         free(s->text);
         free(s->label);
         free(s->cause);
@@ -135,7 +137,8 @@ bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync
 
 bool mttd_session_last_due(const mttd_session *s)
 {
-        return s->state != MTTD_RUNNING && s->fd >= 0 && !s->writing && !s->syncing;
+        return s->state != MTTD_RUNNING && s->fd >= 0 && !s->writing && !s->syncing &&
+               !s->cause_pending;
 }
 
 void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,

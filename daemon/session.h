@@ -76,6 +76,9 @@ typedef struct mttd_session {
         void *owner;                /* the connection whose lifetime is the session's heartbeat */
         unsigned watchers;          /* connections that watch this session alone */
         const mttd_row_hook *watch; /* set while anyone watches it */
+        struct mttd_peer *peer;     /* its client process, while an end without Close may come */
+        bool cause_pending;         /* ended by a hangup: the last write waits for the cause */
+        void *tracker;              /* the tracker, for the cause's callback */
 } mttd_session;
 
 /* Creates a running session whose report starts with the header. Takes fd on success. */

@@ -7,10 +7,14 @@
 
 #include "baseline.h"
 #include "due.h"
+#include "peer.h"
 #include "shares.h"
 #include "ticker.h"
 #include "clock.h"
 #include "log.h"
+
+/* After a hangup, how long a client that still runs is given to end. */
+#define CAUSE_WAIT_US 500000
 
 struct mttd_tracker {
         struct ev_loop *loop;
@@ -246,6 +250,8 @@ static void maybe_drained(mttd_tracker *t)
 static void session_finished(mttd_tracker *t, mttd_session *s)
 {
         t->n_finished++;
+        mttd_peer_free(s->peer); /* its pidfd is of no more use */
+        s->peer = NULL;
         log_end(s);
         t->hooks.finished(t->hooks.ctx, s);
 }
@@ -625,6 +631,8 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         s->started_wall_us = mttd_wall_us();
         s->may_stall = mttd_fd_may_stall(fd, &s->dev);
         s->owner = owner;
+        s->tracker = t;
+        s->peer = mttd_peer_new(peer->pid);
         list_append(t, s);
         if (t->n_watch_all > 0) {
                 s->watch = &t->hooks.row;
@@ -670,9 +678,34 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
 
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
 {
-        if (s->state == MTTD_RUNNING)
+        if (s->state == MTTD_RUNNING) {
+                mttd_peer_free(s->peer); /* the client says how it ended */
+                s->peer = NULL;
                 end_session(t, s, outcome, cause);
+        }
         return s->finished ? 0 : 1;
+}
+
+/* The last write that waited for the cause of a hangup goes now. */
+static void cause_settled(mttd_tracker *t, mttd_session *s)
+{
+        s->cause_pending = false;
+        mttd_peer_free(s->peer);
+        s->peer = NULL;
+        if (t->shutting_down || !mttd_session_last_due(s))
+                return; /* at shutdown write_last takes it */
+        if (s->may_stall)
+                write_blocking(t, s, mttd_now_us(), true);
+        else
+                write_now(t, s, mttd_now_us(), true);
+}
+
+static void on_cause(void *ctx, const char *cause)
+{
+        mttd_session *s = ctx;
+        free(s->cause);
+        s->cause = strdup(cause);
+        cause_settled(s->tracker, s);
 }
 
 bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner)
@@ -683,15 +716,21 @@ bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner)
         return false;
 }
 
+/* A hangup ends the session at once (its last row is this moment); how the client ended
+ * comes a little later from its pidfd, and the last write, the log line and the watchers'
+ * last message wait for it. */
 void mttd_tracker_hangup(mttd_tracker *t, void *owner)
 {
         for (mttd_session *s = t->head; s; s = s->next) {
                 if (s->owner != owner)
                         continue;
                 s->owner = NULL;
-                if (s->state == MTTD_RUNNING)
-                        end_session(t, s, MTTD_CRASHED,
-                                    "the client closed its connection without Close");
+                if (s->state != MTTD_RUNNING)
+                        continue;
+                s->cause_pending = s->peer && !t->shutting_down;
+                end_session(t, s, MTTD_CRASHED, "the client closed its connection without Close");
+                if (s->cause_pending)
+                        mttd_peer_probe(s->peer, t->loop, CAUSE_WAIT_US, on_cause, s);
         }
 }
 
@@ -718,6 +757,10 @@ void mttd_tracker_shutdown(mttd_tracker *t)
                 return;
         t->shutting_down = true;
         mttd_ticker_disarm(&t->ticker);
+        /* No more waiting for causes: what is known now is what the log says. */
+        for (mttd_session *s = t->head; s; s = s->next)
+                if (s->cause_pending)
+                        cause_settled(t, s);
         for (mttd_session *s = t->head; s; s = s->next)
                 if (s->state == MTTD_RUNNING)
                         end_session(t, s, MTTD_CRASHED, "mttd stopped while the session ran");

@@ -13,6 +13,7 @@
 
 #include "mtt/client.h"
 #include "mttctl.h"
+#include "proto/ending.h"
 #include "proto/interface.h"
 #include "table.h"
 
@@ -423,6 +424,9 @@ int mttctl_run(int argc, char **argv)
         sigaddset(&block, SIGTERM);
         sigaddset(&block, SIGHUP);
         sigprocmask(SIG_BLOCK, &block, &old);
+        /* The command runs in our memory cgroup: its count tells an OOM kill. */
+        mtt_oom_counts oom_before;
+        mtt_oom_counts_of(getpid(), &oom_before);
         int exec_errno;
         pid_t pid = spawn(cmd, &exec_errno);
         if (pid < 0) {
@@ -457,13 +461,14 @@ int mttctl_run(int argc, char **argv)
         } else if (WIFEXITED(status)) {
                 code = WEXITSTATUS(status);
                 outcome = code == 0 ? MTT_COMPLETED : MTT_FAILED;
-                snprintf(cause, sizeof(cause), "exited with status %d", code);
+                mtt_describe_exit(status, false, cause, sizeof(cause));
         } else {
-                int sig = WTERMSIG(status);
-                code = 128 + sig;
+                code = 128 + WTERMSIG(status);
                 outcome = MTT_CRASHED;
-                snprintf(cause, sizeof(cause), "killed by SIG%s%s", sigabbrev_np(sig),
-                         WCOREDUMP(status) ? " (core dumped)" : "");
+                mtt_oom_counts oom_after;
+                mtt_oom_counts_again(&oom_before, &oom_after);
+                mtt_describe_exit(status, mtt_oom_killed(&oom_before, &oom_after), cause,
+                                  sizeof(cause));
         }
         uint64_t id = mtt_session_id(session);
         r = mtt_close_with_cause(session, outcome, cause);

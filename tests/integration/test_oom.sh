@@ -51,7 +51,7 @@ check "every line is whole" sh -c "[ -z \"\$(tail -c 1 '$DIR/oom.csv')\" ]"
 check "the report saw the memory grow" sh -c "[ \$(wc -l <'$DIR/oom.csv') -ge 3 ]"
 "$MTTCTL" status 1 --json >"$DIR/status"
 check "the session crashed" grep -q '"state": "crashed"' "$DIR/status"
-check "it says how" grep -q '"cause": "killed by SIGKILL"' "$DIR/status"
+check "it says how: the OOM killer" grep -q '"cause": "killed by SIGKILL (OOM killer)"' "$DIR/status"
 last=$(tail -n 1 "$DIR/oom.csv" | cut -d, -f1)
 elapsed=$(sed -n 's/.*"elapsed": \([0-9.]*\).*/\1/p' "$DIR/status")
 check "the last row is the moment it ended ($last vs $elapsed s)" \

@@ -1,0 +1,25 @@
+/* A session's client process, kept to explain an end without Close: a pidfd taken at Open
+ * and the OOM kill counts then. After a hangup, the probe waits a little for the process to
+ * end and says how it did ("killed by SIGKILL (OOM killer)", "exited with status 3 without
+ * Close", or that it still runs). The exit status comes from PIDFD_GET_INFO (Linux 6.15),
+ * or from /proc/PID/stat while the process is a zombie. */
+#pragma once
+
+#include <ev.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/ending.h"
+
+typedef struct mttd_peer mttd_peer;
+/* The probe's answer; the peer may be freed in it. */
+typedef void (*mttd_peer_done)(void *ctx, const char *cause);
+
+/* Takes a pidfd of pid and the OOM counts. NULL when no pidfd can be had (then an end
+ * without Close has no cause beyond the hangup) or out of memory. */
+mttd_peer *mttd_peer_new(pid_t pid);
+/* Stops a probe (no answer comes) and closes the pidfd. Accepts NULL. */
+void mttd_peer_free(mttd_peer *p);
+/* After a hangup: answers once the process has ended, or after wait_us if it still runs. */
+void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, mttd_peer_done done,
+                     void *ctx);

@@ -1,0 +1,27 @@
+/* How a process ended, in the words mttd and mttctl put in a session's cause ("killed by
+ * SIGKILL (OOM killer)"), and whether the OOM killer did it: a SIGKILL while the oom_kill
+ * count of the process's memory cgroup (v2 memory.events, v1 memory.oom_control) or of the
+ * system (/proc/vmstat; the process may have moved to a cgroup of its own) went up. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct mtt_oom_counts {
+        long long cgroup;      /* kills in the process's memory cgroup, -1 if unknown */
+        long long system;      /* kills on the whole system, -1 if unknown */
+        char cgroup_file[512]; /* where the cgroup's count is read, "" if unknown */
+} mtt_oom_counts;
+
+/* Counts for pid's memory cgroup (found through /proc/PID/cgroup) and for the system. */
+void mtt_oom_counts_of(pid_t pid, mtt_oom_counts *out);
+/* Counts again, from the files read before (the process may be gone by now). */
+void mtt_oom_counts_again(const mtt_oom_counts *before, mtt_oom_counts *now);
+/* Whether the OOM killer killed between the two counts: the cgroup's or the system's count
+ * moved. */
+bool mtt_oom_killed(const mtt_oom_counts *before, const mtt_oom_counts *now);
+
+/* A wait status in words: "exited with status 3", "killed by SIGSEGV (core dumped)",
+ * "killed by SIGKILL (OOM killer)" (oom: the OOM killer sent the SIGKILL). */
+void mtt_describe_exit(int wait_status, bool oom, char *buf, size_t size);
