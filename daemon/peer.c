@@ -31,7 +31,7 @@ struct mttd_pidfd_info {
 struct mttd_peer {
         int pidfd;
         pid_t pid;
-        mtt_oom_counts oom; /* at Open */
+        mtt_proto_oom_counts oom; /* at Open */
         struct ev_loop *loop;
         ev_io exited;      /* the pidfd is readable once the process has ended */
         ev_timer deadline; /* still running / retry the exit status */
@@ -59,7 +59,7 @@ mttd_peer *mttd_peer_new(pid_t pid)
         }
         p->pidfd = fd;
         p->pid = pid;
-        mtt_oom_counts_of(pid, &p->oom);
+        mtt_proto_oom_counts_of(pid, &p->oom);
         return p;
 }
 
@@ -128,10 +128,11 @@ static void try_status(mttd_peer *p)
 {
         int status;
         if (exit_status(p, &status)) {
-                mtt_oom_counts now;
-                mtt_oom_counts_again(&p->oom, &now);
+                mtt_proto_oom_counts now;
+                mtt_proto_oom_counts_again(&p->oom, &now);
                 char cause[160];
-                mtt_describe_exit(status, mtt_oom_killed(&p->oom, &now), cause, sizeof(cause));
+                mtt_proto_describe_exit(status, mtt_proto_oom_killed(&p->oom, &now), cause,
+                                        sizeof(cause));
                 if (WIFEXITED(status))
                         strncat(cause, " without Close", sizeof(cause) - strlen(cause) - 1);
                 answer(p, cause);

@@ -55,15 +55,15 @@ static bool cgroup_file_of(pid_t pid, char *out, size_t size)
         return false;
 }
 
-void mtt_oom_counts_of(pid_t pid, mtt_oom_counts *out)
+void mtt_proto_oom_counts_of(pid_t pid, mtt_proto_oom_counts *out)
 {
         out->cgroup_file[0] = '\0';
         if (!cgroup_file_of(pid, out->cgroup_file, sizeof(out->cgroup_file)))
                 out->cgroup_file[0] = '\0';
-        mtt_oom_counts_again(out, out);
+        mtt_proto_oom_counts_again(out, out);
 }
 
-void mtt_oom_counts_again(const mtt_oom_counts *before, mtt_oom_counts *now)
+void mtt_proto_oom_counts_again(const mtt_proto_oom_counts *before, mtt_proto_oom_counts *now)
 {
         if (now != before)
                 memcpy(now->cgroup_file, before->cgroup_file, sizeof(now->cgroup_file));
@@ -71,13 +71,13 @@ void mtt_oom_counts_again(const mtt_oom_counts *before, mtt_oom_counts *now)
         now->system = read_key("/proc/vmstat", "oom_kill");
 }
 
-bool mtt_oom_killed(const mtt_oom_counts *before, const mtt_oom_counts *now)
+bool mtt_proto_oom_killed(const mtt_proto_oom_counts *before, const mtt_proto_oom_counts *now)
 {
         return (before->cgroup >= 0 && now->cgroup > before->cgroup) ||
                (before->system >= 0 && now->system > before->system);
 }
 
-void mtt_describe_exit(int wait_status, bool oom, char *buf, size_t size)
+void mtt_proto_describe_exit(int wait_status, bool oom, char *buf, size_t size)
 {
         if (WIFEXITED(wait_status)) {
                 snprintf(buf, size, "exited with status %d", WEXITSTATUS(wait_status));

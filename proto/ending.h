@@ -8,20 +8,20 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-typedef struct mtt_oom_counts {
+typedef struct mtt_proto_oom_counts {
         long long cgroup;      /* kills in the process's memory cgroup, -1 if unknown */
         long long system;      /* kills on the whole system, -1 if unknown */
         char cgroup_file[512]; /* where the cgroup's count is read, "" if unknown */
-} mtt_oom_counts;
+} mtt_proto_oom_counts;
 
 /* Counts for pid's memory cgroup (found through /proc/PID/cgroup) and for the system. */
-void mtt_oom_counts_of(pid_t pid, mtt_oom_counts *out);
+void mtt_proto_oom_counts_of(pid_t pid, mtt_proto_oom_counts *out);
 /* Counts again, from the files read before (the process may be gone by now). */
-void mtt_oom_counts_again(const mtt_oom_counts *before, mtt_oom_counts *now);
+void mtt_proto_oom_counts_again(const mtt_proto_oom_counts *before, mtt_proto_oom_counts *now);
 /* Whether the OOM killer killed between the two counts: the cgroup's or the system's count
  * moved. */
-bool mtt_oom_killed(const mtt_oom_counts *before, const mtt_oom_counts *now);
+bool mtt_proto_oom_killed(const mtt_proto_oom_counts *before, const mtt_proto_oom_counts *now);
 
 /* A wait status in words: "exited with status 3", "killed by SIGSEGV (core dumped)",
  * "killed by SIGKILL (OOM killer)" (oom: the OOM killer sent the SIGKILL). */
-void mtt_describe_exit(int wait_status, bool oom, char *buf, size_t size);
+void mtt_proto_describe_exit(int wait_status, bool oom, char *buf, size_t size);

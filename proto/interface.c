@@ -34,6 +34,7 @@ const char mtt_proto_tracker_description[] =
     "  min_interval_us: int,\n"
     "  max_interval_s: int,\n"
     "  # for an ended session: completed, failed or crashed, and what is known of why\n"
+    "  # (\"killed by SIGKILL (OOM killer)\", \"exited with status 3 without Close\", ...)\n"
     "  outcome: ?string,\n"
     "  cause: ?string,\n"
     "  # seconds the current write to the report has been waiting, when it is stalled\n"

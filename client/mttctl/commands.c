@@ -39,7 +39,7 @@ static int parse_json_flag(int argc, char **argv, int min_args, int max_args, co
 
 static void print_json(const json_t *v)
 {
-        json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         putchar('\n');
 }
 
@@ -211,26 +211,32 @@ int mttctl_sample(int argc, char **argv)
 
 int mttctl_check(int argc, char **argv)
 {
-        static const struct option opts[] = {{0}};
-        int c;
-        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
-                return mttctl_usage_error("check: unknown option '%s'", argv[optind - 1]);
-        if (optind >= argc)
-                return mttctl_usage_error("check: needs at least one report file");
+        int json = parse_json_flag(argc, argv, 1, INT_MAX, "needs at least one report file");
+        if (json < 0)
+                return MTTCTL_USAGE;
+        static const char *const names[] = {"completed", "crashed gracefully",
+                                            "crashed ungracefully"};
+        json_t *reports = json ? json_array() : NULL;
         int ret = MTTCTL_OK;
         for (int i = optind; i < argc; i++) {
                 mtt_report_verdict v;
                 int r = mtt_report_verdict_of(argv[i], &v);
-                if (r < 0) {
+                if (r < 0 || v != MTT_REPORT_COMPLETED)
+                        ret = MTTCTL_FAILURE;
+                if (json)
+                        json_array_append_new(
+                            reports,
+                            r < 0 ? json_pack("{s:s, s:s}", "file", argv[i], "error", strerror(-r))
+                                  : json_pack("{s:s, s:s}", "file", argv[i], "verdict", names[v]));
+                else if (r < 0)
                         mttctl_error("%s: %s", argv[i], strerror(-r));
-                        ret = MTTCTL_FAILURE;
-                        continue;
-                }
-                static const char *const names[] = {"completed", "crashed gracefully",
-                                                    "crashed ungracefully"};
-                printf("%s: %s\n", argv[i], names[v]);
-                if (v != MTT_REPORT_COMPLETED)
-                        ret = MTTCTL_FAILURE;
+                else
+                        printf("%s: %s\n", argv[i], names[v]);
+        }
+        if (json) {
+                json_t *out = json_pack("{s:o}", "reports", reports);
+                print_json(out);
+                json_decref(out);
         }
         return ret;
 }
@@ -425,8 +431,8 @@ int mttctl_run(int argc, char **argv)
         sigaddset(&block, SIGHUP);
         sigprocmask(SIG_BLOCK, &block, &old);
         /* The command runs in our memory cgroup: its count tells an OOM kill. */
-        mtt_oom_counts oom_before;
-        mtt_oom_counts_of(getpid(), &oom_before);
+        mtt_proto_oom_counts oom_before;
+        mtt_proto_oom_counts_of(getpid(), &oom_before);
         int exec_errno;
         pid_t pid = spawn(cmd, &exec_errno);
         if (pid < 0) {
@@ -461,14 +467,14 @@ int mttctl_run(int argc, char **argv)
         } else if (WIFEXITED(status)) {
                 code = WEXITSTATUS(status);
                 outcome = code == 0 ? MTT_COMPLETED : MTT_FAILED;
-                mtt_describe_exit(status, false, cause, sizeof(cause));
+                mtt_proto_describe_exit(status, false, cause, sizeof(cause));
         } else {
                 code = 128 + WTERMSIG(status);
                 outcome = MTT_CRASHED;
-                mtt_oom_counts oom_after;
-                mtt_oom_counts_again(&oom_before, &oom_after);
-                mtt_describe_exit(status, mtt_oom_killed(&oom_before, &oom_after), cause,
-                                  sizeof(cause));
+                mtt_proto_oom_counts oom_after;
+                mtt_proto_oom_counts_again(&oom_before, &oom_after);
+                mtt_proto_describe_exit(status, mtt_proto_oom_killed(&oom_before, &oom_after),
+                                        cause, sizeof(cause));
         }
         uint64_t id = mtt_session_id(session);
         r = mtt_close_with_cause(session, outcome, cause);

@@ -25,8 +25,10 @@ static void usage(FILE *f)
               "      [--max-interval-s N] -- CMD [ARG]...\n"
               "                                 track a command; exits with its status\n"
               "                                 (128+N when killed by signal N)\n"
-              "  check FILE...                  each report's verdict; exit 0 only if all\n"
+              "  check FILE... [--json]         each report's verdict; exit 0 only if all\n"
               "                                 completed\n"
+              "  plot FILE... -o OUT.png|svg|pdf [--linear] [--title T] [--size WxH]\n"
+              "                                 memory over time, one line per report\n"
               "  sample [--json]                the current memory reading\n"
               "  watch [ID] [--json]            follow a session's rows as they are made\n"
               "                                 (without ID: every session of yours)\n"
@@ -58,7 +60,7 @@ int mttctl_usage_error(const char *fmt, ...)
         va_start(ap, fmt);
         fputs("mttctl: ", stderr);
         vfprintf(stderr, fmt, ap);
-        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|sample|watch [ARG]...\n"
+        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|plot|sample|watch [ARG]...\n"
               "Try 'mttctl --help' for more.\n",
               stderr);
         va_end(ap);
@@ -142,6 +144,7 @@ int main(int argc, char **argv)
         } commands[] = {
             {"list", mttctl_list},   {"status", mttctl_status}, {"run", mttctl_run},
             {"check", mttctl_check}, {"sample", mttctl_sample}, {"watch", mttctl_watch},
+            {"plot", mttctl_plot},
         };
         int c;
         opterr = 0;

@@ -35,3 +35,4 @@ int mttctl_run(int argc, char **argv);
 int mttctl_check(int argc, char **argv);
 int mttctl_sample(int argc, char **argv);
 int mttctl_watch(int argc, char **argv);
+int mttctl_plot(int argc, char **argv);

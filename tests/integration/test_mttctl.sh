@@ -109,6 +109,12 @@ check "check says completed" grep -qx "$DIR/ok.csv: completed" "$DIR/out"
 status_is 1 "check of all three exits 1" "$MTTCTL" check "$DIR/ok.csv" "$DIR/fail.csv" "$DIR/kill.csv"
 check "check says crashed gracefully" grep -qx "$DIR/fail.csv: crashed gracefully" "$DIR/out"
 check "check says crashed ungracefully" grep -qx "$DIR/kill.csv: crashed ungracefully" "$DIR/out"
+status_is 1 "check --json of all three and a missing one" "$MTTCTL" check --json "$DIR/ok.csv" \
+        "$DIR/fail.csv" "$DIR/kill.csv" "$DIR/missing.csv"
+check "check --json gives each verdict" sh -c "grep -q '\"verdict\": \"completed\"' '$DIR/out' &&
+        grep -q '\"verdict\": \"crashed gracefully\"' '$DIR/out' &&
+        grep -q '\"verdict\": \"crashed ungracefully\"' '$DIR/out'"
+check "check --json names the missing file's error" grep -q '"error": "No such file' "$DIR/out"
 status_is 1 "check of a missing file fails" "$MTTCTL" check "$DIR/missing.csv"
 check "check names the missing file" grep -q "missing.csv" "$DIR/err"
 
@@ -132,6 +138,37 @@ check "sample shows what one read serves" grep -q "^mttd: .* samples, .* rows wr
 status_is 0 "sample --json" "$MTTCTL" sample --json
 check "sample --json has the reading" grep -q '"mem_total_kb"' "$DIR/out"
 check "sample --json has the counters" grep -q '"sessions_per_sample"' "$DIR/out"
+
+# --- plot: PNG, SVG and PDF of the three endings, a seed-made file, and what is no report
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8 }'; }
+three="$DIR/ok.csv $DIR/fail.csv $DIR/kill.csv"
+# shellcheck disable=SC2086
+status_is 0 "plot a PNG of three reports" "$MTTCTL" plot $three -o "$DIR/p.png"
+check "it is a PNG of 1000x600" [ "$(png_size "$DIR/p.png")" = 1000x600 ]
+check "the PNG is no blank page" [ "$(wc -c <"$DIR/p.png")" -gt 10000 ]
+# shellcheck disable=SC2086
+status_is 0 "plot --size" "$MTTCTL" plot $three -o "$DIR/small.png" --size 640x480
+check "the PNG is 640x480" [ "$(png_size "$DIR/small.png")" = 640x480 ]
+# shellcheck disable=SC2086
+status_is 0 "plot an SVG, linear" "$MTTCTL" plot $three -o "$DIR/p.svg" --linear --title three
+# Each report's colour: its line and legend entry, and for the crashes the "x" marks.
+blue='stroke:rgb(12.156863%,46.666667%,70.588235%)'
+orange='stroke:rgb(100%,49.803922%,5.490196%)'
+green='stroke:rgb(17.254902%,62.745098%,17.254902%)'
+check "the SVG has the completed run's line, unmarked" [ "$(grep -c "$blue" "$DIR/p.svg")" -eq 2 ]
+check "the SVG marks the graceful crash" [ "$(grep -c "$orange" "$DIR/p.svg")" -eq 4 ]
+check "the SVG marks the ungraceful crash" [ "$(grep -c "$green" "$DIR/p.svg")" -eq 4 ]
+status_is 0 "plot a PDF" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/p.pdf"
+check "it is a PDF" sh -c "head -c 5 '$DIR/p.pdf' | grep -q '^%PDF-'"
+status_is 0 "plot a report the seed made" "$MTTCTL" plot "$(dirname "$0")/data/seed-failed.csv" \
+        -o "$DIR/seed.png"
+echo "just text" >"$DIR/text.csv"
+status_is 1 "plot of a file that is no report" "$MTTCTL" plot "$DIR/ok.csv" "$DIR/text.csv" -o "$DIR/x.png"
+check "the error names the file and says why" grep -q "text.csv: not a report" "$DIR/err"
+check "nothing is written then" [ ! -e "$DIR/x.png" ]
+status_is 2 "plot to an unknown format" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/x.gif"
+status_is 2 "plot without -o" "$MTTCTL" plot "$DIR/ok.csv"
+status_is 1 "plot into a missing directory" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/no/x.png"
 
 # --- watch: the rows it prints are the report's own, then the session's end
 status_is 2 "watch with a bad ID" "$MTTCTL" watch x

@@ -1,0 +1,291 @@
+/* The chart: axes, grid, lines, crash marks and legend. */
+#include "chart.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MARGIN_LEFT   90.0
+#define MARGIN_RIGHT  24.0
+#define MARGIN_TOP    44.0
+#define MARGIN_BOTTOM 56.0
+#define FONT_SIZE     13.0
+#define MARK_SIZE     5.0
+
+/* The ten colours matplotlib calls "tab:", as the seed's plots use them. */
+static const unsigned char palette[][3] = {
+    {31, 119, 180}, {255, 127, 14},  {44, 160, 44},   {214, 39, 40},  {148, 103, 189},
+    {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207},
+};
+#define N_COLOURS (sizeof(palette) / sizeof(palette[0]))
+
+void mttctl_chart_colour(size_t i, double rgb[3])
+{
+        for (int k = 0; k < 3; k++)
+                rgb[k] = palette[i % N_COLOURS][k] / 255.0;
+}
+
+void mttctl_chart_time_label(double s, char *buf, size_t size)
+{
+        static const struct {
+                double unit;
+                const char *name;
+        } units[] = {{86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}, {1e-3, "ms"}, {1e-6, "us"}};
+        if (s == 0) {
+                snprintf(buf, size, "0");
+                return;
+        }
+        size_t i = 0;
+        while (i + 1 < sizeof(units) / sizeof(units[0]) && s < units[i].unit * 0.999)
+                i++;
+        snprintf(buf, size, "%g%s", s / units[i].unit, units[i].name);
+}
+
+typedef struct axes {
+        double x0, x1, y0, y1;     /* data range */
+        double px0, px1, py0, py1; /* plot area, py0 at the bottom */
+        bool log_x;
+        double y_step; /* between memory ticks */
+        double unit;   /* GiB per memory unit shown */
+        const char *unit_name;
+} axes;
+
+static double x_of(const axes *a, double t)
+{
+        if (a->log_x) {
+                double v = t < a->x0 ? a->x0 : t;
+                return a->px0 + (log10(v) - log10(a->x0)) / (log10(a->x1) - log10(a->x0)) *
+                                    (a->px1 - a->px0);
+        }
+        return a->px0 + (t - a->x0) / (a->x1 - a->x0) * (a->px1 - a->px0);
+}
+
+static double y_of(const axes *a, double gib)
+{
+        return a->py0 - (gib - a->y0) / (a->y1 - a->y0) * (a->py0 - a->py1);
+}
+
+/* 1, 2 or 5 times a power of ten: about n steps over span. */
+static double nice_step(double span, int n)
+{
+        double raw = span / n, p = pow(10, floor(log10(raw)));
+        double f = raw / p;
+        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+static void set_ranges(axes *a, const mttctl_chart *c, const mttctl_series *s, size_t n)
+{
+        double tmin_pos = INFINITY, tmax = 0, ymin = 0, ymax = 0;
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < s[i].n; k++) {
+                        double t = s[i].t[k], y = s[i].gib[k];
+                        if (t > 0 && t < tmin_pos)
+                                tmin_pos = t;
+                        tmax = t > tmax ? t : tmax;
+                        ymin = y < ymin ? y : ymin;
+                        ymax = y > ymax ? y : ymax;
+                }
+        a->log_x = !c->linear;
+        if (a->log_x) {
+                /* Whole decades; delta 0 sits at the left edge. */
+                if (!isfinite(tmin_pos))
+                        tmin_pos = 1e-3;
+                a->x0 = pow(10, floor(log10(tmin_pos)));
+                a->x1 = pow(10, ceil(log10(tmax > tmin_pos ? tmax : tmin_pos * 10)));
+                if (a->x1 <= a->x0)
+                        a->x1 = a->x0 * 10;
+        } else {
+                a->x0 = 0;
+                a->x1 = tmax > 0 ? tmax * 1.02 : 1; /* the last point off the edge */
+        }
+        double big = fmax(fabs(ymin), fabs(ymax));
+        a->unit = big >= 1 ? 1 : big >= 1.0 / 1024 ? 1.0 / 1024 : 1.0 / (1024 * 1024);
+        a->unit_name = big >= 1 ? "GiB" : big >= 1.0 / 1024 ? "MiB" : "KiB";
+        double span = (ymax - ymin) / a->unit;
+        double step = nice_step(span > 0 ? span : 1, 6) * a->unit;
+        a->y_step = step;
+        a->y0 = floor(ymin / step) * step;
+        a->y1 = ceil(ymax / step) * step;
+        if (a->y1 <= a->y0)
+                a->y1 = a->y0 + step;
+        a->px0 = MARGIN_LEFT;
+        a->px1 = c->width - MARGIN_RIGHT;
+        a->py0 = c->height - MARGIN_BOTTOM;
+        a->py1 = MARGIN_TOP;
+}
+
+static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, double ay)
+{
+        cairo_text_extents_t e;
+        cairo_text_extents(cr, s, &e);
+        cairo_move_to(cr, x - e.width * ax - e.x_bearing,
+                      y + e.height * ay - (e.height + e.y_bearing));
+        cairo_show_text(cr, s);
+}
+
+static void grid_line(cairo_t *cr, double x0, double y0, double x1, double y1)
+{
+        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+        cairo_set_line_width(cr, 1);
+        cairo_move_to(cr, x0, y0);
+        cairo_line_to(cr, x1, y1);
+        cairo_stroke(cr);
+}
+
+static void draw_time_axis(cairo_t *cr, const axes *a)
+{
+        static const double log_ticks[] = {1e-6, 1e-5, 1e-4, 1e-3,  1e-2,  0.1,    1,      10,
+                                           60,   600,  3600, 36000, 86400, 864000, 8640000};
+        char label[32];
+        if (a->log_x) {
+                for (size_t i = 0; i < sizeof(log_ticks) / sizeof(log_ticks[0]); i++) {
+                        double t = log_ticks[i];
+                        if (t < a->x0 * 0.999 || t > a->x1 * 1.001)
+                                continue;
+                        double x = round(x_of(a, t)) + 0.5;
+                        grid_line(cr, x, a->py0, x, a->py1);
+                        mttctl_chart_time_label(t, label, sizeof(label));
+                        cairo_set_source_rgb(cr, 0, 0, 0);
+                        text_at(cr, label, x, a->py0 + 8, 0.5, 1);
+                }
+        } else {
+                static const double steps[] = {
+                    1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2,  0.5,  1,    2,     5,     10,
+                    15,   30,   60,   120,  300,  600,  900, 1800, 3600, 7200, 21600, 43200, 86400};
+                double step = steps[sizeof(steps) / sizeof(steps[0]) - 1];
+                for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+                        if (a->x1 / steps[i] <= 8) {
+                                step = steps[i];
+                                break;
+                        }
+                for (double t = 0; t <= a->x1 * 1.0001; t += step) {
+                        double x = round(x_of(a, t)) + 0.5;
+                        grid_line(cr, x, a->py0, x, a->py1);
+                        mttctl_chart_time_label(t, label, sizeof(label));
+                        cairo_set_source_rgb(cr, 0, 0, 0);
+                        text_at(cr, label, x, a->py0 + 8, 0.5, 1);
+                }
+        }
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, a->log_x ? "time (log scale)" : "time", (a->px0 + a->px1) / 2, a->py0 + 30, 0.5,
+                1);
+}
+
+static void draw_memory_axis(cairo_t *cr, const axes *a)
+{
+        double step = a->y_step;
+        char label[48];
+        for (double y = a->y0; y <= a->y1 + step / 1000; y += step) {
+                double py = round(y_of(a, y)) + 0.5;
+                grid_line(cr, a->px0, py, a->px1, py);
+                double v = y / a->unit;
+                snprintf(label, sizeof(label), "%g %s", fabs(v) < 1e-9 ? 0 : v, a->unit_name);
+                cairo_set_source_rgb(cr, 0, 0, 0);
+                text_at(cr, label, a->px0 - 8, py, 1, 0.5);
+        }
+        cairo_save(cr);
+        cairo_translate(cr, 18, (a->py0 + a->py1) / 2);
+        cairo_rotate(cr, -M_PI / 2);
+        text_at(cr, "memory used", 0, 0, 0.5, 0.5);
+        cairo_restore(cr);
+}
+
+static void mark_x(cairo_t *cr, double x, double y)
+{
+        cairo_set_line_width(cr, 2.5);
+        cairo_move_to(cr, x - MARK_SIZE, y - MARK_SIZE);
+        cairo_line_to(cr, x + MARK_SIZE, y + MARK_SIZE);
+        cairo_move_to(cr, x - MARK_SIZE, y + MARK_SIZE);
+        cairo_line_to(cr, x + MARK_SIZE, y - MARK_SIZE);
+        cairo_stroke(cr);
+}
+
+static void draw_series(cairo_t *cr, const axes *a, const mttctl_series *s, size_t i)
+{
+        double rgb[3];
+        mttctl_chart_colour(i, rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_set_line_width(cr, 1.5);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+        for (size_t k = 0; k < s->n; k++) {
+                double x = x_of(a, s->t[k]), y = y_of(a, s->gib[k]);
+                if (k == 0)
+                        cairo_move_to(cr, x, y);
+                else
+                        cairo_line_to(cr, x, y);
+        }
+        cairo_stroke(cr);
+        if (s->verdict != MTT_REPORT_COMPLETED)
+                mark_x(cr, x_of(a, s->t[s->n - 1]), y_of(a, s->gib[s->n - 1]));
+}
+
+/* The legend's words for a report's ending. */
+static const char *ending_note(mtt_report_verdict v)
+{
+        return v == MTT_REPORT_CRASHED_GRACEFULLY     ? " (crashed gracefully)"
+               : v == MTT_REPORT_CRASHED_UNGRACEFULLY ? " (crashed ungracefully)"
+                                                      : "";
+}
+
+static void draw_legend(cairo_t *cr, const axes *a, const mttctl_series *s, size_t n)
+{
+        double line_h = FONT_SIZE + 6, x = a->px0 + 12, y = a->py1 + 12;
+        double w = 0;
+        char text[512];
+        for (size_t i = 0; i < n; i++) {
+                snprintf(text, sizeof(text), "%s%s", s[i].name, ending_note(s[i].verdict));
+                cairo_text_extents_t e;
+                cairo_text_extents(cr, text, &e);
+                w = e.x_advance > w ? e.x_advance : w;
+        }
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+        cairo_rectangle(cr, x - 6, y - 6, w + 48, n * line_h + 8);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
+        cairo_set_line_width(cr, 1);
+        cairo_stroke(cr);
+        for (size_t i = 0; i < n; i++) {
+                double rgb[3], cy = round(y + i * line_h + line_h / 2) + 0.5;
+                mttctl_chart_colour(i, rgb);
+                cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+                cairo_set_line_width(cr, 3);
+                cairo_move_to(cr, x, cy);
+                cairo_line_to(cr, x + 26, cy);
+                cairo_stroke(cr);
+                if (s[i].verdict != MTT_REPORT_COMPLETED)
+                        mark_x(cr, x + 13, cy);
+                snprintf(text, sizeof(text), "%s%s", s[i].name, ending_note(s[i].verdict));
+                cairo_set_source_rgb(cr, 0, 0, 0);
+                text_at(cr, text, x + 34, cy, 0, 0.5);
+        }
+}
+
+void mttctl_chart_draw(cairo_t *cr, const mttctl_chart *c, const mttctl_series *series, size_t n)
+{
+        axes a;
+        set_ranges(&a, c, series, n);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_paint(cr);
+        cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, FONT_SIZE);
+        draw_time_axis(cr, &a);
+        draw_memory_axis(cr, &a);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cairo_set_line_width(cr, 1);
+        cairo_rectangle(cr, a.px0 + 0.5, a.py1 + 0.5, a.px1 - a.px0, a.py0 - a.py1);
+        cairo_stroke(cr);
+        /* The lines stay inside the plot area. */
+        cairo_save(cr);
+        cairo_rectangle(cr, a.px0, a.py1 - MARK_SIZE, a.px1 - a.px0 + MARK_SIZE,
+                        a.py0 - a.py1 + 2 * MARK_SIZE);
+        cairo_clip(cr);
+        for (size_t i = 0; i < n; i++)
+                draw_series(cr, &a, &series[i], i);
+        cairo_restore(cr);
+        draw_legend(cr, &a, series, n);
+        if (c->title) {
+                cairo_set_source_rgb(cr, 0, 0, 0);
+                cairo_set_font_size(cr, FONT_SIZE + 3);
+                text_at(cr, c->title, c->width / 2, MARGIN_TOP / 2, 0.5, 0.5);
+        }
+}

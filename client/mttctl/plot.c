@@ -1,0 +1,128 @@
+/* mttctl plot: reports into a PNG, SVG or PDF chart (the format from OUT's extension). */
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chart.h"
+#include "mttctl.h"
+#include "series.h"
+
+typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_PDF } format;
+
+static bool format_of(const char *path, format *out)
+{
+        const char *dot = strrchr(path, '.');
+        if (!dot)
+                return false;
+        if (strcasecmp(dot, ".png") == 0)
+                *out = FORMAT_PNG;
+        else if (strcasecmp(dot, ".svg") == 0)
+                *out = FORMAT_SVG;
+        else if (strcasecmp(dot, ".pdf") == 0)
+                *out = FORMAT_PDF;
+        else
+                return false;
+        return true;
+}
+
+static bool parse_size(const char *s, mttctl_chart *c)
+{
+        int w, h;
+        char end;
+        if (sscanf(s, "%dx%d%c", &w, &h, &end) != 2 || w < 200 || h < 150 || w > 10000 || h > 10000)
+                return false;
+        c->width = w;
+        c->height = h;
+        return true;
+}
+
+/* Draws and writes the chart; returns 0 or prints why not. */
+static int render(const char *out, format f, const mttctl_chart *c, const mttctl_series *s,
+                  size_t n)
+{
+        cairo_surface_t *surface =
+            f == FORMAT_PNG
+                ? cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)c->width, (int)c->height)
+            : f == FORMAT_SVG ? cairo_svg_surface_create(out, c->width, c->height)
+                              : cairo_pdf_surface_create(out, c->width, c->height);
+        cairo_t *cr = cairo_create(surface);
+        mttctl_chart_draw(cr, c, s, n);
+        cairo_destroy(cr);
+        cairo_status_t st =
+            f == FORMAT_PNG ? cairo_surface_write_to_png(surface, out) : CAIRO_STATUS_SUCCESS;
+        cairo_surface_finish(surface);
+        if (st == CAIRO_STATUS_SUCCESS)
+                st = cairo_surface_status(surface);
+        cairo_surface_destroy(surface);
+        if (st != CAIRO_STATUS_SUCCESS) {
+                mttctl_error("cannot write %s: %s", out, cairo_status_to_string(st));
+                return -1;
+        }
+        return 0;
+}
+
+int mttctl_plot(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"output", required_argument, NULL, 'o'},
+            {"linear", no_argument, NULL, 'l'},
+            {"title", required_argument, NULL, 't'},
+            {"size", required_argument, NULL, 's'},
+            {0},
+        };
+        mttctl_chart chart = {.width = 1000, .height = 600};
+        const char *out = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'o':
+                        out = optarg;
+                        break;
+                case 'l':
+                        chart.linear = true;
+                        break;
+                case 't':
+                        chart.title = optarg;
+                        break;
+                case 's':
+                        if (!parse_size(optarg, &chart))
+                                return mttctl_usage_error("plot: --size takes WIDTHxHEIGHT, "
+                                                          "from 200x150 to 10000x10000");
+                        break;
+                case ':':
+                        return mttctl_usage_error("plot: option '%s' needs an argument",
+                                                  argv[optind - 1]);
+                default:
+                        return mttctl_usage_error("plot: unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        format f;
+        if (!out)
+                return mttctl_usage_error("plot: -o OUT.png|svg|pdf is required");
+        if (!format_of(out, &f))
+                return mttctl_usage_error("plot: '%s' does not end in .png, .svg or .pdf", out);
+        size_t n = (size_t)(argc - optind);
+        if (n == 0)
+                return mttctl_usage_error("plot: no report files given");
+        mttctl_series *series = calloc(n, sizeof(*series));
+        if (!series)
+                return MTTCTL_FAILURE;
+        int ret = MTTCTL_OK;
+        for (size_t i = 0; i < n && ret == MTTCTL_OK; i++) {
+                char err[160];
+                if (mttctl_series_read(argv[optind + i], &series[i], err, sizeof(err)) < 0) {
+                        mttctl_error("%s: %s", argv[optind + i], err);
+                        ret = MTTCTL_FAILURE;
+                }
+        }
+        if (ret == MTTCTL_OK && render(out, f, &chart, series, n) < 0)
+                ret = MTTCTL_FAILURE;
+        for (size_t i = 0; i < n; i++)
+                mttctl_series_free(&series[i]);
+        free(series);
+        return ret;
+}

@@ -1,0 +1,180 @@
+/* Unit tests for mttctl's plot pieces: report files into series (client/mttctl/series.c)
+ * and the chart drawn with cairo into an image (client/mttctl/chart.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "chart.h"
+#include "series.h"
+
+static char dir[] = "/tmp/mtt-chart-XXXXXX";
+
+static const char *write_report(const char *name, const char *text)
+{
+        static char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+static void test_series_endings(void **state)
+{
+        mttctl_series s;
+        char err[160];
+        const char *p = write_report("done.csv", "delta,ram\n0.000000,0.1\n1.500000,0.25\n0,0\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), 0);
+        assert_string_equal(s.name, "done");
+        assert_int_equal(s.verdict, MTT_REPORT_COMPLETED);
+        assert_int_equal(s.n, 2); /* the sentinel is no point */
+        assert_true(s.t[1] == 1.5 && s.gib[1] == 0.25);
+        mttctl_series_free(&s);
+
+        p = write_report("failed.csv", "delta,ram\n0.000000,0.1\n2.000000,-0.5\n0,0\n-1,-1\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), 0);
+        assert_int_equal(s.verdict, MTT_REPORT_CRASHED_GRACEFULLY);
+        assert_int_equal(s.n, 2);
+        assert_true(s.gib[1] == -0.5);
+        mttctl_series_free(&s);
+
+        p = write_report("killed", "delta,ram\n0.000000,0.1\n0.001000,0.2\n0.002000,0.3\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), 0);
+        assert_int_equal(s.verdict, MTT_REPORT_CRASHED_UNGRACEFULLY);
+        assert_string_equal(s.name, "killed");
+        assert_int_equal(s.n, 3);
+        mttctl_series_free(&s);
+}
+
+/* The seed's own files: Python's float text, a first row "0,...", a blank last line. */
+static void test_series_from_the_seed(void **state)
+{
+        mttctl_series s;
+        char err[160];
+        const char *p = write_report("seed.csv", "delta,ram\n0,0.012\n0.10012340400012,"
+                                                 "1.5e-05\n2.013318768,0.498\n0,0\n\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), 0);
+        assert_int_equal(s.verdict, MTT_REPORT_COMPLETED);
+        assert_int_equal(s.n, 3);
+        assert_true(s.t[0] == 0 && s.gib[1] == 1.5e-05);
+        mttctl_series_free(&s);
+}
+
+static void test_series_refuses_what_is_not_a_report(void **state)
+{
+        mttctl_series s;
+        char err[160];
+        const char *p = write_report("text.csv", "hello\nworld\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "not a report"));
+        p = write_report("bad-row.csv", "delta,ram\n0.1,0.2\nabc,0.3\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "line 3"));
+        p = write_report("empty.csv", "");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        p = write_report("only-end.csv", "delta,ram\n0,0\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "no data rows"));
+        assert_int_equal(mttctl_series_read("/nonexistent/x.csv", &s, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "no such file"));
+}
+
+static void test_time_labels(void **state)
+{
+        static const struct {
+                double s;
+                const char *label;
+        } cases[] = {{0, "0"},     {1e-4, "100us"}, {1e-3, "1ms"}, {0.5, "500ms"},
+                     {1, "1s"},    {10, "10s"},     {60, "1min"},  {600, "10min"},
+                     {3600, "1h"}, {36000, "10h"},  {86400, "1d"}, {1.5, "1.5s"}};
+        char buf[32];
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                mttctl_chart_time_label(cases[i].s, buf, sizeof(buf));
+                assert_string_equal(buf, cases[i].label);
+        }
+}
+
+/* Pixels within a small distance of a colour: the lines' (and legend's) own. */
+static int pixels_of(cairo_surface_t *img, const double rgb[3])
+{
+        int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
+        int stride = cairo_image_surface_get_stride(img), n = 0;
+        const unsigned char *data = cairo_image_surface_get_data(img);
+        for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                        uint32_t px = *(const uint32_t *)(data + y * stride + x * 4);
+                        int r = (px >> 16) & 0xff, g = (px >> 8) & 0xff, b = px & 0xff;
+                        int dr = r - (int)(rgb[0] * 255), dg = g - (int)(rgb[1] * 255),
+                            db = b - (int)(rgb[2] * 255);
+                        n += dr * dr + dg * dg + db * db < 3 * 12 * 12;
+                }
+        return n;
+}
+
+static void test_chart_draws_every_series(void **state)
+{
+        static double t[] = {0, 0.001, 0.01, 0.1, 1, 10};
+        static double a[] = {0, 0.1, 0.2, 0.3, 0.2, 0.1}, b[] = {0.5, 0.4, 0.6, 0.8, 1.2, 1.0},
+                      c[] = {-0.1, 0, 0.1, 0.1, 0.1, 0.05};
+        mttctl_series s[] = {
+            {.name = "a", .t = t, .gib = a, .n = 6, .verdict = MTT_REPORT_COMPLETED},
+            {.name = "b", .t = t, .gib = b, .n = 6, .verdict = MTT_REPORT_CRASHED_GRACEFULLY},
+            {.name = "c", .t = t, .gib = c, .n = 6, .verdict = MTT_REPORT_CRASHED_UNGRACEFULLY},
+        };
+        for (int linear = 0; linear < 2; linear++) {
+                cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 800, 500);
+                cairo_t *cr = cairo_create(img);
+                mttctl_chart chart = {.width = 800, .height = 500, .linear = linear};
+                mttctl_chart_draw(cr, &chart, s, 3);
+                cairo_destroy(cr);
+                /* Through a PNG file and back, as mttctl plot writes it. */
+                char png[128];
+                snprintf(png, sizeof(png), "%s/chart.png", dir);
+                assert_int_equal(cairo_surface_write_to_png(img, png), CAIRO_STATUS_SUCCESS);
+                cairo_surface_destroy(img);
+                img = cairo_image_surface_create_from_png(png);
+                assert_int_equal(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+                assert_int_equal(cairo_image_surface_get_width(img), 800);
+                double rgb[3];
+                for (size_t i = 0; i < 3; i++) {
+                        mttctl_chart_colour(i, rgb);
+                        assert_true(pixels_of(img, rgb) > 100);
+                }
+                /* A fourth colour was not drawn. */
+                mttctl_chart_colour(3, rgb);
+                assert_int_equal(pixels_of(img, rgb), 0);
+                cairo_surface_destroy(img);
+        }
+}
+
+static int setup(void **state)
+{
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_series_endings),
+            cmocka_unit_test(test_series_from_the_seed),
+            cmocka_unit_test(test_series_refuses_what_is_not_a_report),
+            cmocka_unit_test(test_time_labels),
+            cmocka_unit_test(test_chart_draws_every_series),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
