@@ -23,7 +23,7 @@ dpkg-deb -I "$DEB" >"$DIR/info"
 for s in postinst prerm postrm; do
         grep -q " $s" "$DIR/info" || { echo "no $s script"; exit 1; }
 done
-grep -q "Depends: libev4, libjansson4, libsystemd0" "$DIR/info"
+grep -q "Depends: libev4, libjansson4, libsystemd0, libcairo2" "$DIR/info"
 dpkg-deb -x "$DEB" "$DIR/root"
 grep -qx "ExecStart=/usr/sbin/mttd" "$DIR/root/lib/systemd/system/mttd.service"
 "$DIR/root/usr/sbin/mttd" --version

@@ -17,11 +17,14 @@ mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/
 [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $0 ~ /debian/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
 [ -n "$mirror" ] || skip "no Debian mirror in the apt configuration"
 
-ROOT=$CACHE/debian12-root
+# systemd to boot, and what the package depends on (its Depends: line), so dpkg -i works
+# without a network. The cached root is named after that list.
+include=systemd,dbus,libev4,libjansson4,libsystemd0,libcairo2
+ROOT=$CACHE/debian12-root-$(echo "$include" | cksum | cut -d' ' -f1)
 if [ ! -x "$ROOT/usr/lib/systemd/systemd" ]; then
         rm -rf "$ROOT"
         mkdir -p "$CACHE"
-        debootstrap --variant=minbase --include=systemd,dbus,libev4,libjansson4,libsystemd0 \
+        debootstrap --variant=minbase --include="$include" \
                 bookworm "$ROOT" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
                 { tail -3 "$CACHE/debootstrap.log"; rm -rf "$ROOT"; skip "debootstrap failed"; }
 fi
