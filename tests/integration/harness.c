@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mtt/client.h"
 #include "proto/frame.h"
 
 #ifndef MTTD_PATH
@@ -310,4 +311,29 @@ int harness_full_pipe(int p[2])
         /* The daemon never changes the file's flags: hand it a blocking pipe. */
         fcntl(p[1], F_SETFL, fl);
         return 0;
+}
+
+bool harness_closed_within(int fd, int ms)
+{
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[65536];
+        while (poll(&p, 1, ms) > 0) {
+                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno == ECONNRESET))
+                        return true;
+                if (n < 0 && errno != EAGAIN)
+                        return false;
+        }
+        return false;
+}
+
+bool harness_session_completes(const harness *h, const char *name)
+{
+        char path[256], file[128];
+        snprintf(file, sizeof(file), "%s.csv", name);
+        harness_path(h, file, path, sizeof(path));
+        mtt_options o = {.socket_path = h->socket, .label = name, .timeout_ms = 5000};
+        mtt_session *s;
+        return mtt_open(path, &o, &s) == 0 && mtt_close(s, MTT_COMPLETED) == 0 &&
+               mtt_has_completed_successfully(path);
 }

@@ -36,6 +36,11 @@ json_t *harness_raw(int fd, const char *bytes, size_t len, const int *fds, size_
 /* A call with JSON text parameters ("{}" or NULL for none). */
 json_t *harness_call(int fd, const char *method, const char *params_json, const int *fds,
                      size_t n_fds);
+/* Whether mttd closes fd (EOF after whatever it sent) within ms. */
+bool harness_closed_within(int fd, int ms);
+/* Whether a fresh client completes a session (the report NAME.csv in the test directory):
+ * mttd serves normally. */
+bool harness_session_completes(const harness *h, const char *name);
 /* The error name of a reply, or NULL for a successful one. */
 const char *harness_error(const json_t *reply);
 

@@ -39,27 +39,7 @@ static int start(void **state)
 /* A fresh client completes a session: the daemon is unharmed. */
 static void fresh_session_works(void)
 {
-        char path[256];
-        harness_path(&H, "fresh.csv", path, sizeof(path));
-        mtt_options o = {.socket_path = H.socket, .label = "fresh", .timeout_ms = 5000};
-        mtt_session *s;
-        assert_int_equal(mtt_open(path, &o, &s), 0);
-        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
-        assert_true(mtt_has_completed_successfully(path));
-}
-
-static bool closed_within(int fd, int ms)
-{
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        char buf[4096];
-        while (poll(&p, 1, ms) > 0) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (n == 0 || (n < 0 && errno == ECONNRESET))
-                        return true;
-                if (n < 0 && errno != EAGAIN)
-                        return false;
-        }
-        return false;
+        assert_true(harness_session_completes(&H, "fresh"));
 }
 
 static void test_deep_json_and_bad_utf8(void **state)
@@ -73,7 +53,7 @@ static void test_deep_json_and_bad_utf8(void **state)
         json_t *r = harness_raw(fd, deep, 2 * DEPTH + 1, NULL, 0);
         assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
         json_decref(r);
-        assert_true(closed_within(fd, 5000));
+        assert_true(harness_closed_within(fd, 5000));
         close(fd);
         free(deep);
 
@@ -124,7 +104,7 @@ static void test_open_with_ten_fds(void **state)
         assert_non_null(r);
         assert_string_equal(harness_error(r), "io.mtt.Tracker.ProtocolError");
         json_decref(r);
-        assert_true(closed_within(fd, 5000));
+        assert_true(harness_closed_within(fd, 5000));
         close(fd);
         for (int i = 0; i < 10; i++)
                 close(fds[i]);
@@ -253,9 +233,9 @@ static void test_idle_connections(void **state)
         mtt_session *s;
         assert_int_equal(mtt_open(path, &o, &s), 0);
 
-        assert_true(closed_within(fds[0], 6000));
+        assert_true(harness_closed_within(fds[0], 6000));
         for (int i = 1; i < IDLE; i++)
-                assert_true(closed_within(fds[i], 1000));
+                assert_true(harness_closed_within(fds[i], 1000));
         for (int i = 0; i < IDLE; i++)
                 close(fds[i]);
         free(fds);

@@ -224,20 +224,6 @@ static void test_watch_every_session(void **state)
         mtt_proto_conn_close(&w);
 }
 
-static bool closed_within(int fd, int ms)
-{
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        char buf[65536];
-        while (poll(&p, 1, ms) > 0) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (n == 0 || (n < 0 && errno == ECONNRESET))
-                        return true;
-                if (n < 0 && errno != EAGAIN)
-                        return false;
-        }
-        return false;
-}
-
 /* SPEC 8: a watcher that never reads costs a bounded buffer and is then dropped; the
  * sessions it watched, and everybody else, go on at full speed. */
 static void test_watcher_that_never_reads(void **state)
@@ -255,19 +241,13 @@ static void test_watcher_that_never_reads(void **state)
                 assert_int_equal(mtt_close(s, i % 2 ? MTT_COMPLETED : MTT_FAILED), 0);
         }
         close(null);
-        assert_true(closed_within(w.fd, 5000));
+        assert_true(harness_closed_within(w.fd, 5000));
         mtt_proto_conn_close(&w);
 
         char *log = harness_read_file(H.log);
         assert_non_null(strstr(log, "dropping client"));
         free(log);
-        char path[256];
-        harness_path(&H, "after.csv", path, sizeof(path));
-        mtt_options o = {.socket_path = H.socket, .label = "after"};
-        mtt_session *s;
-        assert_int_equal(mtt_open(path, &o, &s), 0);
-        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
-        assert_true(mtt_has_completed_successfully(path));
+        assert_true(harness_session_completes(&H, "after"));
 }
 
 int main(void)
