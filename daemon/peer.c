@@ -47,7 +47,7 @@ static uint64_t now_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-mttd_peer *mttd_peer_new(pid_t pid)
+mttd_peer *mttd_peer_new(pid_t pid, long long oom_system)
 {
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
@@ -60,6 +60,7 @@ mttd_peer *mttd_peer_new(pid_t pid)
         p->pidfd = fd;
         p->pid = pid;
         mtt_proto_oom_counts_of(pid, &p->oom);
+        p->oom.system = oom_system;
         return p;
 }
 

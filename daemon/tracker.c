@@ -46,8 +46,10 @@ struct mttd_tracker {
         mttd_session *head, *tail;      /* every session, oldest first */
         unsigned n_running, n_finished; /* finished: ended and their last write is back */
         uint64_t next_id;
-        mttd_shares shares;  /* writes in flight to fds that may stall, per user */
-        unsigned n_deferred; /* sessions whose write waits for its user's share */
+        mttd_shares shares;   /* writes in flight to fds that may stall, per user */
+        unsigned n_deferred;  /* sessions whose write waits for its user's share */
+        long long oom_system; /* the system's OOM kill count, as of oom_system_us */
+        uint64_t oom_system_us;
         bool shutting_down;
         bool stop_timed_out; /* no more waiting for reports that stall */
         bool reader_failed;  /* logged once */
@@ -362,6 +364,16 @@ static void write_blocking(mttd_tracker *t, mttd_session *s, uint64_t now_us, bo
         }
 }
 
+/* An ended session's last write: sync and close, through its user's share if its fd may
+ * block. */
+static void write_final(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+{
+        if (s->may_stall)
+                write_blocking(t, s, now_us, true);
+        else
+                write_now(t, s, now_us, true);
+}
+
 /* A blocking write of uid came back: that user's next waiting write may go. */
 static void write_deferred(mttd_tracker *t, uid_t uid, uint64_t now_us)
 {
@@ -455,10 +467,8 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         }
         if (was_running && s->state != MTTD_RUNNING)
                 left_running(t, s);
-        if (again && s->may_stall)
-                write_blocking(t, s, now, true);
-        else if (again)
-                write_now(t, s, now, true);
+        if (again)
+                write_final(t, s, now);
         else if (finished)
                 session_finished(t, s);
         if (blocking)
@@ -632,7 +642,14 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         s->may_stall = mttd_fd_may_stall(fd, &s->dev);
         s->owner = owner;
         s->tracker = t;
-        s->peer = mttd_peer_new(peer->pid);
+        /* The system's OOM kill count, read at most once a second (it is a long file): an
+         * OOM kill in the second before an Open could be taken for this client's, should it
+         * later die of a SIGKILL. */
+        if (now - t->oom_system_us >= 1000000) {
+                t->oom_system = mtt_proto_oom_system();
+                t->oom_system_us = now;
+        }
+        s->peer = mttd_peer_new(peer->pid, t->oom_system);
         list_append(t, s);
         if (t->n_watch_all > 0) {
                 s->watch = &t->hooks.row;
@@ -668,12 +685,8 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         t->stats.rows_written += s->n_rows - rows;
         /* The last write goes as soon as what is in flight, if anything, is back; at
          * shutdown all of them go together (write_last). */
-        if (t->shutting_down || !mttd_session_last_due(s))
-                return;
-        if (s->may_stall)
-                write_blocking(t, s, now, true);
-        else
-                write_now(t, s, now, true);
+        if (!t->shutting_down && mttd_session_last_due(s))
+                write_final(t, s, now);
 }
 
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
@@ -692,12 +705,8 @@ static void cause_settled(mttd_tracker *t, mttd_session *s)
         s->cause_pending = false;
         mttd_peer_free(s->peer);
         s->peer = NULL;
-        if (t->shutting_down || !mttd_session_last_due(s))
-                return; /* at shutdown write_last takes it */
-        if (s->may_stall)
-                write_blocking(t, s, mttd_now_us(), true);
-        else
-                write_now(t, s, mttd_now_us(), true);
+        if (!t->shutting_down && mttd_session_last_due(s)) /* else write_last takes it */
+                write_final(t, s, mttd_now_us());
 }
 
 static void on_cause(void *ctx, const char *cause)

@@ -57,10 +57,15 @@ static bool cgroup_file_of(pid_t pid, char *out, size_t size)
 
 void mtt_proto_oom_counts_of(pid_t pid, mtt_proto_oom_counts *out)
 {
-        out->cgroup_file[0] = '\0';
         if (!cgroup_file_of(pid, out->cgroup_file, sizeof(out->cgroup_file)))
                 out->cgroup_file[0] = '\0';
-        mtt_proto_oom_counts_again(out, out);
+        out->cgroup = out->cgroup_file[0] ? read_key(out->cgroup_file, "oom_kill") : -1;
+        out->system = -1;
+}
+
+long long mtt_proto_oom_system(void)
+{
+        return read_key("/proc/vmstat", "oom_kill");
 }
 
 void mtt_proto_oom_counts_again(const mtt_proto_oom_counts *before, mtt_proto_oom_counts *now)
@@ -68,7 +73,7 @@ void mtt_proto_oom_counts_again(const mtt_proto_oom_counts *before, mtt_proto_oo
         if (now != before)
                 memcpy(now->cgroup_file, before->cgroup_file, sizeof(now->cgroup_file));
         now->cgroup = now->cgroup_file[0] ? read_key(now->cgroup_file, "oom_kill") : -1;
-        now->system = read_key("/proc/vmstat", "oom_kill");
+        now->system = mtt_proto_oom_system();
 }
 
 bool mtt_proto_oom_killed(const mtt_proto_oom_counts *before, const mtt_proto_oom_counts *now)

@@ -14,8 +14,11 @@ typedef struct mtt_proto_oom_counts {
         char cgroup_file[512]; /* where the cgroup's count is read, "" if unknown */
 } mtt_proto_oom_counts;
 
-/* Counts for pid's memory cgroup (found through /proc/PID/cgroup) and for the system. */
+/* The count of pid's memory cgroup (found through /proc/PID/cgroup); out->system is left
+ * to the caller (mtt_proto_oom_system). */
 void mtt_proto_oom_counts_of(pid_t pid, mtt_proto_oom_counts *out);
+/* The system's count (/proc/vmstat oom_kill), or -1. */
+long long mtt_proto_oom_system(void);
 /* Counts again, from the files read before (the process may be gone by now). */
 void mtt_proto_oom_counts_again(const mtt_proto_oom_counts *before, mtt_proto_oom_counts *now);
 /* Whether the OOM killer killed between the two counts: the cgroup's or the system's count

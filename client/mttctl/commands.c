@@ -433,6 +433,7 @@ int mttctl_run(int argc, char **argv)
         /* The command runs in our memory cgroup: its count tells an OOM kill. */
         mtt_proto_oom_counts oom_before;
         mtt_proto_oom_counts_of(getpid(), &oom_before);
+        oom_before.system = mtt_proto_oom_system();
         int exec_errno;
         pid_t pid = spawn(cmd, &exec_errno);
         if (pid < 0) {
