@@ -48,7 +48,8 @@ struct mttd_server {
         mttd_conn *watchers;
         unsigned n_conns;
         unsigned n_waiting; /* connections with a deferred reply */
-        bool warned_full;
+        bool warned_full;   /* the connection limit was logged */
+        bool warned_accept; /* running out of fds was logged */
 };
 
 static void watch_start(mttd_conn *c, mttd_session *s)
@@ -328,18 +329,36 @@ static unsigned conns_of_uid(const mttd_server *srv, uid_t uid)
         return n;
 }
 
+static void refuse(int fd, unsigned limit, const char *scope)
+{
+        json_t *msg = mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_CONNECTIONS,
+                                          json_pack("{s:i, s:s}", "limit", limit, "scope", scope));
+        size_t len;
+        char *text = msg ? mtt_proto_encode(msg, &len) : NULL;
+        if (text)
+                (void)!send(fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        free(text);
+        json_decref(msg);
+}
+
 static void accept_one(mttd_server *srv)
 {
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                        mttd_log(LOG_WARNING, "cannot accept: %s; pausing for 100 ms",
-                                 strerror(errno));
+                        /* The listening socket stays readable: stop watching it a while
+                         * (logged once until an accept succeeds again). */
+                        if (!srv->warned_accept)
+                                mttd_log(LOG_WARNING, "cannot accept: %s; retrying every 100 ms",
+                                         strerror(errno));
+                        srv->warned_accept = true;
                         ev_io_stop(srv->loop, &srv->accept_io);
+                        ev_timer_set(&srv->accept_retry, 0.1, 0.);
                         ev_timer_start(srv->loop, &srv->accept_retry);
                 }
                 return;
         }
+        srv->warned_accept = false;
         mttd_conn *c = calloc(1, sizeof(*c));
         socklen_t len = sizeof(struct ucred);
         if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
@@ -347,16 +366,17 @@ static void accept_one(mttd_server *srv)
                 close(fd);
                 return;
         }
-        const char *full = srv->n_conns >= srv->cfg->max_connections ? "in all"
-                           : conns_of_uid(srv, c->peer.uid) >= srv->cfg->max_connections_per_uid
-                               ? "for one user"
-                               : NULL;
-        if (full) {
-                /* One user's many connections must not lock out the others: refuse, log once. */
+        bool all = srv->n_conns >= srv->cfg->max_connections;
+        if (all || conns_of_uid(srv, c->peer.uid) >= srv->cfg->max_connections_per_uid) {
+                /* One user's many connections must not lock out the others: refuse with the
+                 * reason (read as the reply to its first call), log once. */
+                unsigned limit =
+                    all ? srv->cfg->max_connections : srv->cfg->max_connections_per_uid;
                 if (!srv->warned_full)
-                        mttd_log(LOG_WARNING, "connection limit %s reached (uid %u)", full,
-                                 (unsigned)c->peer.uid);
+                        mttd_log(LOG_WARNING, "connection limit %s reached (uid %u)",
+                                 all ? "in all" : "for one user", (unsigned)c->peer.uid);
                 srv->warned_full = true;
+                refuse(fd, limit, all ? "all" : "user");
                 free(c);
                 close(fd);
                 return;

@@ -87,6 +87,9 @@ const char mtt_proto_tracker_description[] =
     "error PermissionDenied (id: int)\n"
     "error InvalidFileDescriptor (reason: string)\n"
     "error TooManySessions (limit: int)\n"
+    "# Sent in place of a reply to the first call, on a connection refused at the limit\n"
+    "# (scope: \"all\" or \"user\"); mttd then closes it.\n"
+    "error TooManyConnections (limit: int, scope: string)\n"
     "error InvalidParameter (parameter: string, reason: string)\n"
     "error ProtocolError (reason: string)\n"
     "error InternalError (reason: string)\n";
@@ -131,6 +134,7 @@ int mtt_proto_error_to_errno(const char *error)
             {MTT_PROTO_ERROR_PERMISSION_DENIED, EACCES},
             {MTT_PROTO_ERROR_INVALID_FD, EBADF},
             {MTT_PROTO_ERROR_TOO_MANY_SESSIONS, EUSERS},
+            {MTT_PROTO_ERROR_TOO_MANY_CONNECTIONS, EUSERS},
             {MTT_PROTO_ERROR_INVALID_PARAMETER, EINVAL},
             {MTT_PROTO_ERROR_VARLINK_PARAMETER, EINVAL},
             {MTT_PROTO_ERROR_METHOD_NOT_FOUND, EOPNOTSUPP},

@@ -215,6 +215,95 @@ static void test_stalled_reports_of_one_user(void **state)
         fresh_session_works();
 }
 
+/* SPEC 8: past the connection limit a client is told why (TooManyConnections) and closed;
+ * the connections within it are served, and a freed slot is taken again. */
+static void test_connection_limit(void **state)
+{
+        enum { LIMIT = 5 };
+        static const char *const args[] = {"--max-connections-per-uid", "5", NULL};
+        harness h2;
+        assert_int_equal(harness_start(&h2, args), 0);
+        usleep(200000); /* mttd sees the hangup of the harness's probe */
+        int fds[LIMIT];
+        for (int i = 0; i < LIMIT; i++)
+                assert_true((fds[i] = harness_connect(&h2)) >= 0);
+        json_t *r = harness_call(fds[LIMIT - 1], "io.mtt.Tracker.List", NULL, NULL, 0);
+        assert_non_null(r);
+        assert_null(harness_error(r));
+        json_decref(r);
+        int extra = harness_connect(&h2);
+        r = harness_raw(extra, "", 0, NULL, 0);
+        assert_non_null(r);
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.TooManyConnections");
+        json_t *p = json_object_get(r, "parameters");
+        assert_int_equal(json_integer_value(json_object_get(p, "limit")), LIMIT);
+        assert_string_equal(json_string_value(json_object_get(p, "scope")), "user");
+        json_decref(r);
+        assert_true(harness_closed_within(extra, 2000));
+        close(extra);
+        close(fds[0]);
+        usleep(200000); /* mttd sees the hangup */
+        assert_true(harness_session_completes(&h2, "after"));
+        for (int i = 1; i < LIMIT; i++)
+                close(fds[i]);
+        assert_int_equal(harness_stop(&h2, true), 0);
+}
+
+/* CPU ticks (user + system) a process has used. */
+static long cpu_ticks(pid_t pid)
+{
+        char path[64], line[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f || !fgets(line, sizeof(line), f)) {
+                if (f)
+                        fclose(f);
+                return -1;
+        }
+        fclose(f);
+        long utime, stime;
+        char *rest = strrchr(line, ')');
+        if (!rest || sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime,
+                            &stime) != 2)
+                return -1;
+        return utime + stime;
+}
+
+/* Out of fds, accept fails with EMFILE: mttd waits instead of spinning, and serves again
+ * once fds are free. */
+static void test_out_of_fds(void **state)
+{
+        enum { CONNS = 40 };
+        if (H.valgrind) {
+                print_message("skipped: valgrind keeps fds of its own near the limit\n");
+                skip();
+        }
+        harness h2;
+        assert_int_equal(harness_start(&h2, NULL), 0);
+        /* The soft limit only: putting it back needs no privilege. */
+        struct rlimit high, low;
+        assert_int_equal(prlimit(h2.pid, RLIMIT_NOFILE, NULL, &high), 0);
+        low = (struct rlimit){32, high.rlim_max};
+        assert_int_equal(prlimit(h2.pid, RLIMIT_NOFILE, &low, NULL), 0);
+        int fds[CONNS];
+        for (int i = 0; i < CONNS; i++)
+                assert_true((fds[i] = harness_connect(&h2)) >= 0);
+        usleep(200000);
+        long before = cpu_ticks(h2.pid);
+        usleep(1000000);
+        long used = cpu_ticks(h2.pid) - before;
+        print_message("mttd used %ld ticks in 1 s while out of fds\n", used);
+        assert_true(used < sysconf(_SC_CLK_TCK) / 5); /* a spinning loop would take them all */
+        char *log = harness_read_file(h2.log);
+        assert_non_null(strstr(log, "cannot accept: Too many open files"));
+        free(log);
+        assert_int_equal(prlimit(h2.pid, RLIMIT_NOFILE, &high, NULL), 0);
+        for (int i = 0; i < CONNS; i++)
+                close(fds[i]);
+        assert_true(harness_session_completes(&h2, "after"));
+        assert_int_equal(harness_stop(&h2, true), 0);
+}
+
 /* SPEC 8: connections that hold no session and say nothing are closed after the idle
  * timeout (2 s here); one that holds a session is not. 2000 of them hurt nobody. */
 static void test_idle_connections(void **state)
@@ -254,6 +343,8 @@ int main(void)
             cmocka_unit_test(test_terminal_hangs_up),
             cmocka_unit_test(test_stalled_reports_of_one_user),
             cmocka_unit_test(test_idle_connections),
+            cmocka_unit_test(test_connection_limit),
+            cmocka_unit_test(test_out_of_fds),
         };
         return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
 }
