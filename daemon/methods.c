@@ -178,7 +178,7 @@ static json_t *open_session(mttd_request *req, int *deferred)
             .peak_min_kb = cfg->peak_min_kb,
         };
         mttd_session *s;
-        int r = mttd_tracker_open(req->tracker, &sp, fd, req->peer, req->conn, &s);
+        int r = mttd_tracker_open(req->tracker, &sp, fd, req->peer, req->conn_fd, req->conn, &s);
         if (r == -EUSERS)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
                                            json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));

@@ -16,6 +16,7 @@ typedef struct mttd_request {
         mtt_proto_frame *frame; /* its fds; a method that keeps one takes it */
         const struct ucred *peer;
         void *conn;               /* owner of the sessions it opens */
+        int conn_fd;              /* its socket, for the peer's pidfd (SO_PEERPIDFD) */
         mttd_session *waiting_on; /* set when the reply must wait for this session */
         /* Set by a Watch that goes on: the connection follows watch_session, or every
          * session its peer may see when that is NULL. */

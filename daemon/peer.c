@@ -2,15 +2,21 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers predate it */
+#endif
 
 /* PIDFD_GET_INFO as Linux 6.15 has it (Debian 12's headers predate it); an older kernel
  * answers ENOTTY, or without PIDFD_INFO_EXIT in the mask. */
@@ -47,9 +53,21 @@ static uint64_t now_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-mttd_peer *mttd_peer_new(pid_t pid, long long oom_system)
+/* The peer's pidfd, race-free where the kernel has SO_PEERPIDFD: a pid may be reused. */
+static int peer_pidfd(int sock, pid_t pid)
 {
-        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int fd = -1;
+        socklen_t len = sizeof(fd);
+        if (sock >= 0 && getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0) {
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+                return fd;
+        }
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+mttd_peer *mttd_peer_new(int sock, pid_t pid, long long oom_system)
+{
+        int fd = peer_pidfd(sock, pid);
         if (fd < 0)
                 return NULL;
         mttd_peer *p = calloc(1, sizeof(*p));

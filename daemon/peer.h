@@ -15,10 +15,11 @@ typedef struct mttd_peer mttd_peer;
 /* The probe's answer; the peer may be freed in it. */
 typedef void (*mttd_peer_done)(void *ctx, const char *cause);
 
-/* Takes a pidfd of pid and its cgroup's OOM kill count; oom_system is the system's count as
- * of lately. NULL when no pidfd can be had (then an end without Close has no cause beyond the
- * hangup) or out of memory. */
-mttd_peer *mttd_peer_new(pid_t pid, long long oom_system);
+/* Takes a pidfd of the process at the other end of sock (SO_PEERPIDFD, Linux 6.5; else
+ * pidfd_open of its SO_PEERCRED pid) and its cgroup's OOM kill count; oom_system is the
+ * system's count as of lately. NULL when no pidfd can be had (then an end without Close has
+ * no cause beyond the hangup) or out of memory. */
+mttd_peer *mttd_peer_new(int sock, pid_t pid, long long oom_system);
 /* Stops a probe (no answer comes) and closes the pidfd. Accepts NULL. */
 void mttd_peer_free(mttd_peer *p);
 /* After a hangup: answers once the process has ended, or after wait_us if it still runs. */

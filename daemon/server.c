@@ -142,6 +142,7 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
             .frame = f,
             .peer = &c->peer,
             .conn = c,
+            .conn_fd = c->fd,
         };
         json_t *reply = NULL;
         if (mttd_methods_dispatch(&req, &reply) > 0) {

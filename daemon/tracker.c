@@ -613,7 +613,7 @@ static unsigned running_of_uid(mttd_tracker *t, uid_t uid)
 }
 
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
-                      const struct ucred *peer, void *owner, mttd_session **out)
+                      const struct ucred *peer, int peer_sock, void *owner, mttd_session **out)
 {
         if (t->shutting_down)
                 return -ESHUTDOWN;
@@ -649,7 +649,7 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                 t->oom_system = mtt_proto_oom_system();
                 t->oom_system_us = now;
         }
-        s->peer = mttd_peer_new(peer->pid, t->oom_system);
+        s->peer = mttd_peer_new(peer_sock, peer->pid, t->oom_system);
         list_append(t, s);
         if (t->n_watch_all > 0) {
                 s->watch = &t->hooks.row;

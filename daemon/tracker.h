@@ -38,10 +38,10 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
                      mttd_tracker **out);
 void mttd_tracker_free(mttd_tracker *t);
 
-/* Opens a session writing to fd (taken on success). -EUSERS when a limit is hit, -EIO when
- * meminfo cannot be read. */
+/* Opens a session writing to fd (taken on success) for the peer at the other end of
+ * peer_sock (-1 if none). -EUSERS when a limit is hit, -EIO when meminfo cannot be read. */
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
-                      const struct ucred *peer, void *owner, mttd_session **out);
+                      const struct ucred *peer, int peer_sock, void *owner, mttd_session **out);
 /* Ends a running session. Returns 1 while its report is not yet synced (the finished
  * callback tells when it is), 0 when the session is finished already. */
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause);

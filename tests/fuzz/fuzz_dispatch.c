@@ -82,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             .call = &call,
                                             .frame = &f,
                                             .peer = &peer,
-                                            .conn = &conn};
+                                            .conn = &conn,
+                                            .conn_fd = -1};
                         json_t *reply = NULL;
                         mttd_methods_dispatch(&req, &reply);
                         json_decref(reply);

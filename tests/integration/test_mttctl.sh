@@ -181,13 +181,16 @@ sleep 0.2
 "$MTTCTL" run -o "$DIR/watched.csv" -l watched -- \
         sh -c 'sleep 0.4; x=$(head -c 40000000 /dev/zero | tr "\\0" a); sleep 0.4' 2>/dev/null &
 runner=$!
-id=
-i=0
-while [ -z "$id" ] && [ $i -lt 100 ]; do
-        id=$("$MTTCTL" list | awk '$4 == "watched" && /running/ { print $1 }')
-        i=$((i + 1))
-        sleep 0.02
-done
+running_id() { # running_id LABEL: the ID of the running session with that label
+        i=0
+        while [ $i -lt 100 ]; do
+                id=$("$MTTCTL" list | awk -v l="$1" '$4 == l && /running/ { print $1 }')
+                [ -n "$id" ] && { echo "$id"; return; }
+                i=$((i + 1))
+                sleep 0.02
+        done
+}
+id=$(running_id watched)
 "$MTTCTL" watch "$id" >"$DIR/watch.out" 2>"$DIR/err"
 check "watch exits 0 when the session ends" [ $? -eq 0 ]
 wait $runner
@@ -205,5 +208,16 @@ wait $watch_all 2>/dev/null
 check "watch without ID saw the session open" grep -q "^# session $id (watched) running" "$DIR/all.out"
 check "watch without ID saw its first row" grep -q "^$id,0.000000," "$DIR/all.out"
 check "watch without ID saw it end" grep -q "^# session $id (watched) completed" "$DIR/all.out"
+
+# On a terminal, a status line is redrawn in place under the rows.
+"$MTTCTL" run -o "$DIR/tty.csv" -l tty -- \
+        sh -c 'sleep 0.3; x=$(head -c 20000000 /dev/zero | tr "\\0" a); sleep 0.5' 2>/dev/null &
+runner=$!
+id=$(running_id tty)
+script -qfec "$MTTCTL watch $id" /dev/null >"$DIR/tty.out" 2>&1
+wait $runner
+check "on a terminal watch redraws its status line" sh -c \
+        "tr '\\r\\033' 'RE' <'$DIR/tty.out' | grep -q -- '-- .* elapsed, .* now, peak .*, [0-9]* rowsRE\\[K'"
+check "and ends with the session's end" grep -q "# session $id (tty) completed" "$DIR/tty.out"
 
 summary

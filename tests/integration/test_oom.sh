@@ -61,6 +61,19 @@ if [ -f "$CG/memory.oom_control" ]; then
 elif [ -f "$CG/memory.events" ]; then
         check "the cgroup counted an OOM kill" grep -q "oom_kill [1-9]" "$CG/memory.events"
 fi
+# A program that tracks itself (libmtt-client) dies the same way: mttd finds out how, from
+# its pidfd and the cgroup's count.
+sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3"' sh "$CG" "$ALLOCATE" "$DIR/self.csv" 2>"$DIR/err"
+status=$?
+check "the self-tracking program is killed too (got $status)" test "$status" -eq 137
+check "its report has no ending" sh -c "! tail -n 1 '$DIR/self.csv' | grep -Eqx '0,0|-1,-1'"
+i=0
+while [ $i -lt 50 ] && ! "$MTTCTL" list | grep -q "self-tracked.*killed"; do
+        sleep 0.1
+        i=$((i + 1))
+done
+"$MTTCTL" list >"$DIR/out"
+check "mttd says it was the OOM killer" grep -q "self-tracked .*crashed: killed by SIGKILL (OOM killer)" "$DIR/out"
 "$MTTCTL" run -o "$DIR/after.csv" -- true 2>/dev/null
 check "mttd is unharmed" "$MTTCTL" check "$DIR/after.csv"
 summary
