@@ -16,7 +16,8 @@ const char *mttctl_socket;
 static void usage(FILE *f)
 {
         fputs("Usage: mttctl [--socket PATH] COMMAND [ARG]...\n"
-              "Lists and inspects mtt tracking sessions, tracks commands, checks reports.\n"
+              "Lists, inspects and watches mtt tracking sessions, tracks commands, checks\n"
+              "and plots reports.\n"
               "\n"
               "Commands:\n"
               "  list [--json]                  sessions: running and recently ended\n"
