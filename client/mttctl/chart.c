@@ -1,6 +1,7 @@
 /* The chart: axes, grid, lines, crash marks and legend. */
 #include "chart.h"
 
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,12 @@ static const unsigned char palette[][3] = {
     {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207},
 };
 #define N_COLOURS (sizeof(palette) / sizeof(palette[0]))
+
+void mttctl_chart_done(void)
+{
+        cairo_debug_reset_static_data();
+        FcFini();
+}
 
 void mttctl_chart_colour(size_t i, double rgb[3])
 {

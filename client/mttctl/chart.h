@@ -18,6 +18,10 @@ typedef struct mttctl_chart {
 
 void mttctl_chart_draw(cairo_t *cr, const mttctl_chart *c, const mttctl_series *series, size_t n);
 
+/* Frees what cairo and fontconfig keep for the process's lifetime (fonts, caches), so that
+ * a leak checker sees only real leaks. Drawing is over after it. */
+void mttctl_chart_done(void);
+
 /* The colour of series i, as 0..1 red, green and blue. */
 void mttctl_chart_colour(size_t i, double rgb[3]);
 /* A time tick's label: "100us", "10ms", "1s", "10min", "2h", "1d". */

@@ -124,5 +124,6 @@ int mttctl_plot(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
                 mttctl_series_free(&series[i]);
         free(series);
+        mttctl_chart_done();
         return ret;
 }

@@ -162,6 +162,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+        mttctl_chart_done();
         char cmd[64];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         return system(cmd) == 0 ? 0 : -1;

@@ -1,0 +1,18 @@
+"""mttd's sessions and readings, beyond what the seed had."""
+from .varlink import call
+
+
+def list_sessions(socket_path=None):
+    """Running and recently ended sessions (yours; root sees all), as dicts."""
+    return call("List", socket_path=socket_path)["sessions"]
+
+
+def status(session_id, socket_path=None):
+    """One session in full: state, rows, ram, peak, baseline, and how it ended."""
+    return call("Status", {"id": int(session_id)}, socket_path=socket_path)["session"]
+
+
+def sample(socket_path=None):
+    """The current reading ("reading": used GiB and the raw kB fields) and what mttd's shared
+    samples served ("stats")."""
+    return call("Sample", socket_path=socket_path)

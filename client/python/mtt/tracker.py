@@ -1,0 +1,93 @@
+"""Tracker: memory_time_tracker's context manager, served by mttd. Entering opens a session
+on a report file the caller creates (mttd never opens a path), leaving closes it completed,
+or failed when the block raised. Nothing sleeps: the baseline comes from the daemon's ring of
+recent samples, so entering and leaving cost milliseconds where the seed's cost 11 s."""
+import os
+import time
+
+from .errors import MttError
+from .varlink import Connection
+
+
+class Tracker:
+    """Tracks the block it guards into the CSV report file_name.
+
+    The seed's parameters are all accepted. end_delay, start_delay and calibration_seconds
+    made the seed sleep and are not needed here (mttd's baseline is the mean of the 2 s before
+    the session opened); calibrate=False gives raw used GiB. Beyond the seed: label,
+    socket_path, min_interval_us and max_interval_s."""
+
+    def __init__(self, file_name, end_delay=4, calibrate=True, calibration_seconds=2,
+                 verbose=False, start_delay=5, *, label=None, socket_path=None,
+                 min_interval_us=None, max_interval_s=None):
+        self.file_name = file_name
+        self.end_delay = end_delay
+        self.calibrate = calibrate
+        self.calibration_seconds = calibration_seconds
+        self.verbose = verbose
+        self.start_delay = start_delay
+        self.label = label if label is not None else os.path.basename(file_name)
+        self.socket_path = socket_path
+        self.min_interval_us = min_interval_us
+        self.max_interval_s = max_interval_s
+        self.session = None  # what mttd said of it, at open and then at close
+        self._conn = None
+        directory = os.path.dirname(file_name)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if verbose:
+            print("Logging results into: {}".format(file_name))
+
+    @property
+    def id(self):
+        return self.session["id"] if self.session else None
+
+    def __enter__(self):
+        # Connect first: without a daemon the report file is left alone.
+        conn = Connection(self.socket_path)
+        try:
+            fd = os.open(self.file_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                         0o666)
+            try:
+                params = {"fd": 0, "label": self.label, "calibrate": bool(self.calibrate)}
+                if self.min_interval_us:
+                    params["min_interval_us"] = int(self.min_interval_us)
+                if self.max_interval_s:
+                    params["max_interval_s"] = int(self.max_interval_s)
+                self.session = conn.call("Open", params, fds=[fd])["session"]
+            finally:
+                os.close(fd)  # mttd holds its own copy
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self.start_time = time.time()
+        if self.verbose:
+            print("Calibration done, the mean ram used by the system is {} Gb".format(
+                self.session.get("baseline")))
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.end_time = time.time()
+        failed = exc_type is not None
+        params = {"id": self.id, "outcome": "failed" if failed else "completed"}
+        if failed:
+            params["cause"] = "raised {}: {}".format(exc_type.__name__, exc_value)[:1024]
+        try:
+            # The reply comes once the report is written and synced.
+            self.session = self._conn.call("Close", params)["session"]
+        except MttError:
+            if not failed:
+                raise
+        finally:
+            self._conn.close()
+            self._conn = None
+        if self.verbose:
+            if failed:
+                print("The program had an exception {}".format(exc_value))
+            print("The peak ram used by the process was {} Gb".format(self.session.get("peak")))
+            print("The process took {} seconds".format(self.end_time - self.start_time))
+        if not failed and self.session.get("state") == "error":
+            raise MttError("the report {} could not be written: {}".format(
+                self.file_name, self.session.get("error")), None, self.session)
+        return False  # an exception in the block goes on, KeyboardInterrupt included

@@ -1,0 +1,173 @@
+"""The mtt Python package against a real mttd: the seed's README example, the endings, a
+SIGKILL inside a Tracker, verdicts that agree with mttctl, plots, errors, installation."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import mtt
+
+PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client", "python")
+
+
+def example_function(fail=False):
+    """The seed's README example, with memory: about 200 MB in 10 steps, held to the end."""
+    arrays = []
+    for _ in range(10):
+        arrays.append(np.ones(20 * 1024 * 1024 // 8))
+        if fail and len(arrays) == 10:
+            raise RuntimeError("the example failed on purpose")
+    return sum(len(a) for a in arrays)
+
+
+def data_rows(path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert lines[0] == "delta,ram"
+    return [tuple(map(float, line.split(","))) for line in lines[1:] if "." in line]
+
+
+def test_completed(mttd, tmp_path):
+    path = str(tmp_path / "logs" / "completed.csv")  # the directory is made
+    with mtt.Tracker(path) as t:
+        example_function()
+    assert t.session["state"] == "completed"
+    assert mtt.has_completed_successfully(path)
+    assert not mtt.has_crashed_gracefully(path)
+    assert not mtt.has_crashed_ungracefully(path)
+    with open(path) as f:
+        assert f.read().endswith("\n0,0\n")
+    # 200 MB is 0.19 GiB; the machine's other processes move the system-wide figure too.
+    peak = max(ram for _, ram in data_rows(path))
+    assert 0.1 < peak < 0.5, peak
+
+
+def test_failed_and_the_exception_goes_on(mttd, tmp_path):
+    path = str(tmp_path / "failed.csv")
+    with pytest.raises(RuntimeError):
+        with mtt.Tracker(path):
+            example_function(fail=True)
+    assert mtt.has_crashed_gracefully(path)
+    with open(path) as f:
+        assert f.read().endswith("\n0,0\n-1,-1\n")
+    assert mtt.status(mtt.list_sessions()[-1]["id"])["cause"].startswith("raised RuntimeError")
+
+
+def test_keyboard_interrupt_fails_the_session(mttd, tmp_path):
+    path = str(tmp_path / "interrupted.csv")
+    with pytest.raises(KeyboardInterrupt):
+        with mtt.Tracker(path):
+            raise KeyboardInterrupt
+    assert mtt.has_crashed_gracefully(path)
+
+
+def killed_inside_a_tracker(path):
+    """A Python process that SIGKILLs itself inside a Tracker; its exit status."""
+    code = textwrap.dedent("""
+        import os, signal, sys, time
+        sys.path.insert(0, {package!r})
+        import mtt
+        with mtt.Tracker({path!r}):
+            x = bytearray(50 << 20)
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGKILL)
+        """).format(package=PACKAGE, path=path)
+    return subprocess.run([sys.executable, "-c", code]).returncode
+
+
+def test_sigkill_inside_a_tracker(mttd, tmp_path):
+    path = str(tmp_path / "killed.csv")
+    assert killed_inside_a_tracker(path) == -signal.SIGKILL
+    assert mtt.has_crashed_ungracefully(path)
+    rows = data_rows(path)
+    assert len(rows) >= 2 and rows[-1][0] >= 0.2
+    with open(path) as f:
+        assert f.read().endswith("\n")  # whole lines
+
+
+def test_verdicts_agree_with_mttctl(mttd, tmp_path):
+    mttctl = os.environ.get("MTTCTL")
+    if not mttctl:
+        pytest.skip("MTTCTL is not set")
+    paths = [str(tmp_path / name) for name in ("ok.csv", "failed.csv", "killed.csv")]
+    with mtt.Tracker(paths[0]):
+        pass
+    with pytest.raises(OSError):
+        with mtt.Tracker(paths[1]):
+            raise OSError("no")
+    killed_inside_a_tracker(paths[2])
+    assert [mtt.verdict(p) for p in paths] == [
+        "completed", "crashed gracefully", "crashed ungracefully"]
+    for path in paths:
+        out = subprocess.run([mttctl, "check", path], capture_output=True, text=True).stdout
+        assert out.strip() == "{}: {}".format(path, mtt.verdict(path))
+
+
+def test_plot_reports(mttd, tmp_path):
+    paths = [str(tmp_path / name) for name in ("a.csv", "b.csv")]
+    with mtt.Tracker(paths[0]):
+        example_function()
+    with pytest.raises(ValueError):
+        with mtt.Tracker(paths[1]):
+            raise ValueError("no")
+    fig = mtt.plot_reports(paths)
+    axis = fig.axes[0]
+    assert len(axis.get_lines()) == 2
+    labels = [t.get_text() for t in axis.get_legend().get_texts()]
+    assert labels == ["a", "b (crashed gracefully)"]
+    png = tmp_path / "plot.png"
+    fig.savefig(png)
+    assert png.stat().st_size > 10000
+    with pytest.raises(ValueError):
+        mtt.plot_reports([str(tmp_path / "missing.csv")])
+    (tmp_path / "text.csv").write_text("not a report\n")
+    with pytest.raises(ValueError, match="not a report"):
+        mtt.plot_reports([str(tmp_path / "text.csv")])
+
+
+def test_missing_file_is_a_value_error(mttd, tmp_path):
+    for f in (mtt.has_completed_successfully, mtt.has_crashed_gracefully,
+              mtt.has_crashed_ungracefully):
+        with pytest.raises(ValueError):
+            f(str(tmp_path / "nothing.csv"))
+
+
+def test_sessions_and_errors(mttd, tmp_path):
+    reading = mtt.sample()["reading"]
+    assert reading["mem_total_kb"] > 0
+    with mtt.Tracker(str(tmp_path / "s.csv"), label="listed") as t:
+        assert mtt.status(t.id)["state"] == "running"
+        assert any(s["label"] == "listed" for s in mtt.list_sessions())
+    with pytest.raises(mtt.NoSuchSession):
+        mtt.status(999999)
+    with pytest.raises(mtt.DaemonUnreachable, match="nowhere.sock"):
+        mtt.Tracker(str(tmp_path / "x.csv"), socket_path=str(tmp_path / "nowhere.sock")).__enter__()
+    assert not os.path.exists(tmp_path / "x.csv")  # no daemon: the file is left alone
+
+
+def test_verbose(mttd, tmp_path, capsys):
+    with mtt.Tracker(str(tmp_path / "v.csv"), verbose=True):
+        pass
+    out = capsys.readouterr().out
+    assert "Logging results into: " in out
+    assert "the mean ram used by the system is" in out
+    assert "The process took" in out
+
+
+def test_pip_installs_it_offline(tmp_path):
+    # From a copy: setuptools builds in the source tree.
+    source = tmp_path / "source"
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation",
+                        "--no-deps", "--no-index", "--target", str(tmp_path / "site"),
+                        str(source)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    code = "import mtt; print(mtt.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(tmp_path / "site")), cwd=str(tmp_path))
+    assert out.stdout.startswith(str(tmp_path / "site"))
