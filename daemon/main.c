@@ -293,8 +293,9 @@ static void fit_fd_limit(mttd_config *cfg)
         rlim_t room = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
         if (cfg->max_connections > room)
                 cfg->max_connections = (unsigned)room;
-        if (cfg->max_sessions > room)
-                cfg->max_sessions = (unsigned)room;
+        /* A session holds its report's fd and its client's pidfd. */
+        if (cfg->max_sessions > room / 2)
+                cfg->max_sessions = (unsigned)(room / 2);
 }
 
 /* mttd has no configuration file: everything is on its command line. */

@@ -340,10 +340,12 @@ int mttd_methods_dispatch(mttd_request *req, json_t **reply)
         for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
                 if (strcmp(methods[i].name, req->call->method) == 0) {
                         *reply = methods[i].fn(req, &deferred);
-                        if (!deferred && !*reply)
+                        if (!deferred && !*reply) {
                                 *reply = mtt_proto_error_new(
                                     MTT_PROTO_ERROR_INTERNAL,
                                     json_pack("{s:s}", "reason", "out of memory"));
+                                req->watch = false;
+                        }
                         return deferred;
                 }
         }

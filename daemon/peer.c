@@ -9,10 +9,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers predate it */
@@ -37,7 +40,7 @@ struct mttd_pidfd_info {
 struct mttd_peer {
         int pidfd;
         pid_t pid;
-        mtt_proto_oom_counts oom; /* at Open */
+        mtt_proto_oom_counts oom; /* the cgroup's at Open, the system's before the hangup */
         struct ev_loop *loop;
         ev_io exited;      /* the pidfd is readable once the process has ended */
         ev_timer deadline; /* still running / retry the exit status */
@@ -45,13 +48,6 @@ struct mttd_peer {
         mttd_peer_done done;
         void *ctx;
 };
-
-static uint64_t now_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* The peer's pidfd, race-free where the kernel has SO_PEERPIDFD: a pid may be reused. */
 static int peer_pidfd(int sock, pid_t pid)
@@ -65,7 +61,7 @@ static int peer_pidfd(int sock, pid_t pid)
         return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-mttd_peer *mttd_peer_new(int sock, pid_t pid, long long oom_system)
+mttd_peer *mttd_peer_new(int sock, pid_t pid)
 {
         int fd = peer_pidfd(sock, pid);
         if (fd < 0)
@@ -78,7 +74,6 @@ mttd_peer *mttd_peer_new(int sock, pid_t pid, long long oom_system)
         p->pidfd = fd;
         p->pid = pid;
         mtt_proto_oom_counts_of(pid, &p->oom);
-        p->oom.system = oom_system;
         return p;
 }
 
@@ -99,20 +94,27 @@ void mttd_peer_free(mttd_peer *p)
         free(p);
 }
 
-/* The exit status of a zombie from /proc/PID/stat (field 52), if the pidfd's process is
- * still that zombie and we may read it. */
-static bool zombie_status(const mttd_peer *p, int *status)
+typedef enum { STATUS_KNOWN, STATUS_NOT_YET, STATUS_LOST } status_answer;
+
+/* The exit status of a zombie, from /proc/PID/stat (field 52): known; not yet (a zombie we may
+ * not read: the kernel shows 0 then, and PIDFD_GET_INFO answers once it is reaped); or lost
+ * (reaped already, on a kernel without PIDFD_GET_INFO's exit status). */
+static status_answer zombie_status(const mttd_peer *p, int *status)
 {
         char path[64], line[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
         FILE *f = fopen(path, "re");
         if (!f)
-                return false;
+                return STATUS_LOST;
+        struct stat st;
+        bool mine = fstat(fileno(f), &st) == 0 && (geteuid() == 0 || st.st_uid == geteuid());
         bool ok = fgets(line, sizeof(line), f) != NULL;
         fclose(f);
         char *rest = ok ? strrchr(line, ')') : NULL; /* the command may hold anything */
         if (!rest || rest[1] != ' ' || rest[2] != 'Z')
-                return false;
+                return STATUS_LOST; /* reaped, and the pid taken again */
+        if (!mine)
+                return STATUS_NOT_YET;
         /* Fields from 3 (the state) on; exit_code is field 52. */
         char *tok = rest + 2;
         for (int field = 3; field < 52 && tok; field++) {
@@ -120,20 +122,24 @@ static bool zombie_status(const mttd_peer *p, int *status)
                 if (tok)
                         tok++;
         }
-        /* Still ours: a pid reused since would not be a zombie this soon, and the pidfd
-         * still being readable says the same process. */
-        return tok && sscanf(tok, "%d", status) == 1 && *status != 0;
+        return tok && sscanf(tok, "%d", status) == 1 ? STATUS_KNOWN : STATUS_LOST;
 }
 
-static bool exit_status(const mttd_peer *p, int *status)
+static status_answer exit_status(const mttd_peer *p, int *status)
 {
         struct mttd_pidfd_info info = {.mask = MTTD_PIDFD_INFO_EXIT};
         if (ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) == 0 &&
             (info.mask & MTTD_PIDFD_INFO_EXIT)) {
                 *status = info.exit_code;
-                return true;
+                return STATUS_KNOWN;
         }
-        return zombie_status(p, status);
+        status_answer a = zombie_status(p, status);
+        if (a == STATUS_LOST && ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) == 0 &&
+            (info.mask & MTTD_PIDFD_INFO_EXIT)) { /* reaped in between */
+                *status = info.exit_code;
+                return STATUS_KNOWN;
+        }
+        return a;
 }
 
 static void answer(mttd_peer *p, const char *cause)
@@ -146,7 +152,8 @@ static void answer(mttd_peer *p, const char *cause)
 static void try_status(mttd_peer *p)
 {
         int status;
-        if (exit_status(p, &status)) {
+        status_answer a = exit_status(p, &status);
+        if (a == STATUS_KNOWN) {
                 mtt_proto_oom_counts now;
                 mtt_proto_oom_counts_again(&p->oom, &now);
                 char cause[160];
@@ -155,7 +162,7 @@ static void try_status(mttd_peer *p)
                 if (WIFEXITED(status))
                         strncat(cause, " without Close", sizeof(cause) - strlen(cause) - 1);
                 answer(p, cause);
-        } else if (now_us() - p->ended_us >= EXIT_STATUS_WAIT_US) {
+        } else if (a == STATUS_LOST || mttd_now_us() - p->ended_us >= EXIT_STATUS_WAIT_US) {
                 answer(p, "the client exited without Close");
         } else {
                 ev_timer_set(&p->deadline, EXIT_STATUS_RETRY_S, 0.);
@@ -168,7 +175,7 @@ static void on_exited(struct ev_loop *loop, ev_io *w, int revents)
         mttd_peer *p = w->data;
         ev_io_stop(loop, w);
         ev_timer_stop(loop, &p->deadline);
-        p->ended_us = now_us();
+        p->ended_us = mttd_now_us();
         try_status(p);
 }
 
@@ -181,9 +188,10 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
                 answer(p, "the client closed its connection while still running");
 }
 
-void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, mttd_peer_done done,
-                     void *ctx)
+void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, long long oom_system,
+                     mttd_peer_done done, void *ctx)
 {
+        p->oom.system = oom_system;
         p->loop = loop;
         p->done = done;
         p->ctx = ctx;

@@ -16,12 +16,12 @@ typedef struct mttd_peer mttd_peer;
 typedef void (*mttd_peer_done)(void *ctx, const char *cause);
 
 /* Takes a pidfd of the process at the other end of sock (SO_PEERPIDFD, Linux 6.5; else
- * pidfd_open of its SO_PEERCRED pid) and its cgroup's OOM kill count; oom_system is the
- * system's count as of lately. NULL when no pidfd can be had (then an end without Close has
- * no cause beyond the hangup) or out of memory. */
-mttd_peer *mttd_peer_new(int sock, pid_t pid, long long oom_system);
+ * pidfd_open of its SO_PEERCRED pid) and its cgroup's OOM kill count. NULL when no pidfd can
+ * be had (then an end without Close has no cause beyond the hangup) or out of memory. */
+mttd_peer *mttd_peer_new(int sock, pid_t pid);
 /* Stops a probe (no answer comes) and closes the pidfd. Accepts NULL. */
 void mttd_peer_free(mttd_peer *p);
-/* After a hangup: answers once the process has ended, or after wait_us if it still runs. */
-void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, mttd_peer_done done,
-                     void *ctx);
+/* After a hangup: answers once the process has ended, or after wait_us if it still runs.
+ * oom_system: the system's OOM kill count from shortly before the hangup. */
+void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, long long oom_system,
+                     mttd_peer_done done, void *ctx);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "methods.h"
 #include "proto/frame.h"
@@ -79,7 +80,7 @@ static void watch_stop(mttd_conn *c)
         c->wprev = c->wnext = NULL;
         c->watching = false;
         c->watched = NULL;
-        c->input_waits = false;
+        c->last_call_us = mttd_now_us(); /* idle from now on, not from the Watch call */
 }
 
 static void conn_free(mttd_conn *c)
@@ -186,16 +187,9 @@ static bool conn_busy(const mttd_conn *c)
                mtt_proto_outbuf_pending(&c->out);
 }
 
-static uint64_t now_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void conn_read(mttd_conn *c)
 {
-        c->last_call_us = now_us();
+        c->last_call_us = mttd_now_us();
         for (int i = 0; i < READS_PER_WAKEUP && !conn_busy(c); i++) {
                 long n = mtt_proto_inbuf_recv(&c->in, c->fd);
                 if (n == -EAGAIN || n == -EINTR)
@@ -243,9 +237,8 @@ static void conn_update(mttd_conn *c)
         }
 }
 
-/* A connection whose reply waits (or that is watching) handles no call, but a client that
- * hangs up meanwhile must still be seen, so its other sessions crash at once: peek, do not
- * read. */
+/* A connection whose reply waits handles no call, but a client that hangs up meanwhile must
+ * still be seen, so its other sessions crash at once: peek, do not read. */
 static void conn_peek(mttd_conn *c)
 {
         char byte;
@@ -259,10 +252,13 @@ static void conn_peek(mttd_conn *c)
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
         mttd_conn *c = w->data;
-        if ((revents & EV_READ) && (c->waiting_on || c->watching))
+        if ((revents & EV_READ) && c->waiting_on) {
                 conn_peek(c);
-        else if (revents & EV_READ)
+        } else if (revents & EV_READ) {
+                /* A call (or a hangup) during a Watch ends the stream. */
+                watch_stop(c);
                 conn_read(c);
+        }
         conn_update(c);
 }
 
@@ -270,6 +266,14 @@ static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 static bool watches(const mttd_conn *c, const mttd_session *s)
 {
         return c->watched ? c->watched == s : mttd_methods_may_see(&c->peer, s);
+}
+
+static bool anyone_watches(const mttd_server *srv, const mttd_session *s)
+{
+        for (const mttd_conn *c = srv->watchers; c; c = c->wnext)
+                if (watches(c, s))
+                        return true;
+        return false;
 }
 
 /* Messages to watchers are queued here and sent by each connection in a callback of its own
@@ -288,12 +292,14 @@ static void tell_watchers(mttd_server *srv, const mttd_session *s, json_t *msg)
 
 void mttd_server_session_opened(mttd_server *srv, mttd_session *s)
 {
-        tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
+        if (anyone_watches(srv, s))
+                tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
 }
 
 void mttd_server_row(mttd_server *srv, mttd_session *s, const char *line)
 {
-        tell_watchers(srv, s, mttd_methods_row_reply(s, line));
+        if (anyone_watches(srv, s))
+                tell_watchers(srv, s, mttd_methods_row_reply(s, line));
 }
 
 /* Sends the replies that waited for s, and its end to those who watch it: for a Watch of s
@@ -318,7 +324,7 @@ void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
                         ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
                 }
         }
-        if (srv->watchers) /* those who watch every session */
+        if (anyone_watches(srv, s)) /* those who watch every session */
                 tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
 }
 
@@ -385,7 +391,7 @@ static void accept_one(mttd_server *srv)
         srv->warned_full = false;
         c->srv = srv;
         c->fd = fd;
-        c->last_call_us = now_us();
+        c->last_call_us = mttd_now_us();
         if (!ev_is_active(&srv->idle_check))
                 ev_timer_again(srv->loop, &srv->idle_check);
         mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);
@@ -412,7 +418,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 static void on_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_server *srv = w->data;
-        uint64_t now = now_us();
+        uint64_t now = mttd_now_us();
         mttd_conn *next;
         for (mttd_conn *c = srv->conns; c; c = next) {
                 next = c->next;

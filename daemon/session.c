@@ -211,15 +211,8 @@ bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint6
                                 s->synced_writes = covered;
                         s->last_sync_us = now_us;
                 }
-        } else if (s->write_error == 0) {
-                /* The report is broken: end the session in error; the fd is of no more use. */
-                s->write_error = item->error;
-                s->state = MTTD_ERROR;
-                if (!s->end_us)
-                        s->end_us = now_us;
-                free(s->text);
-                s->text = NULL;
-                s->text_len = s->text_cap = 0;
+        } else {
+                mttd_session_fail(s, item->error, now_us);
         }
         if (item->close_fd) {
                 s->finished = true;
@@ -229,6 +222,19 @@ bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint6
          * is in flight. */
         *again = mttd_session_last_due(s);
         return false;
+}
+
+void mttd_session_fail(mttd_session *s, int err, uint64_t now_us)
+{
+        if (s->write_error)
+                return;
+        s->write_error = err;
+        s->state = MTTD_ERROR;
+        if (!s->end_us)
+                s->end_us = now_us;
+        free(s->text);
+        s->text = NULL;
+        s->text_len = s->text_cap = 0;
 }
 
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)

@@ -108,6 +108,9 @@ bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint6
 int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
                      const char *cause);
 
+/* The report is broken (err, a positive errno): the session ends in error, its buffered
+ * text is dropped; its fd is closed by its last write, when nothing else is in flight. */
+void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
 /* The report cannot be written at all (err, a positive errno): close the fd here, end in
  * error, finished. */
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);

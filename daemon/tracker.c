@@ -329,8 +329,19 @@ static void add_shared(mttd_tracker *t, mttd_write_job **job, const mttd_write_i
                 free(item->data);
                 if (item->close_fd)
                         close(item->fd);
-                s->writing = s->syncing = false;
+                if (item->len == 0 && item->sync && !item->close_fd)
+                        s->syncing = false;
+                else
+                        s->writing = false;
                 bool was_running = s->state == MTTD_RUNNING;
+                if (s->writing || s->syncing) {
+                        /* Its other item in flight comes back and finishes it: the fd must
+                         * stay open until then. */
+                        mttd_session_fail(s, ENOMEM, now_us);
+                        if (was_running)
+                                left_running(t, s);
+                        return;
+                }
                 mttd_session_abandon(s, ENOMEM, now_us);
                 after_abandon(t, s, was_running);
                 return;
@@ -477,6 +488,17 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         maybe_drained(t);
 }
 
+/* The system's OOM kill count, read again once a second while sessions run (it is a long
+ * file): what a hangup compares with, so that only an OOM kill in the second before it can
+ * be taken for the client's. */
+static void refresh_oom_system(mttd_tracker *t, uint64_t now_us)
+{
+        if (now_us - t->oom_system_us < 1000000)
+                return;
+        t->oom_system = mtt_proto_oom_system();
+        t->oom_system_us = now_us;
+}
+
 /* One meminfo read serves every session due now. Every fine interval all running sessions
  * get the sample (so peaks between rows are seen) and their writes are checked; between
  * those, only the sessions whose row is due. */
@@ -506,6 +528,7 @@ static void on_tick(void *ctx)
                 t->stats.sessions_served += t->n_hot;
                 t->next_full_us = now + t->cfg->fine_interval_us;
                 write_due(t, now);
+                refresh_oom_system(t, now);
         }
         /* Sessions due now get this sample (once) and, having written their row, a new due
          * time later than now. */
@@ -626,6 +649,7 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         if (r < 0)
                 return -EIO;
         mttd_baseline_add(&t->baseline, now, kb);
+        refresh_oom_system(t, now);
         double baseline_kb = (double)kb;
         mttd_baseline_mean(&t->baseline, now, t->cfg->calibration_us, &baseline_kb);
 
@@ -642,15 +666,9 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         s->may_stall = mttd_fd_may_stall(fd, &s->dev);
         s->owner = owner;
         s->tracker = t;
-        /* The system's OOM kill count, read at most once a second (it is a long file): an
-         * OOM kill in the second before an Open could be taken for this client's, should it
-         * later die of a SIGKILL. */
-        if (now - t->oom_system_us >= 1000000) {
-                t->oom_system = mtt_proto_oom_system();
-                t->oom_system_us = now;
-        }
-        s->peer = mttd_peer_new(peer_sock, peer->pid, t->oom_system);
+        s->peer = mttd_peer_new(peer_sock, peer->pid);
         list_append(t, s);
+        s->samples_at_open = t->stats.samples - 1; /* the sample taken for it counts */
         if (t->n_watch_all > 0) {
                 s->watch = &t->hooks.row;
                 t->hooks.opened(t->hooks.ctx, s);
@@ -658,7 +676,6 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         mttd_session_begin(s);
         t->stats.rows_written += s->n_rows;
         hot_add(t, s);
-        s->samples_at_open = t->stats.samples - 1; /* the sample taken for it counts */
         if (t->n_running++ == 0)
                 t->next_full_us = now + t->cfg->fine_interval_us;
         due_push(t, s);
@@ -739,7 +756,8 @@ void mttd_tracker_hangup(mttd_tracker *t, void *owner)
                 s->cause_pending = s->peer && !t->shutting_down;
                 end_session(t, s, MTTD_CRASHED, "the client closed its connection without Close");
                 if (s->cause_pending)
-                        mttd_peer_probe(s->peer, t->loop, CAUSE_WAIT_US, on_cause, s);
+                        mttd_peer_probe(s->peer, t->loop, CAUSE_WAIT_US, t->oom_system, on_cause,
+                                        s);
         }
 }
 

@@ -98,6 +98,10 @@ int mtt_proto_conn_call(mtt_proto_conn *c, const char *method, json_t *params, c
                 return -ENOMEM;
         int r = mtt_proto_conn_send(c, msg, fds, n_fds);
         json_decref(msg);
+        /* mttd may have refused the connection (TooManyConnections) before the call went
+         * out: its reason waits to be read. */
+        if ((r == -EPIPE || r == -ECONNRESET) && mtt_proto_conn_recv(c, 1000, out) == 0)
+                return 0;
         if (r < 0)
                 return r;
         return mtt_proto_conn_recv(c, timeout_ms, out);

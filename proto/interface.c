@@ -69,6 +69,7 @@ const char mtt_proto_tracker_description[] =
     "# the last reply is the session once it is finished (written and synced). Without id,\n"
     "# follows every session the caller may see: the running ones first (sessions), then\n"
     "# each one that opens or finishes (session) and each row; that stream has no end.\n"
+    "# Another call on the connection ends the stream (and is answered).\n"
     "method Watch(id: ?int) -> (session: ?Session, sessions: ?[]Session, id: ?int,\n"
     "                           delta: ?float, ram: ?float)\n"
     "\n"

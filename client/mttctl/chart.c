@@ -159,7 +159,8 @@ static void draw_time_axis(cairo_t *cr, const axes *a)
                 static const double steps[] = {
                     1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2,  0.5,  1,    2,     5,     10,
                     15,   30,   60,   120,  300,  600,  900, 1800, 3600, 7200, 21600, 43200, 86400};
-                double step = steps[sizeof(steps) / sizeof(steps[0]) - 1];
+                /* Past the table: whole days, about eight ticks. */
+                double step = ceil(a->x1 / 8 / 86400) * 86400;
                 for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
                         if (a->x1 / steps[i] <= 8) {
                                 step = steps[i];
@@ -222,6 +223,10 @@ static void draw_series(cairo_t *cr, const axes *a, const mttctl_series *s, size
                         cairo_line_to(cr, x, y);
         }
         cairo_stroke(cr);
+        if (s->n == 1) { /* a line of one point has no length: a dot */
+                cairo_arc(cr, x_of(a, s->t[0]), y_of(a, s->gib[0]), 2.5, 0, 2 * M_PI);
+                cairo_fill(cr);
+        }
         if (s->verdict != MTT_REPORT_COMPLETED)
                 mark_x(cr, x_of(a, s->t[s->n - 1]), y_of(a, s->gib[s->n - 1]));
 }

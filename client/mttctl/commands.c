@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -243,6 +245,22 @@ int mttctl_check(int argc, char **argv)
 
 /* ---- run ---- */
 
+/* Waits for the child and reaps it. Meanwhile the system's OOM kill count is read again each
+ * second, so that an OOM kill long before the child's death is not taken for its cause. */
+static int wait_child(pid_t pid, mtt_proto_oom_counts *oom_before)
+{
+        int status;
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        while (pidfd >= 0 && poll(&p, 1, 1000) <= 0)
+                oom_before->system = mtt_proto_oom_system();
+        if (pidfd >= 0)
+                close(pidfd);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return status;
+}
+
 static volatile sig_atomic_t child_pid;
 
 static void forward_signal(int sig)
@@ -262,22 +280,6 @@ static bool parse_uint(const char *s, unsigned long max, uint32_t *out)
         return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
-static size_t utf8_seq(const unsigned char *p)
-{
-        size_t n = p[0] < 0x80             ? 1
-                   : (p[0] & 0xe0) == 0xc0 ? 2
-                   : (p[0] & 0xf0) == 0xe0 ? 3
-                   : (p[0] & 0xf8) == 0xf0 ? 4
-                                           : 0;
-        if (n == 2 && p[0] < 0xc2)
-                return 0; /* overlong */
-        for (size_t i = 1; i < n; i++)
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-        return n;
-}
-
 /* The command line as one label: valid UTF-8 (other bytes become '?'), cut at a character
  * boundary to what the daemon accepts. */
 static void default_label(char *buf, size_t size, char **cmd)
@@ -288,7 +290,7 @@ static void default_label(char *buf, size_t size, char **cmd)
                 if (a != cmd && n + 1 < size)
                         buf[n++] = ' ';
                 while (*p) {
-                        size_t k = utf8_seq(p);
+                        size_t k = mttctl_utf8_seq(p);
                         if (k == 0) {
                                 if (n + 1 >= size)
                                         break;
@@ -451,9 +453,7 @@ int mttctl_run(int argc, char **argv)
         sigaction(SIGQUIT, &ign, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
 
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
+        int status = wait_child(pid, &oom_before);
         child_pid = 0; /* reaped: its pid may be anyone's now */
 
         char cause[128];

@@ -10,6 +10,7 @@
 #include "chart.h"
 #include "mttctl.h"
 #include "series.h"
+#include "table.h"
 
 typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_PDF } format;
 
@@ -51,9 +52,10 @@ static int render(const char *out, format f, const mttctl_chart *c, const mttctl
                               : cairo_pdf_surface_create(out, c->width, c->height);
         cairo_t *cr = cairo_create(surface);
         mttctl_chart_draw(cr, c, s, n);
+        cairo_status_t st = cairo_status(cr); /* drawing stops at the first error */
         cairo_destroy(cr);
-        cairo_status_t st =
-            f == FORMAT_PNG ? cairo_surface_write_to_png(surface, out) : CAIRO_STATUS_SUCCESS;
+        if (st == CAIRO_STATUS_SUCCESS && f == FORMAT_PNG)
+                st = cairo_surface_write_to_png(surface, out);
         cairo_surface_finish(surface);
         if (st == CAIRO_STATUS_SUCCESS)
                 st = cairo_surface_status(surface);
@@ -117,7 +119,15 @@ int mttctl_plot(int argc, char **argv)
                 if (mttctl_series_read(argv[optind + i], &series[i], err, sizeof(err)) < 0) {
                         mttctl_error("%s: %s", argv[optind + i], err);
                         ret = MTTCTL_FAILURE;
+                } else {
+                        mttctl_printable(series[i].name); /* cairo takes UTF-8 only */
                 }
+        }
+        char title[256];
+        if (chart.title) {
+                snprintf(title, sizeof(title), "%s", chart.title);
+                mttctl_printable(title);
+                chart.title = title;
         }
         if (ret == MTTCTL_OK && render(out, f, &chart, series, n) < 0)
                 ret = MTTCTL_FAILURE;

@@ -2,6 +2,8 @@
 #include "series.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,20 @@ static void set_name(mttctl_series *s, const char *path)
                 *dot = '\0';
 }
 
+/* "delta,ram": two finite numbers, spaces around them allowed. */
+static bool parse_row(const char *line, double *t, double *gib)
+{
+        char *comma, *end;
+        *t = strtod(line, &comma);
+        if (comma == line || *comma != ',')
+                return false;
+        *gib = strtod(comma + 1, &end);
+        if (end == comma + 1)
+                return false;
+        end += strspn(end, " \t");
+        return *end == '\0' && isfinite(*t) && isfinite(*gib);
+}
+
 int mttctl_series_read(const char *path, mttctl_series *out, char *err, size_t err_size)
 {
         memset(out, 0, sizeof(*out));
@@ -50,12 +66,12 @@ int mttctl_series_read(const char *path, mttctl_series *out, char *err, size_t e
                 return -1;
         }
         char line[256];
-        size_t cap = 0, lineno = 0;
+        size_t cap = 0, lineno = 0, bad = 0;
         int ret = 0;
         while (ret == 0 && fgets(line, sizeof(line), f)) {
                 lineno++;
                 line[strcspn(line, "\r\n")] = '\0';
-                if (lineno > 1 && line[0] == '\0')
+                if (lineno > 1 && line[strspn(line, " \t")] == '\0')
                         continue; /* a blank line, as the seed's files may end */
                 if (lineno == 1) {
                         if (strcmp(line, "delta,ram") != 0) {
@@ -65,17 +81,20 @@ int mttctl_series_read(const char *path, mttctl_series *out, char *err, size_t e
                         }
                         continue;
                 }
-                char *end, *comma;
-                double t = strtod(line, &comma);
-                double gib = *comma == ',' ? strtod(comma + 1, &end) : 0;
-                if (comma == line || *comma != ',' || end == comma + 1 || *end != '\0') {
-                        snprintf(err, err_size, "not a report: line %zu is not \"delta,ram\"",
-                                 lineno);
+                double t, gib;
+                if (bad) { /* a bad line before this one: not a torn last line */
                         ret = -1;
+                } else if (!parse_row(line, &t, &gib)) {
+                        bad = lineno;
                 } else if (push(out, &cap, t, gib) < 0) {
                         snprintf(err, err_size, "out of memory");
                         ret = -1;
                 }
+        }
+        /* A run killed mid-write may leave its last line torn: that line alone is skipped. */
+        if (bad && (ret < 0 || out->verdict != MTT_REPORT_CRASHED_UNGRACEFULLY)) {
+                snprintf(err, err_size, "not a report: line %zu is not \"delta,ram\"", bad);
+                ret = -1;
         }
         fclose(f);
         if (ret == 0 && lineno == 0) {

@@ -177,6 +177,32 @@ static void test_watch_errors(void **state)
         mtt_proto_conn_close(&w);
 }
 
+/* Another call on a watching connection ends the stream and is answered. */
+static void test_a_call_ends_the_watch(void **state)
+{
+        char path[256];
+        harness_path(&H, "interrupted.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket, .label = "interrupted"};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        mtt_proto_conn w;
+        mtt_proto_reply r;
+        watch(&w, (long long)mtt_session_id(s), &r);
+        mtt_proto_reply_done(&r);
+        json_t *list = mtt_proto_call_new(MTT_PROTO_METHOD_LIST, NULL, false, false);
+        assert_int_equal(mtt_proto_conn_send(&w, list, NULL, 0), 0);
+        json_decref(list);
+        bool listed = false;
+        while (!listed) { /* rows sent before the call may come first */
+                assert_int_equal(mtt_proto_conn_recv(&w, 5000, &r), 0);
+                assert_null(r.error);
+                listed = json_object_get(r.parameters, "sessions") != NULL;
+                mtt_proto_reply_done(&r);
+        }
+        mtt_proto_conn_close(&w);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+}
+
 /* Watch() follows sessions opened after it: each one's opening, rows and end. */
 static void test_watch_every_session(void **state)
 {
@@ -256,6 +282,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_rows_equal_the_report),
             cmocka_unit_test(test_watch_errors),
+            cmocka_unit_test(test_a_call_ends_the_watch),
             cmocka_unit_test(test_watch_every_session),
             cmocka_unit_test(test_watcher_that_never_reads),
         };

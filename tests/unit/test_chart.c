@@ -54,6 +54,18 @@ static void test_series_endings(void **state)
         mttctl_series_free(&s);
 }
 
+/* A run killed mid-write may leave its last line torn: that line alone is skipped. */
+static void test_series_torn_last_line(void **state)
+{
+        mttctl_series s;
+        char err[160];
+        const char *p = write_report("torn.csv", "delta,ram\n0.1,0.2 \n0.2,0.3\n4.02");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), 0);
+        assert_int_equal(s.verdict, MTT_REPORT_CRASHED_UNGRACEFULLY);
+        assert_int_equal(s.n, 2);
+        mttctl_series_free(&s);
+}
+
 /* The seed's own files: Python's float text, a first row "0,...", a blank last line. */
 static void test_series_from_the_seed(void **state)
 {
@@ -75,9 +87,11 @@ static void test_series_refuses_what_is_not_a_report(void **state)
         const char *p = write_report("text.csv", "hello\nworld\n");
         assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "not a report"));
-        p = write_report("bad-row.csv", "delta,ram\n0.1,0.2\nabc,0.3\n");
+        p = write_report("bad-row.csv", "delta,ram\n0.1,0.2\nabc,0.3\n0.3,0.4\n");
         assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "line 3"));
+        p = write_report("infinite.csv", "delta,ram\n0.1,0.2\n1e400,0.3\n0,0\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
         p = write_report("empty.csv", "");
         assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
         p = write_report("only-end.csv", "delta,ram\n0,0\n");
@@ -173,6 +187,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_series_endings),
             cmocka_unit_test(test_series_from_the_seed),
+            cmocka_unit_test(test_series_torn_last_line),
             cmocka_unit_test(test_series_refuses_what_is_not_a_report),
             cmocka_unit_test(test_time_labels),
             cmocka_unit_test(test_chart_draws_every_series),

@@ -36,24 +36,25 @@ def plot_reports(paths, use_log_xscale=True, use_log_yscale=False,
     """Plots one report or several and returns the matplotlib Figure (save it with
     fig.savefig). The seed's keyword arguments are accepted; memory is on a linear axis by
     default, since a report's memory is relative to its baseline and may be negative."""
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     reports = [(os.path.splitext(os.path.basename(p))[0],) + read_report(p) for p in paths]
-    fig = Figure(figsize=(10, 6), dpi=100)
-    axis = fig.add_subplot()
+    # pyplot's current figure, as the seed drew it: plt.savefig and plt.show work after.
+    fig, axis = plt.subplots(figsize=(10, 6), dpi=100)
     positive = [t for _, times, _, _ in reports for t in times if t > 0]
     left = 10 ** math.floor(math.log10(min(positive))) if positive else 1e-3
     for i, (name, times, rams, how) in enumerate(reports):
         colour = COLOURS[i % len(COLOURS)]
         xs = [max(t, left) for t in times] if use_log_xscale else times
         if plot_single_report_lines:
+            crashed = how != COMPLETED
             axis.plot(xs, rams, color=colour, linewidth=1.5, label=name + _NOTES[how],
-                      marker="x" if how != COMPLETED else None,
-                      markevery=[len(xs) - 1] if how != COMPLETED else None,
-                      markersize=9, markeredgewidth=2.5)
+                      marker="x" if crashed else "o" if len(xs) == 1 else None,
+                      markevery=[len(xs) - 1], markersize=9 if crashed else 4,
+                      markeredgewidth=2.5 if crashed else 1)
     if use_log_xscale:
         axis.set_xscale("log")
         axis.set_xlim(left=left)

@@ -1,6 +1,7 @@
 """The three verdicts of a report file, as memory_time_tracker defines them: the last line
 (trailing newlines and spaces aside) is "0,0" after a completed run, "-1,-1" after a graceful
 crash, anything else after an ungraceful one. A missing file is a ValueError, not a verdict."""
+import math
 import os
 
 COMPLETED = "completed"
@@ -51,16 +52,19 @@ def read_report(path):
     verdict. A file that is not a report is a ValueError naming it."""
     v = verdict(path)
     times, rams = [], []
-    with open(path) as f:
-        lines = [line.strip() for line in f]
-    if not lines or lines[0] != "delta,ram":
+    with open(path, errors="replace") as f:
+        lines = [(n, line.strip()) for n, line in enumerate(f, start=1)]
+    if not lines or lines[0][1] != "delta,ram":
         raise ValueError("{}: not a report: the first line is not \"delta,ram\"".format(path))
-    for n, line in enumerate(lines[1:], start=2):
-        if not line:
-            continue
+    rows = [(n, line) for n, line in lines[1:] if line]
+    for i, (n, line) in enumerate(rows):
         try:
             t, ram = (float(x) for x in line.split(","))
+            if not (math.isfinite(t) and math.isfinite(ram)):
+                raise ValueError(line)
         except ValueError:
+            if i == len(rows) - 1 and v == CRASHED_UNGRACEFULLY:
+                break  # a run killed mid-write may leave its last line torn
             raise ValueError("{}: not a report: line {} is not \"delta,ram\"".format(path, n))
         times.append(t)
         rams.append(ram)

@@ -9,6 +9,15 @@ from .errors import MttError
 from .varlink import Connection
 
 
+def _cause(exc_type, exc_value):
+    """What the block raised, within the 1024 bytes mttd takes."""
+    try:
+        text = "raised {}: {}".format(exc_type.__name__, exc_value)
+    except Exception:
+        text = "raised {}".format(exc_type.__name__)
+    return text.encode()[:1024].decode("utf-8", "ignore")
+
+
 class Tracker:
     """Tracks the block it guards into the CSV report file_name.
 
@@ -70,15 +79,15 @@ class Tracker:
     def __exit__(self, exc_type, exc_value, traceback):
         self.end_time = time.time()
         failed = exc_type is not None
-        params = {"id": self.id, "outcome": "failed" if failed else "completed"}
-        if failed:
-            params["cause"] = "raised {}: {}".format(exc_type.__name__, exc_value)[:1024]
         try:
+            params = {"id": self.id, "outcome": "failed" if failed else "completed"}
+            if failed:
+                params["cause"] = _cause(exc_type, exc_value)
             # The reply comes once the report is written and synced.
             self.session = self._conn.call("Close", params)["session"]
-        except MttError:
+        except Exception:
             if not failed:
-                raise
+                raise  # else the block's own exception is the one that matters
         finally:
             self._conn.close()
             self._conn = None

@@ -5,7 +5,7 @@ import json
 import os
 import socket
 
-from .errors import DaemonUnreachable, MttError, from_reply
+from .errors import DaemonUnreachable, MttError, ProtocolError, from_reply
 
 SOCKET_NAME = "io.mtt.Tracker"
 SYSTEM_SOCKET = "/run/mtt/" + SOCKET_NAME
@@ -45,7 +45,7 @@ class Connection:
                 "cannot reach mttd at {}: {}. Start it with 'systemctl start mttd' (or "
                 "'systemctl --user start mttd'), or run 'mttd --socket PATH' and set "
                 "MTT_SOCKET=PATH".format(self.path, e.strerror or e)) from e
-        self._buf = b""
+        self._buf = bytearray()
 
     def close(self):
         self.sock.close()
@@ -63,24 +63,40 @@ class Connection:
         if more:
             msg["more"] = True
         data = json.dumps(msg, separators=(",", ":")).encode() + b"\0"
-        if fds:
-            sent = socket.send_fds(self.sock, [data], list(fds))
-            if sent < len(data):
-                self.sock.sendall(data[sent:])
-        else:
-            self.sock.sendall(data)
+        try:
+            if fds:
+                sent = socket.send_fds(self.sock, [data], list(fds))
+                if sent < len(data):
+                    self.sock.sendall(data[sent:])
+            else:
+                self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # mttd may have refused the connection (TooManyConnections) before the call
+            # went out: its reason waits to be read.
+            self.receive()
+            raise
 
     def receive(self):
         """The next reply: (parameters, continues). A varlink error raises its exception."""
-        while b"\0" not in self._buf:
-            chunk = self.sock.recv(65536)
+        end = self._buf.find(b"\0")
+        while end < 0:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError as e:
+                raise MttError("no answer from mttd at {}: {}".format(self.path, e)) from e
             if not chunk:
                 raise MttError("mttd at {} closed the connection".format(self.path))
+            seen = len(self._buf)
             self._buf += chunk
-            if len(self._buf) > MAX_REPLY:
+            end = self._buf.find(b"\0", seen)  # only the new bytes can end the message
+            if end < 0 and len(self._buf) > MAX_REPLY:
                 raise MttError("a reply from mttd is larger than {} bytes".format(MAX_REPLY))
-        frame, self._buf = self._buf.split(b"\0", 1)
-        reply = json.loads(frame)
+        frame = bytes(self._buf[:end])
+        del self._buf[:end + 1]
+        try:
+            reply = json.loads(frame)
+        except ValueError as e:
+            raise ProtocolError("mttd sent something that is not JSON") from e
         parameters = reply.get("parameters") or {}
         if "error" in reply:
             raise from_reply(reply["error"], parameters)
