@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,6 +107,24 @@ static json_t *get_interface_description(mttd_request *req, int *deferred)
         return mtt_proto_reply_new(json_pack("{s:s}", "description", text), false);
 }
 
+/* Whether peer may track process pid: its own (by real uid), or any for root. */
+static bool may_track(const struct ucred *peer, pid_t pid)
+{
+        if (peer->uid == 0)
+                return true;
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return true; /* gone: Open says so, with no one's secret told */
+        unsigned uid = UINT32_MAX;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "Uid: %u", &uid) == 1)
+                        break;
+        fclose(f);
+        return uid == peer->uid;
+}
+
 /* SPEC 8: open for writing, and a regular file, a pipe or FIFO, or a character device. */
 static const char *fd_unfit(int fd)
 {
@@ -137,9 +157,12 @@ static json_t *open_session(mttd_request *req, int *deferred)
                 bool calibrate;
                 int64_t min_interval_us;
                 int64_t max_interval_s;
+                const char *scope;
+                int64_t pid;
         } p = {
             .fd = -1,
             .label = "",
+            .scope = "system",
             .calibrate = true,
             .min_interval_us = (int64_t)cfg->min_interval_us,
             .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
@@ -150,6 +173,8 @@ static json_t *open_session(mttd_request *req, int *deferred)
             {"calibrate", MTT_PROTO_BOOL, false, offsetof(typeof(p), calibrate)},
             {"min_interval_us", MTT_PROTO_INT, false, offsetof(typeof(p), min_interval_us)},
             {"max_interval_s", MTT_PROTO_INT, false, offsetof(typeof(p), max_interval_s)},
+            {"scope", MTT_PROTO_STRING, false, offsetof(typeof(p), scope)},
+            {"pid", MTT_PROTO_INT, false, offsetof(typeof(p), pid)},
             {0},
         };
         const char *bad;
@@ -162,6 +187,14 @@ static json_t *open_session(mttd_request *req, int *deferred)
         if (p.max_interval_s < 1 || p.max_interval_s > 86400 ||
             p.max_interval_s * 1000000 < p.min_interval_us)
                 return tracker_invalid("max_interval_s", "out of range");
+        mttd_scope scope;
+        if (mttd_scope_of(p.scope, &scope) < 0)
+                return tracker_invalid("scope", "must be system, process or cgroup");
+        if (p.pid < 0 || p.pid > INT32_MAX || (p.pid > 0 && scope == MTTD_SCOPE_SYSTEM))
+                return tracker_invalid("pid", "a process ID, for the process or cgroup scope");
+        if (p.pid > 0 && !may_track(req->peer, (pid_t)p.pid))
+                return mtt_proto_error_new(MTT_PROTO_ERROR_PERMISSION_DENIED,
+                                           json_pack("{s:I}", "pid", (json_int_t)p.pid));
         if (p.fd < 0 || (uint64_t)p.fd >= req->frame->n_fds)
                 return invalid_fd("no file descriptor passed at that index");
 
@@ -172,6 +205,8 @@ static json_t *open_session(mttd_request *req, int *deferred)
 
         mttd_session_params sp = {
             .label = p.label,
+            .scope = scope,
+            .pid = (pid_t)p.pid,
             .calibrate = p.calibrate,
             .min_interval_us = (uint64_t)p.min_interval_us,
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
@@ -182,6 +217,10 @@ static json_t *open_session(mttd_request *req, int *deferred)
         if (r == -EUSERS)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
                                            json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));
+        if (r == -ESRCH)
+                return tracker_invalid("pid", "no such process");
+        if (r == -ENOENT)
+                return tracker_invalid("scope", "the process has no memory cgroup mttd can read");
         if (r < 0)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
                                            json_pack("{s:s}", "reason", strerror(-r)));

@@ -73,6 +73,8 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         }
         s->id = id;
         s->pid = pid;
+        s->scope = p->scope;
+        s->tracked_pid = p->pid;
         s->uid = uid;
         s->state = MTTD_RUNNING;
         s->t0_us = now_us;
@@ -102,10 +104,19 @@ void mttd_session_begin(mttd_session *s)
         mttd_rows_set_peak_min(&s->rows, peak_min_kb);
 }
 
+void mttd_session_overlap(mttd_session *s, const mttd_session *other)
+{
+        if (s->overlaps < MTTD_OVERLAP_LABELS)
+                s->overlapped[s->overlaps] = strdup(other->label);
+        s->overlaps++;
+}
+
 void mttd_session_free(mttd_session *s)
 {
         if (!s)
                 return;
+        for (unsigned i = 0; i < s->overlaps && i < MTTD_OVERLAP_LABELS; i++)
+                free(s->overlapped[i]);
         if (s->fd >= 0)
                 close(s->fd);
         mttd_peer_free(s->peer);
@@ -273,6 +284,14 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
         json_object_set_new(o, "samples", json_integer((json_int_t)samples));
         if (s->cause)
                 json_object_set_new(o, "cause", json_string(s->cause));
+        json_object_set_new(o, "scope", json_string(mttd_scope_name(s->scope)));
+        if (s->scope != MTTD_SCOPE_SYSTEM)
+                json_object_set_new(o, "tracked_pid", json_integer(s->tracked_pid));
+        json_t *with = json_array();
+        for (unsigned i = 0; i < s->overlaps && i < MTTD_OVERLAP_LABELS; i++)
+                json_array_append_new(with, json_string(s->overlapped[i] ? s->overlapped[i] : ""));
+        json_object_set_new(o, "overlaps", json_integer(s->overlaps));
+        json_object_set_new(o, "overlapped_with", with);
         if (s->write_error) {
                 json_object_set_new(o, "error", json_string(strerror(s->write_error)));
                 json_object_set_new(o, "errno", json_integer(s->write_error));

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "rows.h"
+#include "source.h"
 #include "writer.h"
 
 typedef enum mttd_state {
@@ -23,6 +24,8 @@ const char *mttd_state_name(mttd_state s);
 
 typedef struct mttd_session_params {
         const char *label;
+        mttd_scope scope;
+        pid_t pid; /* process and cgroup scopes: whose (0: the client's) */
         bool calibrate;
         uint64_t min_interval_us;
         uint64_t max_interval_us;
@@ -35,6 +38,8 @@ typedef struct mttd_row_hook {
         void (*fn)(void *ctx, struct mttd_session *s, const char *line, size_t len);
         void *ctx;
 } mttd_row_hook;
+
+#define MTTD_OVERLAP_LABELS 8
 
 typedef struct mttd_session {
         struct mttd_session *prev, *next; /* the tracker's list, oldest first */
@@ -77,8 +82,14 @@ typedef struct mttd_session {
         unsigned watchers;          /* connections that watch this session alone */
         const mttd_row_hook *watch; /* set while anyone watches it */
         struct mttd_peer *peer;     /* its client process, while an end without Close may come */
-        bool cause_pending;         /* ended by a hangup: the last write waits for the cause */
-        void *tracker;              /* the tracker, for the cause's callback */
+        mttd_source *source;        /* while running: what it measures; NULL for the system */
+        mttd_scope scope;
+        pid_t tracked_pid; /* process and cgroup scopes */
+        /* Interference: sessions that ran at the same time, and the first few labels. */
+        unsigned overlaps;
+        char *overlapped[MTTD_OVERLAP_LABELS];
+        bool cause_pending; /* ended by a hangup: the last write waits for the cause */
+        void *tracker;      /* the tracker, for the cause's callback */
 } mttd_session;
 
 /* Creates a running session whose report starts with the header. Takes fd on success. */
@@ -116,6 +127,8 @@ void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);
 
 double mttd_session_gib(const mttd_session *s, int64_t kb);
+/* Another session ran at the same time as s. */
+void mttd_session_overlap(mttd_session *s, const mttd_session *other);
 /* What the tracker knows now, for a running session's status. */
 typedef struct mttd_session_view {
         uint64_t now_us;

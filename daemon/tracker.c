@@ -40,9 +40,12 @@ struct mttd_tracker {
                 uint64_t due_us;
                 int64_t max_kb;
                 mttd_session *s;
+                mttd_source *src; /* NULL: the system sample */
         } * hot;
         size_t n_hot, cap_hot;
 
+        mttd_source *sources;           /* of running sessions, shared */
+        uint64_t tick;                  /* counts reads, so a source is read once per tick */
         mttd_session *head, *tail;      /* every session, oldest first */
         unsigned n_running, n_finished; /* finished: ended and their last write is back */
         uint64_t next_id;
@@ -159,7 +162,58 @@ static void hot_add(mttd_tracker *t, mttd_session *s)
 {
         s->hot = t->n_hot++;
         t->hot[s->hot].s = s;
+        t->hot[s->hot].src = s->source;
         hot_refresh(t, s);
+}
+
+/* A source's value at this tick: read once, whoever asks. False when it cannot be read (a
+ * tree whose root is gone): the session then gets no sample this time. */
+static bool source_kb(mttd_tracker *t, mttd_source *src, int64_t *kb)
+{
+        if (src->read_tick != t->tick) {
+                src->read_tick = t->tick;
+                mttd_source_read(src);
+        }
+        *kb = src->kb;
+        return src->error == 0;
+}
+
+/* The source for a session in scope for pid: one already read for another session if it
+ * measures the same, else a new one. */
+static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, mttd_source **out)
+{
+        mttd_source *src;
+        int r = mttd_source_new(scope, pid, &src);
+        if (r < 0)
+                return r;
+        for (mttd_source *o = t->sources; o; o = o->next)
+                if (mttd_source_same(o, src)) {
+                        mttd_source_free(src);
+                        o->users++;
+                        *out = o;
+                        return 0;
+                }
+        src->read_tick = t->tick;
+        src->users = 1;
+        src->next = t->sources;
+        if (t->sources)
+                t->sources->prev = src;
+        t->sources = src;
+        *out = src;
+        return 0;
+}
+
+static void source_release(mttd_tracker *t, mttd_source *src)
+{
+        if (!src || --src->users > 0)
+                return;
+        if (src->prev)
+                src->prev->next = src->next;
+        else
+                t->sources = src->next;
+        if (src->next)
+                src->next->prev = src->prev;
+        mttd_source_free(src);
 }
 
 static void hot_remove(mttd_tracker *t, mttd_session *s)
@@ -176,6 +230,8 @@ static void left_running(mttd_tracker *t, mttd_session *s)
         t->due_dirty = true;
         hot_remove(t, s);
         s->samples_at_end = t->stats.samples;
+        source_release(t, s->source);
+        s->source = NULL;
 }
 
 static void feed(mttd_tracker *t, mttd_session *s, uint64_t now_us, int64_t kb)
@@ -516,14 +572,18 @@ static void on_tick(void *ctx)
                 return;
         }
         t->stats.samples++;
+        t->tick++;
         mttd_baseline_add(&t->baseline, now, kb);
         if (t->n_running > 0 && now >= t->next_full_us) {
                 /* A sample that is neither due nor above a session's highest since its last
                  * row changes nothing for it: most sessions are not even touched. */
                 for (size_t i = 0; i < t->n_hot; i++) {
                         struct hot *h = &t->hot[i];
-                        if (now >= h->due_us || kb > h->max_kb)
-                                feed(t, h->s, now, kb);
+                        int64_t v = kb;
+                        if (h->src && !source_kb(t, h->src, &v))
+                                continue;
+                        if (now >= h->due_us || v > h->max_kb)
+                                feed(t, h->s, now, v);
                 }
                 t->stats.sessions_served += t->n_hot;
                 t->next_full_us = now + t->cfg->fine_interval_us;
@@ -537,8 +597,9 @@ static void on_tick(void *ctx)
         const mttd_due_entry *top = mttd_due_top(&t->due);
         for (; top && top->at_us <= now; top = mttd_due_top(&t->due)) {
                 mttd_session *s = mttd_due_pop(&t->due);
-                if (due_at(s) <= now) {
-                        feed(t, s, now, kb);
+                int64_t v = kb;
+                if (due_at(s) <= now && (!s->source || source_kb(t, s->source, &v))) {
+                        feed(t, s, now, v);
                         t->stats.sessions_served++;
                 }
                 due_push(t, s);
@@ -616,6 +677,11 @@ void mttd_tracker_free(mttd_tracker *t)
         mttd_writer_free(t->stalls);
         mttd_due_free(&t->due);
         mttd_shares_free(&t->shares);
+        while (t->sources) {
+                mttd_source *src = t->sources;
+                t->sources = src->next;
+                mttd_source_free(src);
+        }
         free(t->hot);
         while (t->head) {
                 mttd_session *s = t->head;
@@ -653,13 +719,38 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         double baseline_kb = (double)kb;
         mttd_baseline_mean(&t->baseline, now, t->cfg->calibration_us, &baseline_kb);
 
+        /* Another scope: its own source, whose value at Open is the baseline (there is no
+         * history of it to take a mean of). */
+        mttd_session_params sp = *p;
+        mttd_source *src = NULL;
+        if (sp.scope != MTTD_SCOPE_SYSTEM) {
+                if (sp.pid == 0)
+                        sp.pid = peer->pid;
+                r = source_take(t, sp.scope, sp.pid, &src);
+                if (r < 0)
+                        return r;
+                t->tick++;
+                if (!source_kb(t, src, &kb)) {
+                        source_release(t, src);
+                        return -ESRCH;
+                }
+                baseline_kb = (double)kb;
+        }
         mttd_session *s;
         r = hot_reserve(t);
         if (r == 0)
-                r = mttd_session_new(t->next_id, p, peer->pid, peer->uid, fd, now, kb, baseline_kb,
-                                     &s);
-        if (r < 0)
+                r = mttd_session_new(t->next_id, &sp, peer->pid, peer->uid, fd, now, kb,
+                                     baseline_kb, &s);
+        if (r < 0) {
+                source_release(t, src);
                 return r;
+        }
+        s->source = src;
+        /* Interference: every running session and this one ran at the same time. */
+        for (size_t i = 0; i < t->n_hot; i++) {
+                mttd_session_overlap(t->hot[i].s, s);
+                mttd_session_overlap(s, t->hot[i].s);
+        }
         t->next_id++;
         t->stats.samples++;
         s->started_wall_us = mttd_wall_us();
@@ -693,9 +784,12 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
 static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
 {
         uint64_t now = mttd_now_us();
-        int64_t kb = s->last_kb;
+        int64_t kb = s->last_kb, v;
         if (read_kb(t, &kb) == 0)
                 t->stats.samples++;
+        t->tick++;
+        if (s->source)
+                kb = source_kb(t, s->source, &v) ? v : s->last_kb;
         left_running(t, s);
         uint64_t rows = s->n_rows;
         mttd_session_end(s, now, kb, outcome, cause);

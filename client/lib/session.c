@@ -49,6 +49,11 @@ static json_t *open_params(const mtt_options *opts)
                 json_object_set_new(p, "min_interval_us", json_integer(opts->min_interval_us));
         if (opts->max_interval_s)
                 json_object_set_new(p, "max_interval_s", json_integer(opts->max_interval_s));
+        static const char *const scopes[] = {"system", "process", "cgroup"};
+        if (opts->scope > MTT_SCOPE_SYSTEM && opts->scope <= MTT_SCOPE_CGROUP)
+                json_object_set_new(p, "scope", json_string(scopes[opts->scope]));
+        if (opts->pid > 0)
+                json_object_set_new(p, "pid", json_integer(opts->pid));
         return p;
 }
 

@@ -319,16 +319,32 @@ static void default_output(char *buf, size_t size, const char *cmd)
         snprintf(buf, size, "mtt-%.64s-%s-%d.csv", base, stamp, (int)getpid());
 }
 
-/* Runs cmd in a child. An exec failure comes back through a close-on-exec pipe, so the
- * caller can tell "could not run" (126/127) from the command's own exit status. */
-static pid_t spawn(char **cmd, int *exec_errno)
+/* A child that will run cmd: forked now, held until released (so the session can be opened
+ * on its pid before it runs a single instruction of cmd). */
+typedef struct held_child {
+        pid_t pid;
+        int release;     /* a byte here lets it exec; closing it without one makes it give up */
+        int exec_report; /* an exec failure's errno comes back here (close-on-exec) */
+} held_child;
+
+static int spawn_held(char **cmd, held_child *c)
 {
-        int pfd[2];
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return -1;
+        int hold[2], report[2];
+        if (pipe2(hold, O_CLOEXEC) < 0)
+                return -errno;
+        if (pipe2(report, O_CLOEXEC) < 0) {
+                int r = -errno;
+                close(hold[0]);
+                close(hold[1]);
+                return r;
+        }
         pid_t pid = fork();
         if (pid == 0) {
-                close(pfd[0]);
+                close(hold[1]);
+                close(report[0]);
+                char go;
+                if (read(hold[0], &go, 1) != 1)
+                        _exit(MTTCTL_RUN_NO_TRACKING);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGQUIT, SIG_DFL);
                 sigset_t none;
@@ -336,32 +352,45 @@ static pid_t spawn(char **cmd, int *exec_errno)
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 execvp(cmd[0], cmd);
                 int e = errno;
-                (void)!write(pfd[1], &e, sizeof(e));
+                (void)!write(report[1], &e, sizeof(e));
                 _exit(e == ENOENT ? MTTCTL_RUN_NOT_FOUND : MTTCTL_RUN_CANNOT_EXEC);
         }
-        close(pfd[1]);
-        *exec_errno = 0;
-        if (pid > 0) {
-                ssize_t n;
-                do
-                        n = read(pfd[0], exec_errno, sizeof(*exec_errno));
-                while (n < 0 && errno == EINTR);
-                if (n != sizeof(*exec_errno))
-                        *exec_errno = 0;
+        int r = pid < 0 ? -errno : 0;
+        close(hold[0]);
+        close(report[1]);
+        *c = (held_child){.pid = pid, .release = hold[1], .exec_report = report[0]};
+        if (r < 0) {
+                close(hold[1]);
+                close(report[0]);
         }
-        close(pfd[0]);
-        return pid;
+        return r;
+}
+
+/* Lets the child run cmd (go) or give up; returns the errno of a failed exec, or 0. */
+static int release_child(held_child *c, bool go)
+{
+        if (go)
+                (void)!write(c->release, "g", 1);
+        close(c->release);
+        int exec_errno = 0;
+        ssize_t n;
+        do
+                n = read(c->exec_report, &exec_errno, sizeof(exec_errno));
+        while (n < 0 && errno == EINTR);
+        close(c->exec_report);
+        return n == sizeof(exec_errno) ? exec_errno : 0;
 }
 
 int mttctl_run(int argc, char **argv)
 {
-        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX };
+        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX, OPT_SCOPE };
         static const struct option opts[] = {
             {"output", required_argument, NULL, 'o'},
             {"label", required_argument, NULL, 'l'},
             {"no-calibrate", no_argument, NULL, OPT_NO_CALIBRATE},
             {"min-interval-us", required_argument, NULL, OPT_MIN},
             {"max-interval-s", required_argument, NULL, OPT_MAX},
+            {"scope", required_argument, NULL, OPT_SCOPE},
             {0},
         };
         mtt_options mo = {.socket_path = mttctl_socket};
@@ -386,6 +415,17 @@ int mttctl_run(int argc, char **argv)
                 case OPT_MAX:
                         if (!parse_uint(optarg, 86400, &mo.max_interval_s))
                                 return mttctl_usage_error("run: bad --max-interval-s '%s'", optarg);
+                        break;
+                case OPT_SCOPE:
+                        if (strcmp(optarg, "system") == 0)
+                                mo.scope = MTT_SCOPE_SYSTEM;
+                        else if (strcmp(optarg, "process") == 0)
+                                mo.scope = MTT_SCOPE_PROCESS;
+                        else if (strcmp(optarg, "cgroup") == 0)
+                                mo.scope = MTT_SCOPE_CGROUP;
+                        else
+                                return mttctl_usage_error(
+                                    "run: --scope takes system, process or cgroup");
                         break;
                 case ':':
                         return mttctl_usage_error("run: option '%s' needs an argument",
@@ -418,12 +458,6 @@ int mttctl_run(int argc, char **argv)
                 return MTTCTL_RUN_NO_TRACKING;
         }
         mtt_proto_conn_close(&probe);
-        mtt_session *session;
-        r = mtt_open(output, &mo, &session);
-        if (r < 0) {
-                mttctl_error("cannot start tracking into %s: %s", output, strerror(-r));
-                return MTTCTL_RUN_NO_TRACKING;
-        }
 
         /* Like a shell running a foreground job: ^C and ^\ go to the child alone (the
          * terminal sends them to both), termination requests are passed on. */
@@ -436,15 +470,28 @@ int mttctl_run(int argc, char **argv)
         mtt_proto_oom_counts oom_before;
         mtt_proto_oom_counts_of(getpid(), &oom_before);
         oom_before.system = mtt_proto_oom_system();
-        int exec_errno;
-        pid_t pid = spawn(cmd, &exec_errno);
-        if (pid < 0) {
-                r = -errno;
+        /* The session opens on the held child (its pid for the process and cgroup scopes)
+         * before the command runs. */
+        held_child child = {.pid = -1};
+        r = spawn_held(cmd, &child);
+        if (r < 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
-                mtt_close_with_cause(session, MTT_FAILED, "mttctl could not fork");
                 mttctl_error("cannot fork: %s", strerror(-r));
                 return MTTCTL_RUN_NO_TRACKING;
         }
+        if (mo.scope != MTT_SCOPE_SYSTEM)
+                mo.pid = child.pid;
+        mtt_session *session;
+        r = mtt_open(output, &mo, &session);
+        if (r < 0) {
+                release_child(&child, false);
+                waitpid(child.pid, NULL, 0);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                mttctl_error("cannot start tracking into %s: %s", output, strerror(-r));
+                return MTTCTL_RUN_NO_TRACKING;
+        }
+        int exec_errno = release_child(&child, true);
+        pid_t pid = child.pid;
         child_pid = pid;
         struct sigaction fwd = {.sa_handler = forward_signal}, ign = {.sa_handler = SIG_IGN};
         sigaction(SIGTERM, &fwd, NULL);

@@ -39,6 +39,13 @@ typedef enum mtt_calibrate {
         MTT_CALIBRATE_OFF, /* raw used GiB */
 } mtt_calibrate;
 
+/* What a session measures. */
+typedef enum {
+        MTT_SCOPE_SYSTEM = 0, /* the machine: memory_time_tracker's formula on /proc/meminfo */
+        MTT_SCOPE_PROCESS,    /* a process and its descendants (Pss, else RSS) */
+        MTT_SCOPE_CGROUP,     /* a process's memory cgroup */
+} mtt_scope;
+
 /* Zero-initialise it: zero means the default for every field, so fields added later keep
  * old callers right. */
 typedef struct mtt_options {
@@ -48,7 +55,9 @@ typedef struct mtt_options {
         uint32_t min_interval_us; /* 0: the daemon's default (1000); at least 100 */
         uint32_t max_interval_s;  /* 0: the daemon's default (60) */
         int timeout_ms;           /* per call; 0: 30000, negative: wait forever */
-        void *reserved[8];
+        mtt_scope scope;
+        int32_t pid; /* for the process and cgroup scopes: whose (one you own); 0: yours */
+        void *reserved[7];
 } mtt_options;
 
 /* Connects to mttd, then creates (or truncates) csv_path with the caller's own permissions
