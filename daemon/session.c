@@ -148,8 +148,7 @@ bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync
 
 bool mttd_session_last_due(const mttd_session *s)
 {
-        return s->state != MTTD_RUNNING && s->fd >= 0 && !s->writing && !s->syncing &&
-               !s->cause_pending;
+        return s->state != MTTD_RUNNING && s->fd >= 0 && !s->writing && !s->syncing;
 }
 
 void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,

@@ -278,7 +278,7 @@ static void trim_history(mttd_tracker *t)
         mttd_session *s = t->head;
         while (s && t->n_finished > t->cfg->history) {
                 mttd_session *next = s->next;
-                if (s->finished) {
+                if (s->finished && !s->cause_pending) {
                         list_remove(t, s);
                         mttd_session_free(s);
                         t->n_finished--;
@@ -302,6 +302,17 @@ static void maybe_drained(mttd_tracker *t)
                 return;
         ev_timer_stop(t->loop, &t->shutdown_timer);
         t->hooks.drained(t->hooks.ctx);
+}
+
+/* A session whose report is done is announced (log, Close replies, watchers), unless the
+ * cause of its hangup is still being found: then once it is (cause_settled). */
+static void session_finished(mttd_tracker *t, mttd_session *s);
+static void finish(mttd_tracker *t, mttd_session *s)
+{
+        if (s->cause_pending)
+                s->finish_pending = true;
+        else
+                session_finished(t, s);
 }
 
 /* History is trimmed later (trim_history), never under a loop over the sessions. */
@@ -331,7 +342,7 @@ static void submit_batch(mttd_tracker *t, mttd_write_job *job, uint64_t now_us)
                 mttd_session_abandon(s, EAGAIN, now_us);
                 if (was_running)
                         left_running(t, s);
-                session_finished(t, s);
+                finish(t, s);
         }
         mttd_write_job_free(job);
 }
@@ -364,7 +375,7 @@ static void after_abandon(mttd_tracker *t, mttd_session *s, bool was_running)
                 left_running(t, s);
         mttd_log(LOG_ERR, "session %llu: cannot hand its report to a writer thread",
                  (unsigned long long)s->id);
-        session_finished(t, s);
+        finish(t, s);
 }
 
 static void write_now(mttd_tracker *t, mttd_session *s, uint64_t now_us, bool with_sync)
@@ -537,7 +548,7 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         if (again)
                 write_final(t, s, now);
         else if (finished)
-                session_finished(t, s);
+                finish(t, s);
         if (blocking)
                 write_deferred(t, s->uid, now);
         trim_history(t);
@@ -810,14 +821,16 @@ int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, con
         return s->finished ? 0 : 1;
 }
 
-/* The last write that waited for the cause of a hangup goes now. */
+/* The session's end is announced now, if its report is done already. */
 static void cause_settled(mttd_tracker *t, mttd_session *s)
 {
         s->cause_pending = false;
         mttd_peer_free(s->peer);
         s->peer = NULL;
-        if (!t->shutting_down && mttd_session_last_due(s)) /* else write_last takes it */
-                write_final(t, s, mttd_now_us());
+        if (s->finish_pending) {
+                s->finish_pending = false;
+                session_finished(t, s);
+        }
 }
 
 static void on_cause(void *ctx, const char *cause)
@@ -836,9 +849,9 @@ bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner)
         return false;
 }
 
-/* A hangup ends the session at once (its last row is this moment); how the client ended
- * comes a little later from its pidfd, and the last write, the log line and the watchers'
- * last message wait for it. */
+/* A hangup ends the session at once (its last row is this moment, written at once); how the
+ * client ended comes a little later from its pidfd, and the log line, the watchers' last
+ * message and the history's count wait for it. */
 void mttd_tracker_hangup(mttd_tracker *t, void *owner)
 {
         for (mttd_session *s = t->head; s; s = s->next) {
