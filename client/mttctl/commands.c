@@ -56,17 +56,17 @@ static const char *str(const json_t *o, const char *key)
         return s ? s : "";
 }
 
-/* "crashed: killed by SIGKILL" or just the state. */
+/* "crashed: killed by SIGKILL" or just the state; "[shared machine]" after a session that
+ * measured the whole machine while others ran (their memory is in its figures). */
 static void format_state(char *buf, size_t size, const json_t *s)
 {
         const char *cause = str(s, "cause");
         const char *error = str(s, "error");
-        if (error[0])
-                snprintf(buf, size, "%s: %s", str(s, "state"), error);
-        else if (cause[0])
-                snprintf(buf, size, "%s: %s", str(s, "state"), cause);
-        else
-                snprintf(buf, size, "%s", str(s, "state"));
+        const char *why = error[0] ? error : cause;
+        bool shared = num(s, "overlaps") > 0 &&
+                      (!str(s, "scope")[0] || strcmp(str(s, "scope"), "system") == 0);
+        snprintf(buf, size, "%s%s%s%s", str(s, "state"), why[0] ? ": " : "", why,
+                 shared ? " [shared machine]" : "");
 }
 
 int mttctl_list(int argc, char **argv)

@@ -170,6 +170,21 @@ status_is 2 "plot to an unknown format" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/x.
 status_is 2 "plot without -o" "$MTTCTL" plot "$DIR/ok.csv"
 status_is 1 "plot into a missing directory" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/no/x.png"
 
+# --- scopes and interference: the machine-wide runs that overlapped are flagged
+"$MTTCTL" run -o "$DIR/shared1.csv" -l shared1 -- sleep 0.6 2>/dev/null &
+first=$!
+sleep 0.2
+status_is 0 "run --scope process beside another run" \
+        "$MTTCTL" run --scope process -o "$DIR/own.csv" -l own -- sleep 0.1
+wait $first
+"$MTTCTL" list >"$DIR/out"
+check "a system-scope run that overlapped another is flagged" \
+        grep -q " shared1 .*completed.*\[shared machine\]" "$DIR/out"
+check "a process-scope run is not" sh -c "grep ' own ' '$DIR/out' | grep -qv 'shared machine'"
+"$MTTCTL" list --json >"$DIR/out"
+check "list --json has the scope" grep -q '"scope": "process"' "$DIR/out"
+status_is 2 "run with an unknown scope" "$MTTCTL" run --scope galaxy -- true
+
 # --- watch: the rows it prints are the report's own, then the session's end
 status_is 2 "watch with a bad ID" "$MTTCTL" watch x
 status_is 2 "watch with two IDs" "$MTTCTL" watch 1 2

@@ -177,3 +177,13 @@ def test_pip_installs_it_offline(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(tmp_path / "site")), cwd=str(tmp_path))
     assert out.stdout.startswith(str(tmp_path / "site"))
+
+
+def test_process_scope(mttd, tmp_path):
+    """This process's own memory, not the machine's: 200 MB of numpy shows as about 0.19."""
+    path = str(tmp_path / "process.csv")
+    with mtt.Tracker(path, scope="process") as t:
+        example_function()
+    assert mtt.status(t.id)["scope"] == "process"
+    peak = max(ram for _, ram in data_rows(path))
+    assert 0.15 < peak < 0.25, peak

@@ -24,11 +24,13 @@ class Tracker:
     The seed's parameters are all accepted. end_delay, start_delay and calibration_seconds
     made the seed sleep and are not needed here (mttd's baseline is the mean of the 2 s before
     the session opened); calibrate=False gives raw used GiB. Beyond the seed: label,
-    socket_path, min_interval_us and max_interval_s."""
+    socket_path, min_interval_us, max_interval_s, and scope: "system" (the machine, as the
+    seed measures), "process" (this process, or pid, and its descendants) or "cgroup" (its
+    memory cgroup)."""
 
     def __init__(self, file_name, end_delay=4, calibrate=True, calibration_seconds=2,
                  verbose=False, start_delay=5, *, label=None, socket_path=None,
-                 min_interval_us=None, max_interval_s=None):
+                 min_interval_us=None, max_interval_s=None, scope="system", pid=None):
         self.file_name = file_name
         self.end_delay = end_delay
         self.calibrate = calibrate
@@ -39,6 +41,8 @@ class Tracker:
         self.socket_path = socket_path
         self.min_interval_us = min_interval_us
         self.max_interval_s = max_interval_s
+        self.scope = scope
+        self.pid = pid
         self.session = None  # what mttd said of it, at open and then at close
         self._conn = None
         directory = os.path.dirname(file_name)
@@ -63,6 +67,10 @@ class Tracker:
                     params["min_interval_us"] = int(self.min_interval_us)
                 if self.max_interval_s:
                     params["max_interval_s"] = int(self.max_interval_s)
+                if self.scope != "system":
+                    params["scope"] = self.scope
+                if self.pid:
+                    params["pid"] = int(self.pid)
                 self.session = conn.call("Open", params, fds=[fd])["session"]
             finally:
                 os.close(fd)  # mttd holds its own copy
