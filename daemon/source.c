@@ -148,9 +148,15 @@ int mttd_source_read(mttd_source *src)
                 r = read_bytes(src->usage_file, &bytes);
                 if (r == 0)
                         src->kb = bytes / 1024;
-                /* Not every kernel keeps a peak (memory.peak came in Linux 5.19). */
-                if (r == 0 && src->peak_file && read_bytes(src->peak_file, &peak) == 0)
-                        src->peak_kb = peak / 1024;
+                /* The kernel's peak (not every kernel keeps one: memory.peak came in Linux
+                 * 5.19) rose since the last read above what is used now: a spike between two
+                 * reads, which the sessions get as this read's value, so a peak row keeps it. */
+                if (r == 0 && src->peak_file && read_bytes(src->peak_file, &peak) == 0) {
+                        int64_t peak_kb = peak / 1024;
+                        if (src->peak_kb >= 0 && peak_kb > src->peak_kb && peak_kb > src->kb)
+                                src->kb = peak_kb;
+                        src->peak_kb = peak_kb;
+                }
         }
         src->error = r;
         return r;

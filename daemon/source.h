@@ -19,14 +19,15 @@ int mttd_scope_of(const char *name, mttd_scope *out);
 typedef struct mttd_source {
         struct mttd_source *prev, *next;
         mttd_scope scope;
-        pid_t pid;           /* process: the tree's root */
-        char *usage_file;    /* cgroup: memory.current (v2) or memory.usage_in_bytes (v1) */
-        char *peak_file;     /* cgroup: memory.peak or memory.max_usage_in_bytes, or NULL */
-        unsigned users;      /* sessions that hold it */
-        uint64_t read_tick;  /* the tracker's tick of the last read */
-        int64_t kb, peak_kb; /* what that read found (peak_kb: the kernel's, or -1) */
-        int error;           /* 0, or the negative errno of that read */
-        unsigned processes;  /* process: how many the tree had */
+        pid_t pid;          /* process: the tree's root */
+        char *usage_file;   /* cgroup: memory.current (v2) or memory.usage_in_bytes (v1) */
+        char *peak_file;    /* cgroup: memory.peak or memory.max_usage_in_bytes, or NULL */
+        unsigned users;     /* sessions that hold it */
+        uint64_t read_tick; /* the tracker's tick of the last read */
+        int64_t kb;         /* what that read found, a spike the kernel saw included */
+        int64_t peak_kb;    /* cgroup: the kernel's peak at that read, or -1 */
+        int error;          /* 0, or the negative errno of that read */
+        unsigned processes; /* process: how many the tree had */
         mttd_proctree tree;
 } mttd_source;
 

@@ -1,7 +1,9 @@
 /* Allocates and touches memory, 1 MiB at a time, until something kills it (the OOM test runs
  * it in a memory cgroup with a small limit). Gives up at 4 GiB: then no limit was applied.
  * With a report path it tracks itself through libmtt-client ($MTT_SOCKET), as an application
- * would, so that mttd has to find out how it ended. */
+ * would, so that mttd has to find out how it ended.
+ * allocate --spike MIB: touches MIB MiB and frees them at once (a spike of a few ms), then
+ * waits 300 ms and exits 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +11,22 @@
 
 #include "mtt/client.h"
 
+static int spike(int mib)
+{
+        volatile char *p = malloc((size_t)mib << 20);
+        if (!p)
+                return 2;
+        for (size_t off = 0; off < (size_t)mib << 20; off += 4096)
+                p[off] = 1;
+        free((char *)p);
+        usleep(300000);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        if (argc > 2 && strcmp(argv[1], "--spike") == 0)
+                return spike(atoi(argv[2]));
         mtt_session *s = NULL;
         if (argc > 1) {
                 mtt_options o = {.label = "self-tracked"};

@@ -11,20 +11,8 @@ MTTCTL=$2
 ALLOCATE=$3
 [ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
 
-# A child cgroup of ours, v1 or v2, limited to 64 MiB (and no swap to dodge into).
-v1=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
-v2=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
-CG=
-if [ -n "$v1" ] && [ -d "/sys/fs/cgroup/memory$v1" ]; then
-        CG=/sys/fs/cgroup/memory$v1/mtt-oom-$$
-        mkdir "$CG" 2>/dev/null && echo 64M >"$CG/memory.limit_in_bytes" 2>/dev/null || CG=
-        [ -n "$CG" ] && [ -f "$CG/memory.memsw.limit_in_bytes" ] &&
-                echo 64M >"$CG/memory.memsw.limit_in_bytes" 2>/dev/null
-elif [ -f /sys/fs/cgroup/cgroup.controllers ] && [ -n "$v2" ]; then
-        CG=/sys/fs/cgroup$v2/mtt-oom-$$
-        mkdir "$CG" 2>/dev/null && echo 64M >"$CG/memory.max" 2>/dev/null || CG=
-        [ -n "$CG" ] && echo 0 >"$CG/memory.swap.max" 2>/dev/null
-fi
+. "$(dirname "$0")/cgroup-lib.sh"
+make_memory_cgroup "mtt-oom-$$" 64M
 [ -n "$CG" ] || { echo "skipped: cannot make a memory cgroup here"; exit 77; }
 
 DIR=$(mktemp -d /tmp/mtt-oom-XXXXXX)
