@@ -25,6 +25,7 @@
 #include "mtt/client.h"
 #include "proto/connection.h"
 #include "sim.h"
+#include "source.h"
 #include "ticker.h"
 
 #ifndef MTTD_DEFAULT
@@ -99,6 +100,61 @@ static void bench_sample(const bench *b)
         snprintf(v, sizeof(v), "%.0f ns vs %.0f ns: %.3fx", ours[rounds / 2], bare[rounds / 2],
                  ratio);
         row("sample (pread + parse) vs bare pread", v, "<= 1.1x", ratio <= 1.1 ? "ok" : "MISS");
+}
+
+/* ---- what one read of each scope costs ---- */
+
+/* Median us per read of a source over rounds. */
+static double source_read_us(mttd_source *src, int n)
+{
+        double t[9];
+        for (int k = 0; k < 9; k++) {
+                uint64_t t0 = now_ns();
+                for (int i = 0; i < n; i++)
+                        mttd_source_read(src);
+                t[k] = (double)(now_ns() - t0) / n / 1000;
+        }
+        qsort(t, 9, sizeof(double), cmp_double);
+        return t[4];
+}
+
+/* The process scope on a tree of 10 processes (this one and 9 sleeping children, each with a
+ * few MiB touched) and the cgroup scope on our own memory cgroup. The system scope is the
+ * meminfo sample above, shared by every session. */
+static void bench_scopes(const bench *b)
+{
+        const int n = b->quick ? 200 : 2000;
+        pid_t kids[9];
+        for (int i = 0; i < 9; i++) {
+                kids[i] = fork();
+                if (kids[i] == 0) {
+                        volatile char *p = malloc(4 << 20);
+                        for (size_t off = 0; off < 4 << 20; off += 4096)
+                                p[off] = 1;
+                        pause();
+                        _exit(0);
+                }
+        }
+        usleep(200000);
+        mttd_source *src;
+        char v[64];
+        if (mttd_source_new(MTTD_SCOPE_PROCESS, getpid(), &src) == 0) {
+                double us = source_read_us(src, n);
+                snprintf(v, sizeof(v), "%.1f us a read (%u processes)", us, src->processes);
+                row("process scope: one read of the tree", v, "reported", "");
+                mttd_source_free(src);
+        }
+        for (int i = 0; i < 9; i++) {
+                kill(kids[i], SIGKILL);
+                waitpid(kids[i], NULL, 0);
+        }
+        if (mttd_source_new(MTTD_SCOPE_CGROUP, getpid(), &src) == 0) {
+                snprintf(v, sizeof(v), "%.1f us a read", source_read_us(src, n));
+                row("cgroup scope: one read (usage and peak)", v, "reported", "");
+                mttd_source_free(src);
+        } else {
+                row("cgroup scope: one read (usage and peak)", "no memory cgroup here", "", "");
+        }
 }
 
 /* ---- the tick's spacing at 1 ms ---- */
@@ -467,6 +523,7 @@ int main(int argc, char **argv)
         printf("|%s|%s|%s|%s|\n", "----------------------------------------------",
                "--------------------------------", "------------------", "------");
         bench_sample(&b);
+        bench_scopes(&b);
         bench_spacing(&b);
         int r = start_mttd(&b);
         if (r < 0) {
