@@ -264,8 +264,11 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
         uint64_t now_us = v->now_us, stall_after_us = v->stall_after_us;
         uint64_t end = s->end_us ? s->end_us : now_us;
         bool running = s->state == MTTD_RUNNING;
-        int64_t last_kb = running ? v->current_kb : s->last_kb;
-        int64_t peak_kb = running && v->current_kb > s->peak_kb ? v->current_kb : s->peak_kb;
+        /* A running session of the system scope is not given every sample: the latest is
+         * the tracker's. Another scope's latest is the value the session was last given. */
+        bool system_now = running && s->scope == MTTD_SCOPE_SYSTEM;
+        int64_t last_kb = system_now ? v->current_kb : s->last_kb;
+        int64_t peak_kb = system_now && v->current_kb > s->peak_kb ? v->current_kb : s->peak_kb;
         uint64_t samples = (running ? v->samples : s->samples_at_end) - s->samples_at_open;
         json_t *o = json_pack(
             "{s:I, s:s, s:i, s:i, s:s, s:I, s:f, s:I, s:f, s:f, s:f, s:b, s:I, s:I}", "id",

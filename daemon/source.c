@@ -142,7 +142,10 @@ int mttd_source_read(mttd_source *src)
 {
         int r;
         if (src->scope == MTTD_SCOPE_PROCESS) {
-                r = mttd_proctree_kb(&src->tree, src->pid, &src->kb, &src->processes);
+                int64_t kb;
+                r = mttd_proctree_kb(&src->tree, src->pid, &kb, &src->processes);
+                if (r == 0 || r == -ESRCH) /* a tree whose root is gone holds nothing */
+                        src->kb = r == 0 ? kb : 0;
         } else {
                 int64_t bytes, peak;
                 r = read_bytes(src->usage_file, &bytes);

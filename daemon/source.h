@@ -37,5 +37,6 @@ int mttd_source_new(mttd_scope scope, pid_t pid, mttd_source **out);
 void mttd_source_free(mttd_source *src);
 /* Whether two sources measure the same thing (one read can serve both). */
 bool mttd_source_same(const mttd_source *a, const mttd_source *b);
-/* Reads the source now. Returns 0 or a negative errno (kept in src->error). */
+/* Reads the source now. Returns 0 or a negative errno (kept in src->error); src->kb keeps
+ * the last value then, or 0 for a process tree whose root is gone. */
 int mttd_source_read(mttd_source *src);

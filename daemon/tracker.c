@@ -166,16 +166,15 @@ static void hot_add(mttd_tracker *t, mttd_session *s)
         hot_refresh(t, s);
 }
 
-/* A source's value at this tick: read once, whoever asks. False when it cannot be read (a
- * tree whose root is gone): the session then gets no sample this time. */
-static bool source_kb(mttd_tracker *t, mttd_source *src, int64_t *kb)
+/* A source's value at this tick: read once, whoever asks. A source that cannot be read
+ * gives its last value (a tree whose root is gone: 0), so the sessions' schedules go on. */
+static int64_t source_kb(mttd_tracker *t, mttd_source *src)
 {
         if (src->read_tick != t->tick) {
                 src->read_tick = t->tick;
                 mttd_source_read(src);
         }
-        *kb = src->kb;
-        return src->error == 0;
+        return src->kb;
 }
 
 /* The source for a session in scope for pid: one already read for another session if it
@@ -590,9 +589,7 @@ static void on_tick(void *ctx)
                  * row changes nothing for it: most sessions are not even touched. */
                 for (size_t i = 0; i < t->n_hot; i++) {
                         struct hot *h = &t->hot[i];
-                        int64_t v = kb;
-                        if (h->src && !source_kb(t, h->src, &v))
-                                continue;
+                        int64_t v = h->src ? source_kb(t, h->src) : kb;
                         if (now >= h->due_us || v > h->max_kb)
                                 feed(t, h->s, now, v);
                 }
@@ -608,9 +605,8 @@ static void on_tick(void *ctx)
         const mttd_due_entry *top = mttd_due_top(&t->due);
         for (; top && top->at_us <= now; top = mttd_due_top(&t->due)) {
                 mttd_session *s = mttd_due_pop(&t->due);
-                int64_t v = kb;
-                if (due_at(s) <= now && (!s->source || source_kb(t, s->source, &v))) {
-                        feed(t, s, now, v);
+                if (due_at(s) <= now) {
+                        feed(t, s, now, s->source ? source_kb(t, s->source) : kb);
                         t->stats.sessions_served++;
                 }
                 due_push(t, s);
@@ -741,7 +737,8 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                 if (r < 0)
                         return r;
                 t->tick++;
-                if (!source_kb(t, src, &kb)) {
+                kb = source_kb(t, src);
+                if (src->error < 0) {
                         source_release(t, src);
                         return -ESRCH;
                 }
@@ -795,12 +792,12 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
 static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
 {
         uint64_t now = mttd_now_us();
-        int64_t kb = s->last_kb, v;
+        int64_t kb = s->last_kb;
         if (read_kb(t, &kb) == 0)
                 t->stats.samples++;
         t->tick++;
         if (s->source)
-                kb = source_kb(t, s->source, &v) ? v : s->last_kb;
+                kb = source_kb(t, s->source);
         left_running(t, s);
         uint64_t rows = s->n_rows;
         mttd_session_end(s, now, kb, outcome, cause);

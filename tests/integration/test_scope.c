@@ -124,6 +124,36 @@ static void test_process_scope(void **state)
         json_decref(st);
 }
 
+/* The tracked process exits while its session is open, its rows due every millisecond: mttd
+ * goes on answering, and the tree reads as empty. */
+static void test_tracked_process_exits(void **state)
+{
+        pid_t child = fork();
+        if (child == 0) {
+                hold(20);
+                usleep(50000);
+                _exit(0);
+        }
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        mtt_options o = {.socket_path = H.socket,
+                         .label = "gone",
+                         .scope = MTT_SCOPE_PROCESS,
+                         .pid = child,
+                         .min_interval_us = 100,
+                         .calibrate = MTT_CALIBRATE_OFF};
+        mtt_session *s;
+        assert_int_equal(mtt_open_fd(null, &o, &s), 0);
+        close(null);
+        waitpid(child, NULL, 0);
+        usleep(300000);
+        json_t *st = status_of(mtt_session_id(s));
+        assert_non_null(st);
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "running");
+        assert_true(json_real_value(json_object_get(st, "ram")) == 0.0);
+        json_decref(st);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+}
+
 /* Only root may track another user's process. */
 static void test_other_users_pid(void **state)
 {
@@ -192,6 +222,7 @@ int main(void)
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_process_scope),
+            cmocka_unit_test(test_tracked_process_exits),
             cmocka_unit_test(test_other_users_pid),
             cmocka_unit_test(test_overlaps),
         };
