@@ -15,18 +15,7 @@ ALLOCATE=$3
 make_memory_cgroup "mtt-oom-$$" 64M
 [ -n "$CG" ] || { echo "skipped: cannot make a memory cgroup here"; exit 77; }
 
-DIR=$(mktemp -d /tmp/mtt-oom-XXXXXX)
-export MTT_SOCKET="$DIR/sock"
-cleanup() {
-        [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-        rmdir "$CG" 2>/dev/null
-        rm -rf "$DIR"
-}
-trap cleanup EXIT
-"$MTTD" --socket "$MTT_SOCKET" 2>"$DIR/mttd.log" &
-DAEMON=$!
-i=0
-while [ ! -S "$MTT_SOCKET" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+start_mttd_in_dir mtt-oom "$MTTD"
 
 # Only the tracked program goes into the cgroup: it moves itself there, then becomes it.
 "$MTTCTL" run -o "$DIR/oom.csv" -l oom -- \

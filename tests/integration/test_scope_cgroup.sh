@@ -15,18 +15,7 @@ ALLOCATE=$3
 make_memory_cgroup "mtt-scope-$$" 1G
 [ -n "$CG" ] || { echo "skipped: cannot make a memory cgroup here"; exit 77; }
 
-DIR=$(mktemp -d /tmp/mtt-cg-XXXXXX)
-export MTT_SOCKET="$DIR/sock"
-cleanup() {
-        [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-        rmdir "$CG" 2>/dev/null
-        rm -rf "$DIR"
-}
-trap cleanup EXIT
-"$MTTD" --socket "$MTT_SOCKET" --fine-interval-us 100000 2>"$DIR/mttd.log" &
-DAEMON=$!
-i=0
-while [ ! -S "$MTT_SOCKET" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+start_mttd_in_dir mtt-cg "$MTTD" --fine-interval-us 100000
 
 sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" run --scope cgroup --min-interval-us 100000 \
         -o "$3/cg.csv" -l cg -- "$4" --spike 100' sh "$CG" "$MTTCTL" "$DIR" "$ALLOCATE" 2>"$DIR/err"
