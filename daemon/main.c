@@ -291,11 +291,12 @@ static void fit_fd_limit(mttd_config *cfg)
         /* Sessions may share connections, so each limit alone may take nearly every fd; a
          * daemon out of fds refuses and pauses (see server.c), it does not fail. */
         rlim_t room = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
-        if (cfg->max_connections > room)
-                cfg->max_connections = (unsigned)room;
-        /* A session holds its report's fd and its client's pidfd. */
-        if (cfg->max_sessions > room / 2)
-                cfg->max_sessions = (unsigned)(room / 2);
+        /* A connection holds its socket and, once it opens sessions, one pidfd of its client
+         * (shared by them); a session holds its report's fd. */
+        if (cfg->max_connections > room / 2)
+                cfg->max_connections = (unsigned)(room / 2);
+        if (cfg->max_sessions > room)
+                cfg->max_sessions = (unsigned)room;
 }
 
 /* mttd has no configuration file: everything is on its command line. */

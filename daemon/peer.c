@@ -38,6 +38,7 @@ struct mttd_pidfd_info {
 #define EXIT_STATUS_RETRY_S 0.01
 
 struct mttd_peer {
+        unsigned users;
         int pidfd;
         pid_t pid;
         mtt_proto_oom_counts oom; /* the cgroup's at Open, the system's before the hangup */
@@ -73,6 +74,7 @@ mttd_peer *mttd_peer_new(int sock, pid_t pid)
         }
         p->pidfd = fd;
         p->pid = pid;
+        p->users = 1;
         mtt_proto_oom_counts_of(pid, &p->oom);
         return p;
 }
@@ -85,13 +87,24 @@ static void stop(mttd_peer *p)
         ev_timer_stop(p->loop, &p->deadline);
 }
 
-void mttd_peer_free(mttd_peer *p)
+mttd_peer *mttd_peer_ref(mttd_peer *p)
 {
-        if (!p)
+        p->users++;
+        return p;
+}
+
+void mttd_peer_unref(mttd_peer *p)
+{
+        if (!p || --p->users > 0)
                 return;
         stop(p);
         close(p->pidfd);
         free(p);
+}
+
+bool mttd_peer_probing(const mttd_peer *p)
+{
+        return p->loop != NULL;
 }
 
 typedef enum { STATUS_KNOWN, STATUS_NOT_YET, STATUS_LOST } status_answer;
@@ -145,7 +158,7 @@ static status_answer exit_status(const mttd_peer *p, int *status)
 static void answer(mttd_peer *p, const char *cause)
 {
         stop(p);
-        p->done(p->ctx, cause);
+        p->done(p->ctx, p, cause);
 }
 
 /* The process has ended: its status, with whether the OOM killer sent its SIGKILL. */

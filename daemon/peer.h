@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -13,14 +14,18 @@
 
 typedef struct mttd_peer mttd_peer;
 /* The probe's answer; the peer may be freed in it. */
-typedef void (*mttd_peer_done)(void *ctx, const char *cause);
+typedef void (*mttd_peer_done)(void *ctx, mttd_peer *p, const char *cause);
 
 /* Takes a pidfd of the process at the other end of sock (SO_PEERPIDFD, Linux 6.5; else
  * pidfd_open of its SO_PEERCRED pid) and its cgroup's OOM kill count. NULL when no pidfd can
  * be had (then an end without Close has no cause beyond the hangup) or out of memory. */
 mttd_peer *mttd_peer_new(int sock, pid_t pid);
-/* Stops a probe (no answer comes) and closes the pidfd. Accepts NULL. */
-void mttd_peer_free(mttd_peer *p);
+/* Sessions of one connection share its peer (one pidfd): references are counted. */
+mttd_peer *mttd_peer_ref(mttd_peer *p);
+/* The last reference stops a probe (no answer comes) and closes the pidfd. Accepts NULL. */
+void mttd_peer_unref(mttd_peer *p);
+/* Whether a probe was started (sessions that share the peer start it once). */
+bool mttd_peer_probing(const mttd_peer *p);
 /* After a hangup: answers once the process has ended, or after wait_us if it still runs.
  * oom_system: the system's OOM kill count from shortly before the hangup. */
 void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, long long oom_system,

@@ -119,7 +119,7 @@ void mttd_session_free(mttd_session *s)
                 free(s->overlapped[i]);
         if (s->fd >= 0)
                 close(s->fd);
-        mttd_peer_free(s->peer);
+        mttd_peer_unref(s->peer);
         free(s->text);
         free(s->label);
         free(s->cause);

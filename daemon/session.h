@@ -90,7 +90,6 @@ typedef struct mttd_session {
         char *overlapped[MTTD_OVERLAP_LABELS];
         bool cause_pending;  /* ended by a hangup: its cause is being found */
         bool finish_pending; /* ... and its report is done: announce it once the cause is in */
-        void *tracker;       /* the tracker, for the cause's callback */
 } mttd_session;
 
 /* Creates a running session whose report starts with the header. Takes fd on success. */

@@ -177,6 +177,16 @@ static int64_t source_kb(mttd_tracker *t, mttd_source *src)
         return src->kb;
 }
 
+/* The client's pidfd, shared by the sessions of one connection (a client with thousands of
+ * sessions holds one). */
+static mttd_peer *peer_of(mttd_tracker *t, void *owner, int sock, pid_t pid)
+{
+        for (size_t i = 0; i < t->n_hot; i++)
+                if (t->hot[i].s->owner == owner && t->hot[i].s->peer)
+                        return mttd_peer_ref(t->hot[i].s->peer);
+        return mttd_peer_new(sock, pid);
+}
+
 /* The source for a session in scope for pid: one already read for another session if it
  * measures the same, else a new one. */
 static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, mttd_source **out)
@@ -318,7 +328,7 @@ static void finish(mttd_tracker *t, mttd_session *s)
 static void session_finished(mttd_tracker *t, mttd_session *s)
 {
         t->n_finished++;
-        mttd_peer_free(s->peer); /* its pidfd is of no more use */
+        mttd_peer_unref(s->peer); /* its pidfd is of no more use */
         s->peer = NULL;
         log_end(s);
         t->hooks.finished(t->hooks.ctx, s);
@@ -764,8 +774,7 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         s->started_wall_us = mttd_wall_us();
         s->may_stall = mttd_fd_may_stall(fd, &s->dev);
         s->owner = owner;
-        s->tracker = t;
-        s->peer = mttd_peer_new(peer_sock, peer->pid);
+        s->peer = peer_of(t, owner, peer_sock, peer->pid);
         list_append(t, s);
         s->samples_at_open = t->stats.samples - 1; /* the sample taken for it counts */
         if (t->n_watch_all > 0) {
@@ -811,7 +820,7 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
 {
         if (s->state == MTTD_RUNNING) {
-                mttd_peer_free(s->peer); /* the client says how it ended */
+                mttd_peer_unref(s->peer); /* the client says how it ended */
                 s->peer = NULL;
                 end_session(t, s, outcome, cause);
         }
@@ -822,7 +831,7 @@ int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, con
 static void cause_settled(mttd_tracker *t, mttd_session *s)
 {
         s->cause_pending = false;
-        mttd_peer_free(s->peer);
+        mttd_peer_unref(s->peer);
         s->peer = NULL;
         if (s->finish_pending) {
                 s->finish_pending = false;
@@ -830,12 +839,19 @@ static void cause_settled(mttd_tracker *t, mttd_session *s)
         }
 }
 
-static void on_cause(void *ctx, const char *cause)
+/* The cause of a hangup is known: every session of that client has it. */
+static void on_cause(void *ctx, mttd_peer *p, const char *cause)
 {
-        mttd_session *s = ctx;
-        free(s->cause);
-        s->cause = strdup(cause);
-        cause_settled(s->tracker, s);
+        mttd_tracker *t = ctx;
+        mttd_session *next;
+        for (mttd_session *s = t->head; s; s = next) {
+                next = s->next;
+                if (s->peer != p || !s->cause_pending)
+                        continue;
+                free(s->cause);
+                s->cause = strdup(cause);
+                cause_settled(t, s); /* the last one frees p */
+        }
 }
 
 bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner)
@@ -859,9 +875,9 @@ void mttd_tracker_hangup(mttd_tracker *t, void *owner)
                         continue;
                 s->cause_pending = s->peer && !t->shutting_down;
                 end_session(t, s, MTTD_CRASHED, "the client closed its connection without Close");
-                if (s->cause_pending)
+                if (s->cause_pending && !mttd_peer_probing(s->peer))
                         mttd_peer_probe(s->peer, t->loop, CAUSE_WAIT_US, t->oom_system, on_cause,
-                                        s);
+                                        t);
         }
 }
 
