@@ -353,7 +353,7 @@ static json_t *watch(mttd_request *req, int *deferred)
         mttd_session *s = owned_session(req, p.id, &err);
         if (!s)
                 return err;
-        if (s->finished) /* nothing more will come: the whole story in one reply */
+        if (s->announced) /* nothing more will come: the whole story in one reply */
                 return mttd_methods_session_reply(req->tracker, s, false);
         req->watch = true;
         req->watch_session = s;

@@ -75,6 +75,7 @@ typedef struct mttd_session {
         bool writing;                        /* a write item is with the writer */
         uint64_t write_since_us;             /* ... since then */
         bool finished;                       /* the last write is done: the fd is closed */
+        bool announced;     /* ... and its end was told (log, Close replies, watchers) */
         bool share_counted; /* its write in flight counts against its user's share */
         bool deferred;      /* its write waits for its user's share (may_stall only) */
 

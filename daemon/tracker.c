@@ -287,7 +287,7 @@ static void trim_history(mttd_tracker *t)
         mttd_session *s = t->head;
         while (s && t->n_finished > t->cfg->history) {
                 mttd_session *next = s->next;
-                if (s->finished && !s->cause_pending) {
+                if (s->announced) {
                         list_remove(t, s);
                         mttd_session_free(s);
                         t->n_finished--;
@@ -327,6 +327,7 @@ static void finish(mttd_tracker *t, mttd_session *s)
 /* History is trimmed later (trim_history), never under a loop over the sessions. */
 static void session_finished(mttd_tracker *t, mttd_session *s)
 {
+        s->announced = true;
         t->n_finished++;
         mttd_peer_unref(s->peer); /* its pidfd is of no more use */
         s->peer = NULL;
@@ -824,7 +825,7 @@ int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, con
                 s->peer = NULL;
                 end_session(t, s, outcome, cause);
         }
-        return s->finished ? 0 : 1;
+        return s->announced ? 0 : 1;
 }
 
 /* The session's end is announced now, if its report is done already. */

@@ -42,8 +42,8 @@ void mttd_tracker_free(mttd_tracker *t);
  * peer_sock (-1 if none). -EUSERS when a limit is hit, -EIO when meminfo cannot be read. */
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                       const struct ucred *peer, int peer_sock, void *owner, mttd_session **out);
-/* Ends a running session. Returns 1 while its report is not yet synced (the finished
- * callback tells when it is), 0 when the session is finished already. */
+/* Ends a running session. Returns 1 while its end is not yet told (the report synced, and
+ * after a hangup its cause known: the finished callback tells when), 0 when it was. */
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause);
 /* Whether a connection is the heartbeat of a running session. */
 bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner);

@@ -96,7 +96,11 @@ tracker=$!
 sleep 0.3
 kill -9 $tracker
 wait $tracker 2>/dev/null
-sleep 0.2
+i=0 # mttd tells the cause once it has seen the tracker's end
+while [ $i -lt 50 ] && ! "$MTTCTL" list | grep -q " orphan .*killed"; do
+        sleep 0.1
+        i=$((i + 1))
+done
 "$MTTCTL" list >"$DIR/out"
 check "a killed tracker's session crashed, and mttd saw how, while its child lives on" \
         grep -q " orphan .*crashed: killed by SIGKILL" "$DIR/out"
