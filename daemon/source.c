@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const char *mttd_scope_name(mttd_scope s)
@@ -89,7 +91,16 @@ int mttd_source_new(mttd_scope scope, pid_t pid, mttd_source **out)
                 return -ENOMEM;
         src->scope = scope;
         src->pid = pid;
+        src->pidfd = -1;
         src->peak_kb = -1;
+        if (scope == MTTD_SCOPE_PROCESS) {
+                /* Without pidfds (an old kernel, valgrind) the pid alone is followed. */
+                src->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+                if (src->pidfd < 0 && errno == ESRCH) {
+                        free(src);
+                        return -ESRCH;
+                }
+        }
         src->read_tick = UINT64_MAX;
         if (scope == MTTD_SCOPE_CGROUP) {
                 char dir[1100];
@@ -123,6 +134,8 @@ void mttd_source_free(mttd_source *src)
 {
         if (!src)
                 return;
+        if (src->pidfd >= 0)
+                close(src->pidfd);
         free(src->usage_file);
         free(src->peak_file);
         mttd_proctree_free(&src->tree);
@@ -142,8 +155,12 @@ int mttd_source_read(mttd_source *src)
 {
         int r;
         if (src->scope == MTTD_SCOPE_PROCESS) {
+                /* The pidfd is readable once the root has exited: its pid may be anyone's. */
+                struct pollfd p = {.fd = src->pidfd, .events = POLLIN};
                 int64_t kb;
-                r = mttd_proctree_kb(&src->tree, src->pid, &kb, &src->processes);
+                r = src->pidfd >= 0 && poll(&p, 1, 0) > 0
+                        ? -ESRCH
+                        : mttd_proctree_kb(&src->tree, src->pid, &kb, &src->processes);
                 if (r == 0 || r == -ESRCH) /* a tree whose root is gone holds nothing */
                         src->kb = r == 0 ? kb : 0;
         } else {

@@ -20,6 +20,7 @@ typedef struct mttd_source {
         struct mttd_source *prev, *next;
         mttd_scope scope;
         pid_t pid;          /* process: the tree's root */
+        int pidfd;          /* process: the root itself, so a pid reused is not followed */
         char *usage_file;   /* cgroup: memory.current (v2) or memory.usage_in_bytes (v1) */
         char *peak_file;    /* cgroup: memory.peak or memory.max_usage_in_bytes, or NULL */
         unsigned users;     /* sessions that hold it */
