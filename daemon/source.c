@@ -121,11 +121,6 @@ int mttd_source_new(mttd_scope scope, pid_t pid, mttd_source **out)
                         return r;
                 }
         }
-        int r = mttd_source_read(src);
-        if (r < 0) {
-                mttd_source_free(src);
-                return r;
-        }
         *out = src;
         return 0;
 }
@@ -146,8 +141,8 @@ bool mttd_source_same(const mttd_source *a, const mttd_source *b)
 {
         if (a->scope != b->scope)
                 return false;
-        if (a->scope == MTTD_SCOPE_PROCESS)
-                return a->pid == b->pid;
+        if (a->scope == MTTD_SCOPE_PROCESS) /* and a's root alive at its last read */
+                return a->pid == b->pid && a->error == 0;
         return a->usage_file && b->usage_file && strcmp(a->usage_file, b->usage_file) == 0;
 }
 

@@ -32,11 +32,13 @@ typedef struct mttd_source {
         mttd_proctree tree;
 } mttd_source;
 
-/* A source for pid in scope (process or cgroup); finds the cgroup through /proc/PID/cgroup.
- * -ESRCH when pid is gone, -ENOENT when it has no memory cgroup mttd can read. */
+/* A source for pid in scope (process or cgroup), not read yet; finds the cgroup through
+ * /proc/PID/cgroup. -ESRCH when pid is gone, -ENOENT when it has no memory cgroup mttd can
+ * read. */
 int mttd_source_new(mttd_scope scope, pid_t pid, mttd_source **out);
 void mttd_source_free(mttd_source *src);
-/* Whether two sources measure the same thing (one read can serve both). */
+/* Whether b measures what a does, so that a's reads can serve it (a process tree whose root
+ * was gone at a's last read is another tree, whatever its pid). */
 bool mttd_source_same(const mttd_source *a, const mttd_source *b);
 /* Reads the source now. Returns 0 or a negative errno (kept in src->error); src->kb keeps
  * the last value then, or 0 for a process tree whose root is gone. */

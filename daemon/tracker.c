@@ -188,7 +188,7 @@ static mttd_peer *peer_of(mttd_tracker *t, void *owner, int sock, pid_t pid)
 }
 
 /* The source for a session in scope for pid: one already read for another session if it
- * measures the same, else a new one. */
+ * measures the same, else a new one (read at Open, by the caller, either way). */
 static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, mttd_source **out)
 {
         mttd_source *src;
@@ -202,7 +202,6 @@ static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, mttd_source
                         *out = o;
                         return 0;
                 }
-        src->read_tick = t->tick;
         src->users = 1;
         src->next = t->sources;
         if (t->sources)

@@ -327,13 +327,19 @@ bool harness_closed_within(int fd, int ms)
         return false;
 }
 
-bool harness_session_completes(const harness *h, const char *name)
+mtt_session *harness_open(const harness *h, const char *name, char *path, size_t size)
 {
-        char path[256], file[128];
+        char file[128];
         snprintf(file, sizeof(file), "%s.csv", name);
-        harness_path(h, file, path, sizeof(path));
+        harness_path(h, file, path, size);
         mtt_options o = {.socket_path = h->socket, .label = name, .timeout_ms = 5000};
         mtt_session *s;
-        return mtt_open(path, &o, &s) == 0 && mtt_close(s, MTT_COMPLETED) == 0 &&
-               mtt_has_completed_successfully(path);
+        return mtt_open(path, &o, &s) == 0 ? s : NULL;
+}
+
+bool harness_session_completes(const harness *h, const char *name)
+{
+        char path[256];
+        mtt_session *s = harness_open(h, name, path, sizeof(path));
+        return s && mtt_close(s, MTT_COMPLETED) == 0 && mtt_has_completed_successfully(path);
 }

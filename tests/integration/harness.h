@@ -3,6 +3,9 @@
 #pragma once
 
 #include <jansson.h>
+#include <stddef.h>
+
+#include "mtt/client.h"
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -38,6 +41,9 @@ json_t *harness_call(int fd, const char *method, const char *params_json, const 
                      size_t n_fds);
 /* Whether mttd closes fd (EOF after whatever it sent) within ms. */
 bool harness_closed_within(int fd, int ms);
+/* Opens a session (libmtt-client) into NAME.csv in the test directory, labelled NAME; its
+ * path goes to path. NULL when mtt_open fails. */
+mtt_session *harness_open(const harness *h, const char *name, char *path, size_t size);
 /* Whether a fresh client completes a session (the report NAME.csv in the test directory):
  * mttd serves normally. */
 bool harness_session_completes(const harness *h, const char *name);

@@ -80,10 +80,8 @@ static size_t report_rows(char *text, char **rows, size_t max)
 static void test_rows_equal_the_report(void **state)
 {
         char path[256];
-        harness_path(&H, "watched.csv", path, sizeof(path));
-        mtt_options o = {.socket_path = H.socket, .label = "watched"};
-        mtt_session *s;
-        assert_int_equal(mtt_open(path, &o, &s), 0);
+        mtt_session *s = harness_open(&H, "watched", path, sizeof(path));
+        assert_non_null(s);
         uint64_t id = mtt_session_id(s);
 
         mtt_proto_conn w;
@@ -154,10 +152,8 @@ static void test_watch_errors(void **state)
 
         /* A session already finished: its whole story in one last reply. */
         char path[256];
-        harness_path(&H, "ended.csv", path, sizeof(path));
-        mtt_options o = {.socket_path = H.socket, .label = "ended"};
-        mtt_session *s;
-        assert_int_equal(mtt_open(path, &o, &s), 0);
+        mtt_session *s = harness_open(&H, "ended", path, sizeof(path));
+        assert_non_null(s);
         uint64_t id = mtt_session_id(s);
         assert_int_equal(mtt_close(s, MTT_FAILED), 0);
         mtt_proto_conn w;
@@ -181,10 +177,8 @@ static void test_watch_errors(void **state)
 static void test_a_call_ends_the_watch(void **state)
 {
         char path[256];
-        harness_path(&H, "interrupted.csv", path, sizeof(path));
-        mtt_options o = {.socket_path = H.socket, .label = "interrupted"};
-        mtt_session *s;
-        assert_int_equal(mtt_open(path, &o, &s), 0);
+        mtt_session *s = harness_open(&H, "interrupted", path, sizeof(path));
+        assert_non_null(s);
         mtt_proto_conn w;
         mtt_proto_reply r;
         watch(&w, (long long)mtt_session_id(s), &r);
@@ -215,10 +209,8 @@ static void test_watch_every_session(void **state)
         mtt_proto_reply_done(&r);
 
         char path[256];
-        harness_path(&H, "every.csv", path, sizeof(path));
-        mtt_options o = {.socket_path = H.socket, .label = "every"};
-        mtt_session *s;
-        assert_int_equal(mtt_open(path, &o, &s), 0);
+        mtt_session *s = harness_open(&H, "every", path, sizeof(path));
+        assert_non_null(s);
         json_int_t id = (json_int_t)mtt_session_id(s);
         assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
 
