@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/types.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,9 @@ bool mttd_peer_probing(const mttd_peer *p)
 typedef enum { STATUS_KNOWN, STATUS_NOT_YET, STATUS_LOST } status_answer;
 
 /* The exit status of a zombie, from /proc/PID/stat (field 52): known; not yet (a zombie we may
- * not read: the kernel shows 0 then, and PIDFD_GET_INFO answers once it is reaped); or lost
- * (reaped already, on a kernel without PIDFD_GET_INFO's exit status). */
+ * not read: the kernel shows 0 then, and PIDFD_GET_INFO answers once it is reaped; or one being
+ * reaped, state X, whose status PIDFD_GET_INFO has a moment later); or lost (reaped already, on
+ * a kernel without PIDFD_GET_INFO's exit status). */
 static status_answer zombie_status(const mttd_peer *p, int *status)
 {
         char path[64], line[1024];
@@ -124,6 +126,8 @@ static status_answer zombie_status(const mttd_peer *p, int *status)
         bool ok = fgets(line, sizeof(line), f) != NULL;
         fclose(f);
         char *rest = ok ? strrchr(line, ')') : NULL; /* the command may hold anything */
+        if (rest && rest[1] == ' ' && rest[2] == 'X')
+                return STATUS_NOT_YET;
         if (!rest || rest[1] != ' ' || rest[2] != 'Z')
                 return STATUS_LOST; /* reaped, and the pid taken again */
         if (!mine)
@@ -138,20 +142,24 @@ static status_answer zombie_status(const mttd_peer *p, int *status)
         return tok && sscanf(tok, "%d", status) == 1 ? STATUS_KNOWN : STATUS_LOST;
 }
 
-static status_answer exit_status(const mttd_peer *p, int *status)
+/* The exit status from PIDFD_GET_INFO, there once the process is reaped. The kernel writes
+ * its answer's mask over the request's: each call asks afresh. */
+static bool reaped_status(const mttd_peer *p, int *status)
 {
         struct mttd_pidfd_info info = {.mask = MTTD_PIDFD_INFO_EXIT};
-        if (ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) == 0 &&
-            (info.mask & MTTD_PIDFD_INFO_EXIT)) {
-                *status = info.exit_code;
+        if (ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) < 0 || !(info.mask & MTTD_PIDFD_INFO_EXIT))
+                return false;
+        *status = info.exit_code;
+        return true;
+}
+
+static status_answer exit_status(const mttd_peer *p, int *status)
+{
+        if (reaped_status(p, status))
                 return STATUS_KNOWN;
-        }
         status_answer a = zombie_status(p, status);
-        if (a == STATUS_LOST && ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) == 0 &&
-            (info.mask & MTTD_PIDFD_INFO_EXIT)) { /* reaped in between */
-                *status = info.exit_code;
+        if (a == STATUS_LOST && reaped_status(p, status)) /* reaped in between */
                 return STATUS_KNOWN;
-        }
         return a;
 }
 
@@ -183,20 +191,35 @@ static void try_status(mttd_peer *p)
         }
 }
 
-static void on_exited(struct ev_loop *loop, ev_io *w, int revents)
+static void ended(mttd_peer *p)
 {
-        mttd_peer *p = w->data;
-        ev_io_stop(loop, w);
-        ev_timer_stop(loop, &p->deadline);
+        ev_io_stop(p->loop, &p->exited);
+        ev_timer_stop(p->loop, &p->deadline);
         p->ended_us = mttd_now_us();
         try_status(p);
+}
+
+static void on_exited(struct ev_loop *loop, ev_io *w, int revents)
+{
+        ended(w->data);
+}
+
+/* Whether the pidfd says the process has ended, right now. */
+static bool has_ended(const mttd_peer *p)
+{
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+        return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_peer *p = w->data;
+        /* A loop that wakes up late has the pidfd's readiness and this expired timer pending
+         * together, and libev may run the timer first: ask the pidfd before saying "running". */
         if (p->ended_us)
                 try_status(p);
+        else if (has_ended(p))
+                ended(p);
         else
                 answer(p, "the client closed its connection while still running");
 }

@@ -1,5 +1,6 @@
 /* Integration: how a session ended without Close, as mttd learns it from its client's
- * pidfd: killed by a signal, exited after closing its connection, or still running. */
+ * pidfd: killed by a signal, exited after closing its connection, or still running, also when
+ * mttd's loop runs late. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,6 +155,140 @@ static void test_still_running(void **state)
         waitpid(pid, NULL, 0);
 }
 
+/* A client that opens a session, tells its id through out, closes its connection when a byte
+ * comes on go, and runs on. */
+static void closing_client(int out, int go)
+{
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char path[256];
+        harness_path(&H, "late.csv", path, sizeof(path));
+        int report = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int conn = harness_connect(&H);
+        json_t *r = harness_call(conn, MTT_PROTO_METHOD_OPEN, "{\"fd\":0}", &report, 1);
+        json_int_t id = json_integer_value(
+            json_object_get(json_object_get(json_object_get(r, "parameters"), "session"), "id"));
+        char byte;
+        if (write(out, &id, sizeof(id)) != sizeof(id) || read(go, &byte, 1) != 1)
+                _exit(100);
+        close(conn);
+        for (;;)
+                pause();
+}
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Polls Status until mttd has seen the session end (up to 10 s). */
+static void wait_not_running(int conn, json_int_t id)
+{
+        char params[64];
+        snprintf(params, sizeof(params), "{\"id\":%lld}", (long long)id);
+        double until = now_s() + 10;
+        for (;;) {
+                json_t *r = harness_call(conn, MTT_PROTO_METHOD_STATUS, params, NULL, 0);
+                assert_non_null(r);
+                assert_null(harness_error(r));
+                json_t *s = json_object_get(json_object_get(r, "parameters"), "session");
+                bool running =
+                    strcmp(json_string_value(json_object_get(s, "state")), "running") == 0;
+                json_decref(r);
+                if (!running)
+                        return;
+                if (now_s() > until)
+                        fail_msg("session %lld: mttd saw no hangup within 10 s", (long long)id);
+                usleep(1000);
+        }
+}
+
+/* Whether the process is stopped (state T in /proc/PID/stat). */
+static bool stopped(pid_t pid)
+{
+        char path[64], line[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        bool ok = fgets(line, sizeof(line), f) != NULL;
+        fclose(f);
+        const char *rest = ok ? strrchr(line, ')') : NULL;
+        return rest && rest[1] == ' ' && rest[2] == 'T';
+}
+
+/* A late loop: mttd sees a client's hangup, is stopped, the client is killed and mttd's 0.5 s
+ * deadline passes; when mttd runs again its pidfd is readable and its timer expired in the same
+ * loop iteration. The cause must be the kill, not "still running". A round counts only when mttd
+ * was stopped before its deadline could run: a slow machine gets another round. */
+#define DEADLINE_S 0.5
+static void test_late_loop(void **state)
+{
+        int conn = harness_connect(&H);
+        assert_true(conn >= 0);
+        for (int round = 1;; round++) {
+                int idp[2], gop[2];
+                assert_int_equal(pipe2(idp, O_CLOEXEC), 0);
+                assert_int_equal(pipe2(gop, O_CLOEXEC), 0);
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        closing_client(idp[1], gop[0]);
+                close(idp[1]);
+                close(gop[0]);
+                json_int_t id;
+                assert_int_equal(read(idp[0], &id, sizeof(id)), sizeof(id));
+                close(idp[0]);
+
+                /* The hangup, hence mttd's deadline, comes after t0. */
+                double t0 = now_s();
+                assert_int_equal(write(gop[1], "x", 1), 1);
+                close(gop[1]);
+                wait_not_running(conn, id);
+                double seen = now_s();
+                /* No assertion until SIGCONT: a stopped mttd would not stop on SIGTERM. */
+                int stop = kill(H.pid, SIGSTOP);
+                while (stop == 0 && !stopped(H.pid) && now_s() - seen < 10)
+                        usleep(1000);
+                double late = now_s() - t0;
+                bool counts = stop == 0 && late < DEADLINE_S - 0.05;
+                int ended = -1;
+                if (counts) {
+                        kill(pid, SIGKILL);
+                        siginfo_t si; /* ended, not reaped: a zombie keeps its status readable */
+                        ended = waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+                        double wake = seen + DEADLINE_S + 0.25; /* past mttd's deadline */
+                        while (now_s() < wake)
+                                usleep(10000);
+                }
+                assert_int_equal(kill(H.pid, SIGCONT), 0);
+                assert_int_equal(stop, 0);
+                if (!counts)
+                        kill(pid, SIGKILL);
+                assert_true(!counts || ended == 0);
+                char *cause = cause_of(id); /* Watch waits for the cause */
+                waitpid(pid, NULL, 0);
+                if (counts) {
+                        /* "(OOM killer)" may follow where something else on the machine was
+                         * OOM-killed meanwhile (the system's count is one of mttd's clues). */
+                        if (strncmp(cause, "killed by SIGKILL", 17) != 0)
+                                fail_msg("the cause: \"%s\", not killed by SIGKILL", cause);
+                        free(cause);
+                        break;
+                }
+                free(cause);
+                print_message("round %d: mttd stopped %.3f s after the hangup was asked: late\n",
+                              round, late);
+                if (round == 5) {
+                        close(conn);
+                        print_message("the machine is too slow to stop mttd in time: skipped\n");
+                        skip();
+                }
+        }
+        close(conn);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -161,6 +297,7 @@ int main(void)
             cmocka_unit_test(test_segfault),
             cmocka_unit_test(test_exit_after_closing),
             cmocka_unit_test(test_still_running),
+            cmocka_unit_test(test_late_loop),
         };
         return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
 }
