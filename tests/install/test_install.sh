@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs the build into a DESTDIR and builds applications against it three ways:
-# find_package(mtt) with the shared and the static library, and pkg-config mtt-client.
+# Installs the build into a DESTDIR, compiles each public header alone (C11, C++11, C++17) and
+# builds applications against it three ways: find_package(mtt) with the shared and the static
+# library, and pkg-config mtt-client.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR
 set -eu
 BUILD=$1
@@ -13,6 +14,8 @@ ROOT="$DIR/root$PREFIX"
 for f in sbin/mttd bin/mttctl include/mtt/client.h; do
         [ -e "$ROOT/$f" ] || { echo "not installed: $f"; exit 1; }
 done
+# Each public header compiles alone (the consumers below include others first).
+sh "$SRC/tests/install/check_headers.sh" "$ROOT/include"
 LIBDIR=$(dirname "$(find "$ROOT" -name libmtt-client.so -print -quit)")
 [ -e "$LIBDIR/libmtt-client.a" ] || { echo "no static library"; exit 1; }
 [ -e "$LIBDIR/pkgconfig/mtt-client.pc" ] || { echo "no pkg-config file"; exit 1; }

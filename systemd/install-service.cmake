@@ -1,0 +1,21 @@
+# Run by `cmake --install` (see CMakeLists.txt here): writes one service whose ExecStart names
+# the mttd of the prefix installed to. In: MTT_SERVICE_IN, MTT_UNIT_DIR, MTT_SBINDIR.
+set(mtt_dir "${MTT_UNIT_DIR}")
+if(IS_ABSOLUTE "${mtt_dir}")
+  list(APPEND CMAKE_ABSOLUTE_DESTINATION_FILES "${mtt_dir}/mttd.service")
+else()
+  set(mtt_dir "${CMAKE_INSTALL_PREFIX}/${mtt_dir}")
+endif()
+set(MTTD_PATH "${MTT_SBINDIR}/mttd")
+if(NOT IS_ABSOLUTE "${MTTD_PATH}")
+  set(MTTD_PATH "${CMAKE_INSTALL_PREFIX}/${MTTD_PATH}")
+endif()
+set(mtt_out "$ENV{DESTDIR}${mtt_dir}/mttd.service")
+message(STATUS "Installing: ${mtt_out}")
+configure_file("${MTT_SERVICE_IN}" "${mtt_out}" @ONLY)
+# As install(FILES) would have it, whatever the source's mode and the umask.
+execute_process(COMMAND chmod 0644 "${mtt_out}" RESULT_VARIABLE mtt_rc)
+if(NOT mtt_rc EQUAL 0)
+  message(FATAL_ERROR "cannot chmod ${mtt_out}")
+endif()
+list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${mtt_dir}/mttd.service")
