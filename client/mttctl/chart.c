@@ -1,6 +1,7 @@
 /* The chart: axes, grid, lines, crash marks and legend. */
 #include "chart.h"
 
+#include <float.h>
 #include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
@@ -48,31 +49,46 @@ void mttctl_chart_time_label(double s, char *buf, size_t size)
         snprintf(buf, size, "%g%s", s / units[i].unit, units[i].name);
 }
 
+#define MAX_TICKS 32 /* per axis; the ranges make about eight */
+
+/* Every position is computed so that no value, however near DBL_MAX or 0, overflows: the log
+ * time axis is kept in decades, the memory axis in tick numbers. */
 typedef struct axes {
-        double x0, x1, y0, y1;     /* data range */
-        double px0, px1, py0, py1; /* plot area, py0 at the bottom */
         bool log_x;
-        double y_step; /* between memory ticks */
+        double x1;     /* linear time: 0 to x1 seconds */
+        double d0, d1; /* log time: from 10^d0 to 10^d1 seconds */
+        double step;   /* memory: GiB between ticks, tick k at k * step ... */
+        double k0, k1; /* ... from tick k0 to tick k1 */
         double unit;   /* GiB per memory unit shown */
         const char *unit_name;
+        double px0, px1, py0, py1; /* plot area, py0 at the bottom */
 } axes;
+
+/* A pixel position kept near the plot area: cairo's fixed-point coordinates overflow far
+ * outside it, and lines are clipped to it anyway. */
+static double keep_near(double v, double lo, double hi)
+{
+        double margin = 100 * (hi - lo);
+        return fmin(fmax(v, lo - margin), hi + margin); /* NaN becomes lo - margin */
+}
 
 static double x_of(const axes *a, double t)
 {
-        if (a->log_x) {
-                double v = t < a->x0 ? a->x0 : t;
-                return a->px0 + (log10(v) - log10(a->x0)) / (log10(a->x1) - log10(a->x0)) *
-                                    (a->px1 - a->px0);
-        }
-        return a->px0 + (t - a->x0) / (a->x1 - a->x0) * (a->px1 - a->px0);
+        double f;
+        if (a->log_x) /* at least the left edge: delta 0 sits there */
+                f = (fmax(t > 0 ? log10(t) : a->d0, a->d0) - a->d0) / (a->d1 - a->d0);
+        else
+                f = t / a->x1;
+        return keep_near(a->px0 + f * (a->px1 - a->px0), a->px0, a->px1);
 }
 
 static double y_of(const axes *a, double gib)
 {
-        return a->py0 - (gib - a->y0) / (a->y1 - a->y0) * (a->py0 - a->py1);
+        double f = (gib / a->step - a->k0) / (a->k1 - a->k0);
+        return keep_near(a->py0 - f * (a->py0 - a->py1), a->py1, a->py0);
 }
 
-/* 1, 2 or 5 times a power of ten: about n steps over span. */
+/* 1, 2 or 5 times a power of ten: about n steps over span (> 0). */
 static double nice_step(double span, int n)
 {
         double raw = span / n, p = pow(10, floor(log10(raw)));
@@ -80,9 +96,47 @@ static double nice_step(double span, int n)
         return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
+static void set_time_range(axes *a, bool linear, double tmin_pos, double tmax)
+{
+        a->log_x = !linear;
+        if (a->log_x) {
+                /* Whole decades; delta 0 sits at the left edge. */
+                if (!isfinite(tmin_pos))
+                        tmin_pos = 1e-3;
+                a->d0 = floor(log10(tmin_pos));
+                a->d1 = ceil(tmax > tmin_pos ? log10(tmax) : log10(tmin_pos) + 1);
+                if (a->d1 <= a->d0)
+                        a->d1 = a->d0 + 1;
+        } else { /* the last point off the edge */
+                a->x1 = tmax > 0 ? fmin(tmax * 1.02, DBL_MAX) : 1;
+        }
+}
+
+/* About six ticks of 1, 2 or 5 times a power of ten of the unit, from one at or below lo to
+ * one at or above hi. The range holds 0 (lo <= 0 <= hi), so every value is within six steps
+ * of it and gib / step stays small. */
+static void set_memory_range(axes *a, double lo, double hi)
+{
+        double big = fmax(fabs(lo), fabs(hi));
+        a->unit = big >= 1 ? 1 : big >= 1.0 / 1024 ? 1.0 / 1024 : 1.0 / (1024 * 1024);
+        a->unit_name = big >= 1 ? "GiB" : big >= 1.0 / 1024 ? "MiB" : "KiB";
+        /* Half the span never overflows, not even from -DBL_MAX to DBL_MAX. All zeros get one
+         * unit; subnormal values at least a millionth of one, so the step is no subnormal (or
+         * zero) itself. */
+        double half = hi / 2 - lo / 2;
+        if (half == 0)
+                half = a->unit / 2;
+        half = fmax(half, a->unit * 1e-6);
+        a->step = nice_step(half / a->unit, 3) * a->unit;
+        a->k0 = floor(lo / a->step);
+        a->k1 = ceil(hi / a->step);
+        if (a->k1 <= a->k0)
+                a->k1 = a->k0 + 1;
+}
+
 static void set_ranges(axes *a, const mttctl_chart *c, const mttctl_series *s, size_t n)
 {
-        double tmin_pos = INFINITY, tmax = 0, ymin = 0, ymax = 0;
+        double tmin_pos = INFINITY, tmax = 0, ymin = 0, ymax = 0; /* both ranges hold 0 */
         for (size_t i = 0; i < n; i++)
                 for (size_t k = 0; k < s[i].n; k++) {
                         double t = s[i].t[k], y = s[i].gib[k];
@@ -92,29 +146,8 @@ static void set_ranges(axes *a, const mttctl_chart *c, const mttctl_series *s, s
                         ymin = y < ymin ? y : ymin;
                         ymax = y > ymax ? y : ymax;
                 }
-        a->log_x = !c->linear;
-        if (a->log_x) {
-                /* Whole decades; delta 0 sits at the left edge. */
-                if (!isfinite(tmin_pos))
-                        tmin_pos = 1e-3;
-                a->x0 = pow(10, floor(log10(tmin_pos)));
-                a->x1 = pow(10, ceil(log10(tmax > tmin_pos ? tmax : tmin_pos * 10)));
-                if (a->x1 <= a->x0)
-                        a->x1 = a->x0 * 10;
-        } else {
-                a->x0 = 0;
-                a->x1 = tmax > 0 ? tmax * 1.02 : 1; /* the last point off the edge */
-        }
-        double big = fmax(fabs(ymin), fabs(ymax));
-        a->unit = big >= 1 ? 1 : big >= 1.0 / 1024 ? 1.0 / 1024 : 1.0 / (1024 * 1024);
-        a->unit_name = big >= 1 ? "GiB" : big >= 1.0 / 1024 ? "MiB" : "KiB";
-        double span = (ymax - ymin) / a->unit;
-        double step = nice_step(span > 0 ? span : 1, 6) * a->unit;
-        a->y_step = step;
-        a->y0 = floor(ymin / step) * step;
-        a->y1 = ceil(ymax / step) * step;
-        if (a->y1 <= a->y0)
-                a->y1 = a->y0 + step;
+        set_time_range(a, c->linear, tmin_pos, tmax);
+        set_memory_range(a, ymin, ymax);
         a->px0 = MARGIN_LEFT;
         a->px1 = c->width - MARGIN_RIGHT;
         a->py0 = c->height - MARGIN_BOTTOM;
@@ -139,21 +172,25 @@ static void grid_line(cairo_t *cr, double x0, double y0, double x1, double y1)
         cairo_stroke(cr);
 }
 
+static void time_tick(cairo_t *cr, const axes *a, double t)
+{
+        char label[32];
+        double x = round(x_of(a, t)) + 0.5;
+        grid_line(cr, x, a->py0, x, a->py1);
+        mttctl_chart_time_label(t, label, sizeof(label));
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, label, x, a->py0 + 8, 0.5, 1);
+}
+
 static void draw_time_axis(cairo_t *cr, const axes *a)
 {
         static const double log_ticks[] = {1e-6, 1e-5, 1e-4, 1e-3,  1e-2,  0.1,    1,      10,
                                            60,   600,  3600, 36000, 86400, 864000, 8640000};
-        char label[32];
         if (a->log_x) {
                 for (size_t i = 0; i < sizeof(log_ticks) / sizeof(log_ticks[0]); i++) {
-                        double t = log_ticks[i];
-                        if (t < a->x0 * 0.999 || t > a->x1 * 1.001)
-                                continue;
-                        double x = round(x_of(a, t)) + 0.5;
-                        grid_line(cr, x, a->py0, x, a->py1);
-                        mttctl_chart_time_label(t, label, sizeof(label));
-                        cairo_set_source_rgb(cr, 0, 0, 0);
-                        text_at(cr, label, x, a->py0 + 8, 0.5, 1);
+                        double d = log10(log_ticks[i]);
+                        if (d >= a->d0 - 0.0005 && d <= a->d1 + 0.0005)
+                                time_tick(cr, a, log_ticks[i]);
                 }
         } else {
                 static const double steps[] = {
@@ -166,13 +203,10 @@ static void draw_time_axis(cairo_t *cr, const axes *a)
                                 step = steps[i];
                                 break;
                         }
-                for (double t = 0; t <= a->x1 * 1.0001; t += step) {
-                        double x = round(x_of(a, t)) + 0.5;
-                        grid_line(cr, x, a->py0, x, a->py1);
-                        mttctl_chart_time_label(t, label, sizeof(label));
-                        cairo_set_source_rgb(cr, 0, 0, 0);
-                        text_at(cr, label, x, a->py0 + 8, 0.5, 1);
-                }
+                /* Counted, not stepped to: near DBL_MAX a step may not move a double. */
+                double n = fmin(floor(a->x1 / step * 1.0001), MAX_TICKS);
+                for (int i = 0; i <= (int)n && isfinite(i * step); i++)
+                        time_tick(cr, a, i * step);
         }
         cairo_set_source_rgb(cr, 0, 0, 0);
         text_at(cr, a->log_x ? "time (log scale)" : "time", (a->px0 + a->px1) / 2, a->py0 + 30, 0.5,
@@ -181,16 +215,19 @@ static void draw_time_axis(cairo_t *cr, const axes *a)
 
 static void draw_memory_axis(cairo_t *cr, const axes *a)
 {
-        double step = a->y_step;
         char label[48];
-        for (double y = a->y0; y <= a->y1 + step / 1000; y += step) {
-                double py = round(y_of(a, y)) + 0.5;
+        double n = fmin(a->k1 - a->k0, MAX_TICKS);
+        for (int i = 0; i <= (int)n; i++) {
+                double py = round(a->py0 - i / (a->k1 - a->k0) * (a->py0 - a->py1)) + 0.5;
                 grid_line(cr, a->px0, py, a->px1, py);
-                double v = y / a->unit;
+                double v = (a->k0 + i) * (a->step / a->unit);
+                if (!isfinite(v)) /* a tick past DBL_MAX: its line, no label */
+                        continue;
                 snprintf(label, sizeof(label), "%g %s", fabs(v) < 1e-9 ? 0 : v, a->unit_name);
                 cairo_set_source_rgb(cr, 0, 0, 0);
                 text_at(cr, label, a->px0 - 8, py, 1, 0.5);
         }
+        cairo_set_source_rgb(cr, 0, 0, 0);
         cairo_save(cr);
         cairo_translate(cr, 18, (a->py0 + a->py1) / 2);
         cairo_rotate(cr, -M_PI / 2);

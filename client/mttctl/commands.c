@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/lib/report.h"
 #include "mtt/client.h"
 #include "mttctl.h"
 #include "proto/ending.h"
@@ -211,29 +212,40 @@ int mttctl_sample(int argc, char **argv)
         return MTTCTL_OK;
 }
 
+/* One file's verdict for check: a line, or an object in --json's array. */
+static void check_one(const char *path, int r, const mtt_report *rep, json_t *reports)
+{
+        static const char *const names[] = {"completed", "crashed gracefully",
+                                            "crashed ungracefully", "not a report"};
+        bool why = r == 0 && rep->verdict == MTT_REPORT_NOT_A_REPORT;
+        if (reports) {
+                json_t *o =
+                    r < 0 ? json_pack("{s:s, s:s}", "file", path, "error", strerror(-r))
+                          : json_pack("{s:s, s:s}", "file", path, "verdict", names[rep->verdict]);
+                if (why)
+                        json_object_set_new(o, "reason", json_string(rep->reason));
+                json_array_append_new(reports, o);
+        } else if (r < 0) {
+                mttctl_error("%s: %s", path, strerror(-r));
+        } else {
+                printf("%s: %s%s%s%s\n", path, names[rep->verdict], why ? " (" : "",
+                       why ? rep->reason : "", why ? ")" : "");
+        }
+}
+
 int mttctl_check(int argc, char **argv)
 {
         int json = parse_json_flag(argc, argv, 1, INT_MAX, "needs at least one report file");
         if (json < 0)
                 return MTTCTL_USAGE;
-        static const char *const names[] = {"completed", "crashed gracefully",
-                                            "crashed ungracefully"};
         json_t *reports = json ? json_array() : NULL;
         int ret = MTTCTL_OK;
         for (int i = optind; i < argc; i++) {
-                mtt_report_verdict v;
-                int r = mtt_report_verdict_of(argv[i], &v);
-                if (r < 0 || v != MTT_REPORT_COMPLETED)
+                mtt_report rep = {0};
+                int r = mtt_report_read(argv[i], false, &rep);
+                if (r < 0 || rep.verdict != MTT_REPORT_COMPLETED)
                         ret = MTTCTL_FAILURE;
-                if (json)
-                        json_array_append_new(
-                            reports,
-                            r < 0 ? json_pack("{s:s, s:s}", "file", argv[i], "error", strerror(-r))
-                                  : json_pack("{s:s, s:s}", "file", argv[i], "verdict", names[v]));
-                else if (r < 0)
-                        mttctl_error("%s: %s", argv[i], strerror(-r));
-                else
-                        printf("%s: %s\n", argv[i], names[v]);
+                check_one(argv[i], r, &rep, reports);
         }
         if (json) {
                 json_t *out = json_pack("{s:o}", "reports", reports);

@@ -174,6 +174,28 @@ status_is 2 "plot to an unknown format" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/x.
 status_is 2 "plot without -o" "$MTTCTL" plot "$DIR/ok.csv"
 status_is 1 "plot into a missing directory" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/no/x.png"
 
+# --- any file, any bytes: check and plot share one reader, and answer in bounded time
+status_is 1 "check of a file that is no report" "$MTTCTL" check /etc/passwd
+check "check says it is not a report, and why" \
+        grep -qx '/etc/passwd: not a report (the first line is not "delta,ram")' "$DIR/out"
+status_is 1 "check --json of a file that is no report" "$MTTCTL" check --json /etc/passwd
+check "check --json gives the verdict and the reason" sh -c "grep -q '\"verdict\": \"not a report\"' '$DIR/out' &&
+        grep -q '\"reason\": \"the first line is not' '$DIR/out'"
+mkfifo "$DIR/fifo"
+status_is 1 "check of a FIFO returns" timeout 10 "$MTTCTL" check "$DIR/fifo"
+check "check says a FIFO is not a report" grep -qx "$DIR/fifo: not a report (not a regular file)" "$DIR/out"
+status_is 1 "plot of a FIFO returns" timeout 10 "$MTTCTL" plot "$DIR/fifo" -o "$DIR/fifo.png"
+check "plot says the FIFO is not a report" grep -q "fifo: not a report: not a regular file" "$DIR/err"
+printf 'delta,ram\n0.000000,0.1\n0.%s1,0.2\n1.000000,0.3\n0,0\n' "$(printf '%0398d' 0)" >"$DIR/long-row.csv"
+status_is 0 "check of a report with a 400-byte row" "$MTTCTL" check "$DIR/long-row.csv"
+status_is 0 "plot of a report with a 400-byte row" "$MTTCTL" plot "$DIR/long-row.csv" -o "$DIR/long-row.png"
+printf 'delta,ram\n0.000000,0.1\n0.500000,1.7e308\n1.79e308,1.7e308\n' >"$DIR/huge.csv"
+status_is 0 "plot of values near DBL_MAX returns" timeout 20 "$MTTCTL" plot "$DIR/huge.csv" -o "$DIR/huge.png"
+check "and makes a PNG" [ "$(png_size "$DIR/huge.png")" = 1000x600 ]
+status_is 0 "plot --linear of values near DBL_MAX returns" \
+        timeout 20 "$MTTCTL" plot "$DIR/huge.csv" -o "$DIR/huge-linear.png" --linear
+check "and makes a PNG" [ "$(png_size "$DIR/huge-linear.png")" = 1000x600 ]
+
 # --- scopes and interference: the machine-wide runs that overlapped are flagged
 "$MTTCTL" run -o "$DIR/shared1.csv" -l shared1 -- sleep 0.6 2>/dev/null &
 first=$!

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -94,11 +95,47 @@ static void test_series_refuses_what_is_not_a_report(void **state)
         assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
         p = write_report("empty.csv", "");
         assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_string_equal(err, "not a report: the file is empty");
+        p = write_report("passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_string_equal(err, "not a report: the first line is not \"delta,ram\"");
+        assert_int_equal(mttctl_series_read(dir, &s, err, sizeof(err)), -1);
+        assert_string_equal(err, "Is a directory");
         p = write_report("only-end.csv", "delta,ram\n0,0\n");
         assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "no data rows"));
         assert_int_equal(mttctl_series_read("/nonexistent/x.csv", &s, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "no such file"));
+}
+
+/* A row of any length: 400 bytes here, where a 256-byte buffer once split it in two. */
+static void test_series_long_row(void **state)
+{
+        char text[600], digits[401];
+        memset(digits, '0', 400);
+        digits[400] = '\0';
+        snprintf(text, sizeof(text), "delta,ram\n0.1,0.2\n0.%s1,0.5\n1.5,0.25\n0,0\n", digits);
+        mttctl_series s;
+        char err[160];
+        assert_int_equal(mttctl_series_read(write_report("long.csv", text), &s, err, sizeof(err)),
+                         0);
+        assert_int_equal(s.verdict, MTT_REPORT_COMPLETED);
+        assert_int_equal(s.n, 3);
+        assert_true(s.gib[1] == 0.5 && s.t[2] == 1.5);
+        mttctl_series_free(&s);
+}
+
+/* A FIFO without a writer: an error at once, not an open() that waits forever. */
+static void test_series_fifo(void **state)
+{
+        char path[128], err[160];
+        snprintf(path, sizeof(path), "%s/fifo", dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        mttctl_series s;
+        alarm(10); /* a hang fails the test here, not at ctest's timeout */
+        assert_int_equal(mttctl_series_read(path, &s, err, sizeof(err)), -1);
+        alarm(0);
+        assert_string_equal(err, "not a report: not a regular file");
 }
 
 static void test_time_labels(void **state)
@@ -116,14 +153,15 @@ static void test_time_labels(void **state)
         }
 }
 
-/* Pixels within a small distance of a colour: the lines' (and legend's) own. */
-static int pixels_of(cairo_surface_t *img, const double rgb[3])
+/* Pixels within a small distance of a colour: the lines' (and legend's) own, outside the
+ * top left corner of w0 x h0 pixels (where the legend is). */
+static int pixels_outside(cairo_surface_t *img, const double rgb[3], int w0, int h0)
 {
         int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
         int stride = cairo_image_surface_get_stride(img), n = 0;
         const unsigned char *data = cairo_image_surface_get_data(img);
         for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++) {
+                for (int x = y < h0 ? w0 : 0; x < w; x++) {
                         uint32_t px = *(const uint32_t *)(data + y * stride + x * 4);
                         int r = (px >> 16) & 0xff, g = (px >> 8) & 0xff, b = px & 0xff;
                         int dr = r - (int)(rgb[0] * 255), dg = g - (int)(rgb[1] * 255),
@@ -131,6 +169,11 @@ static int pixels_of(cairo_surface_t *img, const double rgb[3])
                         n += dr * dr + dg * dg + db * db < 3 * 12 * 12;
                 }
         return n;
+}
+
+static int pixels_of(cairo_surface_t *img, const double rgb[3])
+{
+        return pixels_outside(img, rgb, 0, 0);
 }
 
 static void test_chart_draws_every_series(void **state)
@@ -169,6 +212,46 @@ static void test_chart_draws_every_series(void **state)
         }
 }
 
+/* Values near DBL_MAX, subnormal ones, flat lines: every chart is drawn, log and linear, in
+ * bounded time (once the tick loops never ended) and with the series' last point in it. */
+static void test_chart_extreme_values(void **state)
+{
+        static double t_huge[] = {0, 1, 1.79e308}, y_huge[] = {1.7e308, -1.7e308, 1.7e308};
+        static double t_tiny[] = {4.9e-324, 1e-320}, y_tiny[] = {-4.9e-324, 1e-323};
+        static double t_flat[] = {0, 1e300, 1.7e308}, y_flat[] = {1e300, 1e300, 1e300};
+        static double t_zero[] = {0, 10}, y_zero[] = {0, 0};
+        static double t_late[] = {1.79e308}, y_late[] = {-1.79e308};
+        /* Crashes: their last point gets an "x", wide enough to count whatever the line. */
+#define X MTT_REPORT_CRASHED_UNGRACEFULLY
+        const mttctl_series cases[][1] = {
+            {{.name = "huge", .t = t_huge, .gib = y_huge, .n = 3, .verdict = X}},
+            {{.name = "tiny", .t = t_tiny, .gib = y_tiny, .n = 2, .verdict = X}},
+            {{.name = "flat", .t = t_flat, .gib = y_flat, .n = 3, .verdict = X}},
+            {{.name = "zero", .t = t_zero, .gib = y_zero, .n = 2, .verdict = X}},
+            {{.name = "late", .t = t_late, .gib = y_late, .n = 1, .verdict = X}},
+        };
+#undef X
+        alarm(30); /* a hang fails the test here, not at ctest's timeout */
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                for (int linear = 0; linear < 2; linear++) {
+                        cairo_surface_t *img =
+                            cairo_image_surface_create(CAIRO_FORMAT_RGB24, 400, 300);
+                        cairo_t *cr = cairo_create(img);
+                        mttctl_chart chart = {.width = 400, .height = 300, .linear = linear};
+                        mttctl_chart_draw(cr, &chart, cases[i], 1);
+                        assert_int_equal(cairo_status(cr), CAIRO_STATUS_SUCCESS);
+                        cairo_destroy(cr);
+                        cairo_surface_flush(img);
+                        double rgb[3];
+                        mttctl_chart_colour(0, rgb);
+                        if (pixels_outside(img, rgb, 250, 100) < 5) /* not the legend's */
+                                fail_msg("%s (%s): no line", cases[i][0].name,
+                                         linear ? "linear" : "log");
+                        cairo_surface_destroy(img);
+                }
+        alarm(0);
+}
+
 static int setup(void **state)
 {
         return mkdtemp(dir) ? 0 : -1;
@@ -189,8 +272,11 @@ int main(void)
             cmocka_unit_test(test_series_from_the_seed),
             cmocka_unit_test(test_series_torn_last_line),
             cmocka_unit_test(test_series_refuses_what_is_not_a_report),
+            cmocka_unit_test(test_series_long_row),
+            cmocka_unit_test(test_series_fifo),
             cmocka_unit_test(test_time_labels),
             cmocka_unit_test(test_chart_draws_every_series),
+            cmocka_unit_test(test_chart_extreme_values),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

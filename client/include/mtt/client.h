@@ -7,6 +7,7 @@
 #define MTT_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -28,9 +29,10 @@ typedef enum mtt_outcome {
 } mtt_outcome;
 
 typedef enum mtt_report_verdict {
-        MTT_REPORT_COMPLETED,
-        MTT_REPORT_CRASHED_GRACEFULLY,
-        MTT_REPORT_CRASHED_UNGRACEFULLY,
+        MTT_REPORT_COMPLETED,            /* the last row is "0,0" */
+        MTT_REPORT_CRASHED_GRACEFULLY,   /* the last row is "-1,-1" */
+        MTT_REPORT_CRASHED_UNGRACEFULLY, /* no ending: the last row is data */
+        MTT_REPORT_NOT_A_REPORT,         /* readable, but no report: libmtt-client(3) */
 } mtt_report_verdict;
 
 typedef enum mtt_calibrate {
@@ -61,8 +63,10 @@ typedef struct mtt_options {
 } mtt_options;
 
 /* Connects to mttd, then creates (or truncates) csv_path with the caller's own permissions
- * (0666 less the umask) and opens a session that writes the report into it. Without a
- * daemon it fails before it touches the file. -EINVAL for a label that is not UTF-8. */
+ * (0666 less the umask) and opens a session that writes the report into it. Returns once the
+ * report has its header and first row (a process killed right after leaves a report, not an
+ * empty file). Without a daemon it fails before it touches the file. -EINVAL for a label
+ * that is not UTF-8; the write's errno when mttd cannot write the report. */
 MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
 /* Opens a session writing into fd, which must be open for writing and be a regular file, a
  * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */
@@ -75,10 +79,13 @@ MTT_API int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char
 /* The session's id in mttd (as mttctl shows it). */
 MTT_API uint64_t mtt_session_id(const mtt_session *s);
 
-/* The verdict of a report file, from the file alone. -ENOENT (or another errno) when the
- * file cannot be read: a missing file is an error, not a verdict. */
+/* The verdict of a report file, from the file alone. A file that can be read but is no
+ * report (not "delta,ram" then rows of two numbers, empty, or not a regular file: a FIFO, a
+ * device) is MTT_REPORT_NOT_A_REPORT; it never blocks. -ENOENT, -EISDIR (or another errno)
+ * when the file cannot be read: a missing file is an error, not a verdict. */
 MTT_API int mtt_report_verdict_of(const char *csv_path, mtt_report_verdict *out);
-/* These return false when the file cannot be read; use mtt_report_verdict_of to tell. */
+/* These return false when the file cannot be read or is no report; use mtt_report_verdict_of
+ * to tell. */
 MTT_API bool mtt_has_completed_successfully(const char *csv_path);
 MTT_API bool mtt_has_crashed_gracefully(const char *csv_path);
 MTT_API bool mtt_has_crashed_ungracefully(const char *csv_path);

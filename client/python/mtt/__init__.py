@@ -6,7 +6,8 @@ from .errors import (DaemonUnreachable, InternalError, InvalidFileDescriptor, In
                      MethodNotFound, MttError, NoSuchSession, PermissionDenied, ProtocolError,
                      TooManyConnections, TooManySessions)
 from .plot import plot_reports
-from .reports import (has_completed_successfully, has_crashed_gracefully,
+from .reports import (COMPLETED, CRASHED_GRACEFULLY, CRASHED_UNGRACEFULLY, NOT_A_REPORT,
+                      has_completed_successfully, has_crashed_gracefully,
                       has_crashed_ungracefully, verdict)
 from .sessions import list_sessions, sample, status
 from .tracker import Tracker
@@ -15,7 +16,8 @@ from .varlink import socket_path
 __version__ = "0.1.0"
 __all__ = [
     "Tracker", "has_completed_successfully", "has_crashed_gracefully",
-    "has_crashed_ungracefully", "verdict", "plot_reports", "list_sessions", "status", "sample",
+    "has_crashed_ungracefully", "verdict", "COMPLETED", "CRASHED_GRACEFULLY",
+    "CRASHED_UNGRACEFULLY", "NOT_A_REPORT", "plot_reports", "list_sessions", "status", "sample",
     "socket_path", "MttError", "DaemonUnreachable", "NoSuchSession", "PermissionDenied",
     "InvalidFileDescriptor", "TooManySessions", "TooManyConnections", "InvalidParameter",
     "ProtocolError", "InternalError", "MethodNotFound",
