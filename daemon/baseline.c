@@ -1,4 +1,4 @@
-/* The baseline ring. */
+/* The baseline ring and the level at Open. */
 #include "baseline.h"
 
 #include <string.h>
@@ -23,20 +23,18 @@ void mttd_baseline_add(mttd_baseline *b, uint64_t t_us, int64_t kb)
                 b->count++;
 }
 
-bool mttd_baseline_mean(const mttd_baseline *b, uint64_t now_us, uint64_t window_us,
-                        double *mean_kb)
+double mttd_baseline_at(const mttd_baseline *b, uint64_t now_us, int64_t kb, uint64_t window_us,
+                        int64_t band_kb)
 {
-        double sum = 0;
-        size_t n = 0;
+        double sum = (double)kb;
+        size_t n = 1;
         for (size_t i = 0; i < b->count; i++) {
                 size_t k = (b->head + MTTD_BASELINE_RING - 1 - i) % MTTD_BASELINE_RING;
-                if (b->ring[k].t_us + window_us < now_us)
+                int64_t d = b->ring[k].kb - kb;
+                if (b->ring[k].t_us + window_us < now_us || d > band_kb || d < -band_kb)
                         break;
                 sum += (double)b->ring[k].kb;
                 n++;
         }
-        if (n == 0)
-                return false;
-        *mean_kb = sum / (double)n;
-        return true;
+        return sum / (double)n;
 }

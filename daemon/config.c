@@ -8,11 +8,11 @@ void mttd_config_defaults(mttd_config *c)
         *c = (mttd_config){
             .meminfo_path = "/proc/meminfo",
             .fine_interval_us = 10000,
-            .idle_interval_us = 500000,
             .min_interval_us = 1000,
             .floor_interval_us = 100,
             .max_interval_us = 60000000,
             .calibration_us = 2000000,
+            .baseline_band_kb = 1024,
             .flush_delay_us = 900000,
             .sync_interval_us = 10000000,
             .stall_after_us = 5000000,

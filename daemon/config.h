@@ -9,11 +9,11 @@ typedef struct mttd_config {
         const char *meminfo_path; /* "/proc/meminfo" */
 
         uint64_t fine_interval_us;    /* internal sampling while sessions run (peaks) */
-        uint64_t idle_interval_us;    /* sampling for the baseline ring while idle */
         uint64_t min_interval_us;     /* default session minimum */
         uint64_t floor_interval_us;   /* lowest minimum a session may ask for */
         uint64_t max_interval_us;     /* default session maximum */
-        uint64_t calibration_us;      /* baseline window before Open */
+        uint64_t calibration_us;      /* baseline: samples at most this old are averaged */
+        int64_t baseline_band_kb;     /* ... when they stand this close to the level at Open */
         uint64_t flush_delay_us;      /* rows reach the file within this (+ a fine tick) */
         uint64_t sync_interval_us;    /* fdatasync while rows are pending */
         uint64_t stall_after_us;      /* a write older than this is reported stalled */

@@ -50,8 +50,11 @@ static void usage(FILE *f)
                 "      --meminfo PATH         read PATH instead of /proc/meminfo\n"
                 "      --fine-interval-us N   sampling while sessions run, for peaks between\n"
                 "                             rows (default 10000, 100 to 100000)\n"
-                "      --calibration-ms N     baseline: mean of the samples this long before\n"
-                "                             Open (default 2000, 1 to 60000)\n"
+                "      --calibration-ms N     baseline: the level at Open, averaged with the\n"
+                "                             samples of at most N ms before it that stand at\n"
+                "                             that level (default 2000, 1 to 60000)\n"
+                "      --baseline-band-kb N   a sample within N kB of the level at Open stands\n"
+                "                             at that level (default 1024; 0: only equal)\n"
                 "      --sync-interval-s N    fdatasync reports this often while rows are\n"
                 "                             pending (default 10, 1 to 3600)\n"
                 "      --peak-min-kb N        a peak between rows gets its own row when it\n"
@@ -111,6 +114,7 @@ static const num_option num_options[] = {
     {"max-connections-per-uid", FIELD(max_connections_per_uid, AS_UNSIGNED), 1, 1000000, 1},
     {"fine-interval-us", FIELD(fine_interval_us, AS_U64), 100, 100000, 1},
     {"calibration-ms", FIELD(calibration_us, AS_U64), 1, 60000, 1000},
+    {"baseline-band-kb", FIELD(baseline_band_kb, AS_I64), 0, 1048576, 1},
     {"sync-interval-s", FIELD(sync_interval_us, AS_U64), 1, 3600, 1000000},
     {"idle-timeout-s", FIELD(idle_timeout_us, AS_U64), 1, 86400, 1000000},
     {"stop-timeout-s", FIELD(shutdown_timeout_us, AS_U64), 1, 3600, 1000000},
@@ -253,6 +257,19 @@ static void on_opened(void *ctx, mttd_session *s)
                 mttd_server_session_opened(d->server, s);
 }
 
+static void on_written(void *ctx, mttd_session *s)
+{
+        mttd *d = ctx;
+        if (d->server)
+                mttd_server_session_written(d->server, s);
+}
+
+static void on_running(void *ctx, unsigned running)
+{
+        mttd *d = ctx;
+        mttd_notify_running(&d->notify, running);
+}
+
 static void on_row(void *ctx, mttd_session *s, const char *line, size_t len)
 {
         mttd *d = ctx;
@@ -328,6 +345,8 @@ int main(int argc, char **argv)
             .finished = on_finished,
             .drained = on_drained,
             .opened = on_opened,
+            .written = on_written,
+            .running = on_running,
             .row = {on_row, &d},
             .ctx = &d,
         };

@@ -214,6 +214,7 @@ static json_t *open_session(mttd_request *req, int *deferred)
         };
         mttd_session *s;
         int r = mttd_tracker_open(req->tracker, &sp, fd, req->peer, req->conn_fd, req->conn, &s);
+        bool wait = r > 0;
         if (r == -EUSERS)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
                                            json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));
@@ -225,6 +226,13 @@ static json_t *open_session(mttd_request *req, int *deferred)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
                                            json_pack("{s:s}", "reason", strerror(-r)));
         mtt_proto_frame_take_fd(req->frame, (size_t)p.fd); /* the session has it now */
+        /* The reply waits until the report has its header, so the caller finds it there. */
+        if (wait && !req->call->oneway) {
+                req->waiting_on = s;
+                req->waiting_open = true;
+                *deferred = 1;
+                return NULL;
+        }
         return mttd_methods_session_reply(req->tracker, s, false);
 }
 

@@ -17,7 +17,8 @@ typedef struct mttd_request {
         const struct ucred *peer;
         void *conn;               /* owner of the sessions it opens */
         int conn_fd;              /* its socket, for the peer's pidfd (SO_PEERPIDFD) */
-        mttd_session *waiting_on; /* set when the reply must wait for this session */
+        mttd_session *waiting_on; /* set when the reply must wait for this session: */
+        bool waiting_open;        /* ... its first write (Open), else its end (Close) */
         /* Set by a Watch that goes on: the connection follows watch_session, or every
          * session its peer may see when that is NULL. */
         bool watch;
@@ -25,7 +26,7 @@ typedef struct mttd_request {
 } mttd_request;
 
 /* Returns 0 with *reply set, or 1 when the reply must wait until req->waiting_on is
- * finished. */
+ * finished (or, for an Open, until its first write is back). */
 int mttd_methods_dispatch(mttd_request *req, json_t **reply);
 
 /* The reply to a Close that waited, once its session is finished; with continues, a

@@ -7,18 +7,34 @@
 
 #include "log.h"
 
+#define STATUS_EVERY_S 1.0
+
 static void send_status(mttd_notify *n)
 {
-        unsigned running = mttd_tracker_running(n->tracker);
-        n->last_running = running;
-        sd_notifyf(0, "STATUS=Tracking %u session%s", running, running == 1 ? "" : "s");
+        n->last_running = n->running;
+        n->last_sent = ev_now(n->loop);
+        sd_notifyf(0, "STATUS=Tracking %u session%s", n->running, n->running == 1 ? "" : "s");
 }
 
 static void on_status(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_notify *n = w->data;
-        if (mttd_tracker_running(n->tracker) != n->last_running)
+        if (n->running != n->last_running)
                 send_status(n);
+}
+
+void mttd_notify_running(mttd_notify *n, unsigned running)
+{
+        n->running = running;
+        if (!n->active || ev_is_active(&n->status))
+                return; /* the timer sends the count it finds */
+        ev_tstamp wait = n->last_sent + STATUS_EVERY_S - ev_now(n->loop);
+        if (wait <= 0) {
+                send_status(n);
+                return;
+        }
+        ev_timer_set(&n->status, wait, 0.);
+        ev_timer_start(n->loop, &n->status);
 }
 
 /* The ping comes from the loop itself: a loop that hangs stops it. */
@@ -33,14 +49,15 @@ void mttd_notify_start(mttd_notify *n, struct ev_loop *loop, mttd_tracker *track
         memset(n, 0, sizeof(*n));
         n->loop = loop;
         n->tracker = tracker;
+        n->running = n->last_running = mttd_tracker_running(tracker);
         const char *socket = getenv("NOTIFY_SOCKET");
         n->active = socket && socket[0];
         if (!n->active)
                 return;
         sd_notifyf(0, "READY=1\nSTATUS=Listening on %s, no session running", listening_on);
-        ev_timer_init(&n->status, on_status, 1., 1.);
+        n->last_sent = ev_now(loop);
+        ev_timer_init(&n->status, on_status, STATUS_EVERY_S, 0.);
         n->status.data = n;
-        ev_timer_start(loop, &n->status);
         uint64_t usec = 0;
         if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
                 double every = (double)usec / 2e6;

@@ -28,6 +28,8 @@ typedef struct mttd_conn {
         mtt_proto_inbuf in;
         mtt_proto_outbuf out;
         mttd_session *waiting_on;        /* a Close whose reply waits for this session's report */
+        bool waiting_open;               /* ... an Open whose reply waits for its first write */
+        ev_timer open_wait;              /* ... at most until that write is reported stalled */
         bool watching;                   /* a Watch streams to it (handles no call until it ends) */
         mttd_session *watched;           /* ... this session; NULL: every session it may see */
         struct mttd_conn *wprev, *wnext; /* the server's list of watching connections */
@@ -88,6 +90,7 @@ static void conn_free(mttd_conn *c)
         mttd_server *srv = c->srv;
         if (c->waiting_on)
                 srv->n_waiting--;
+        ev_timer_stop(srv->loop, &c->open_wait);
         watch_stop(c); /* first: the hangup below may make rows for watchers */
         mttd_tracker_hangup(srv->tracker, c);
         ev_io_stop(srv->loop, &c->io);
@@ -148,7 +151,12 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
         json_t *reply = NULL;
         if (mttd_methods_dispatch(&req, &reply) > 0) {
                 c->waiting_on = req.waiting_on;
+                c->waiting_open = req.waiting_open;
                 c->srv->n_waiting++;
+                if (c->waiting_open) {
+                        ev_timer_set(&c->open_wait, (double)c->srv->cfg->stall_after_us / 1e6, 0.);
+                        ev_timer_start(c->srv->loop, &c->open_wait);
+                }
         } else if (call.oneway) {
                 json_decref(reply);
         } else {
@@ -302,19 +310,50 @@ void mttd_server_row(mttd_server *srv, mttd_session *s, const char *line)
                 tell_watchers(srv, s, mttd_methods_row_reply(s, line));
 }
 
+/* The reply that waited: the session as it is now. */
+static void answer(mttd_conn *c)
+{
+        mttd_server *srv = c->srv;
+        const mttd_session *s = c->waiting_on;
+        c->waiting_on = NULL;
+        c->waiting_open = false;
+        c->input_waits = false;
+        srv->n_waiting--;
+        ev_timer_stop(srv->loop, &c->open_wait);
+        conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
+}
+
+/* Sends the replies that waited for s: all of them (only_open false), or those of Opens. */
+static void answer_waiting(mttd_server *srv, const mttd_session *s, bool only_open)
+{
+        for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
+                if (c->waiting_on != s || (only_open && !c->waiting_open))
+                        continue;
+                answer(c);
+                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+        }
+}
+
+/* An Open whose report's first write stalls (a hung network file system) is answered
+ * anyway, once the session's status says write_stalled: the session goes on. */
+static void on_open_wait(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        mttd_conn *c = w->data;
+        if (c->waiting_on)
+                answer(c);
+        conn_update(c);
+}
+
+void mttd_server_session_written(mttd_server *srv, mttd_session *s)
+{
+        answer_waiting(srv, s, true);
+}
+
 /* Sends the replies that waited for s, and its end to those who watch it: for a Watch of s
  * alone that is the stream's last reply. */
 void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
 {
-        for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
-                if (c->waiting_on != s)
-                        continue;
-                c->waiting_on = NULL;
-                c->input_waits = false;
-                srv->n_waiting--;
-                conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
-                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
-        }
+        answer_waiting(srv, s, false);
         mttd_conn *next;
         for (mttd_conn *c = srv->watchers; c; c = next) {
                 next = c->wnext;
@@ -367,6 +406,10 @@ static void accept_one(mttd_server *srv)
         }
         srv->warned_accept = false;
         mttd_conn *c = calloc(1, sizeof(*c));
+        if (c) {
+                ev_timer_init(&c->open_wait, on_open_wait, 0., 0.);
+                c->open_wait.data = c;
+        }
         socklen_t len = sizeof(struct ucred);
         if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
                 free(c);

@@ -15,9 +15,11 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
 /* Closes every connection (their sessions crash) and the listening socket. Accepts NULL. */
 void mttd_server_free(mttd_server *srv);
 void mttd_server_stop_accepting(mttd_server *srv);
-/* The tracker's hooks. Finished: Close replies that waited for s go out, and watchers hear
- * of its end. Opened and row: what watchers of s hear. */
+/* The tracker's hooks. Finished: Close (and Open) replies that waited for s go out, and
+ * watchers hear of its end. Written: the Open reply that waited for s's first write goes
+ * out. Opened and row: what watchers of s hear. */
 void mttd_server_session_finished(mttd_server *srv, mttd_session *s);
+void mttd_server_session_written(mttd_server *srv, mttd_session *s);
 void mttd_server_session_opened(mttd_server *srv, mttd_session *s);
 void mttd_server_row(mttd_server *srv, mttd_session *s, const char *line);
 

@@ -74,6 +74,7 @@ typedef struct mttd_session {
         dev_t dev;                           /* the file system of its fd */
         bool writing;                        /* a write item is with the writer */
         uint64_t write_since_us;             /* ... since then */
+        bool first_written;                  /* its first write (the header) is back */
         bool finished;                       /* the last write is done: the fd is closed */
         bool announced;     /* ... and its end was told (log, Close replies, watchers) */
         bool share_counted; /* its write in flight counts against its user's share */

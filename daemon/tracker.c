@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "baseline.h"
 #include "due.h"
@@ -98,17 +99,18 @@ static int read_kb(mttd_tracker *t, int64_t *kb)
         return 0;
 }
 
-/* The next tick: the next fine sample or the next due row while sessions run, the next
- * baseline sample otherwise. */
-static void arm_next(mttd_tracker *t, uint64_t now_us)
+/* The next tick: the next fine sample or the next due row while sessions run; none while
+ * none runs (the baseline is taken at Open: an idle mttd does not wake up for it). */
+static void arm_next(mttd_tracker *t)
 {
-        uint64_t at = now_us + t->cfg->idle_interval_us;
-        if (t->n_running) {
-                at = t->next_full_us;
-                const mttd_due_entry *top = mttd_due_top(&t->due);
-                if (top && top->at_us < at)
-                        at = top->at_us;
+        if (t->n_running == 0 || t->shutting_down) {
+                mttd_ticker_disarm(&t->ticker);
+                return;
         }
+        uint64_t at = t->next_full_us;
+        const mttd_due_entry *top = mttd_due_top(&t->due);
+        if (top && top->at_us < at)
+                at = top->at_us;
         mttd_ticker_arm(&t->ticker, at);
 }
 
@@ -231,10 +233,17 @@ static void hot_remove(mttd_tracker *t, mttd_session *s)
         last->s->hot = s->hot;
 }
 
+static void running_changed(mttd_tracker *t)
+{
+        if (t->hooks.running)
+                t->hooks.running(t->hooks.ctx, t->n_running);
+}
+
 /* A session stops running (ended, or its report broke). */
 static void left_running(mttd_tracker *t, mttd_session *s)
 {
         t->n_running--;
+        running_changed(t);
         t->due_dirty = true;
         hot_remove(t, s);
         s->samples_at_end = t->stats.samples;
@@ -451,14 +460,19 @@ static void write_blocking(mttd_tracker *t, mttd_session *s, uint64_t now_us, bo
         }
 }
 
-/* An ended session's last write: sync and close, through its user's share if its fd may
- * block. */
-static void write_final(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+/* A write of its own for a session, now: through its user's share if its fd may block. */
+static void write_soon(mttd_tracker *t, mttd_session *s, uint64_t now_us, bool with_sync)
 {
         if (s->may_stall)
-                write_blocking(t, s, now_us, true);
+                write_blocking(t, s, now_us, with_sync);
         else
-                write_now(t, s, now_us, true);
+                write_now(t, s, now_us, with_sync);
+}
+
+/* An ended session's last write: sync and close. */
+static void write_final(mttd_tracker *t, mttd_session *s, uint64_t now_us)
+{
+        write_soon(t, s, now_us, true);
 }
 
 /* A blocking write of uid came back: that user's next waiting write may go. */
@@ -547,6 +561,10 @@ static void on_write_done(void *ctx, mttd_write_item *item)
         uint64_t now = mttd_now_us();
         bool was_running = s->state == MTTD_RUNNING, again;
         bool finished = mttd_session_write_done(s, item, now, &again);
+        if (!s->first_written) { /* the report has its header: Open is answered */
+                s->first_written = true;
+                t->hooks.written(t->hooks.ctx, s);
+        }
         bool blocking = s->share_counted;
         if (blocking) {
                 s->share_counted = false;
@@ -588,7 +606,7 @@ static void on_tick(void *ctx)
                  * waits its turn rather than spinning. */
                 t->next_full_us = now + t->cfg->fine_interval_us;
                 write_due(t, now);
-                arm_next(t, now);
+                arm_next(t);
                 return;
         }
         t->stats.samples++;
@@ -622,7 +640,7 @@ static void on_tick(void *ctx)
                 due_push(t, s);
         }
         trim_history(t);
-        arm_next(t, mttd_now_us());
+        arm_next(t);
 }
 
 static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -668,7 +686,6 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
                 goto fail;
         /* Keep about one sample per 10 ms: enough for a mean, bounded in memory. */
         mttd_baseline_init(&t->baseline, 10000);
-        mttd_baseline_add(&t->baseline, mttd_now_us(), kb);
         r = mttd_ticker_init(&t->ticker, loop, on_tick, t);
         if (r < 0) {
                 mttd_log(LOG_ERR, "cannot create a timerfd: %s", strerror(-r));
@@ -676,7 +693,6 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
         }
         ev_timer_init(&t->shutdown_timer, on_shutdown_timeout, 0., 0.);
         t->shutdown_timer.data = t;
-        arm_next(t, mttd_now_us());
         *out = t;
         return 0;
 fail:
@@ -731,10 +747,11 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         int r = read_kb(t, &kb);
         if (r < 0)
                 return -EIO;
+        /* The level at Open: this fresh sample with the recent ones at its level. */
+        double baseline_kb = mttd_baseline_at(&t->baseline, now, kb, t->cfg->calibration_us,
+                                              t->cfg->baseline_band_kb);
         mttd_baseline_add(&t->baseline, now, kb);
         refresh_oom_system(t, now);
-        double baseline_kb = (double)kb;
-        mttd_baseline_mean(&t->baseline, now, t->cfg->calibration_us, &baseline_kb);
 
         /* Another scope: its own source, whose value at Open is the baseline (there is no
          * history of it to take a mean of). */
@@ -773,6 +790,8 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         t->stats.samples++;
         s->started_wall_us = mttd_wall_us();
         s->may_stall = mttd_fd_may_stall(fd, &s->dev);
+        mode_t mode;
+        bool regular = mttd_fd_stat(fd, &mode, &s->dev) == 0 && S_ISREG(mode);
         s->owner = owner;
         s->peer = peer_of(t, owner, peer_sock, peer->pid);
         list_append(t, s);
@@ -786,15 +805,20 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         hot_add(t, s);
         if (t->n_running++ == 0)
                 t->next_full_us = now + t->cfg->fine_interval_us;
+        running_changed(t);
         due_push(t, s);
         mttd_log_session f = log_fields(s);
         mttd_log_session_event(LOG_INFO, &f,
                                "session %llu (%s) opened by pid %d uid %u, baseline %.6f GiB",
                                (unsigned long long)s->id, s->label, (int)s->pid, (unsigned)s->uid,
                                mttd_kb_to_gib(s->baseline_kb));
-        arm_next(t, now);
+        arm_next(t);
+        /* A report file has its header (and first row) once Open is answered: the reply
+         * waits for this first write, made off the loop like every other. A pipe's or a
+         * terminal's reader gets it as the stream's first bytes: no wait. */
+        write_soon(t, s, now, false);
         *out = s;
-        return 0;
+        return regular && !s->first_written && !s->announced ? 1 : 0;
 }
 
 /* Ends one running session at this moment, with a fresh sample when there is one. */

@@ -29,6 +29,11 @@ typedef struct mttd_tracker_hooks {
         void (*drained)(void *ctx);
         /* A session opened; told only while someone watches every session. */
         void (*opened)(void *ctx, mttd_session *s);
+        /* A session's first write came back: its report has its header and first row (or
+         * the write failed: its state says so). The reply to its Open waited for this. */
+        void (*written)(void *ctx, mttd_session *s);
+        /* The number of running sessions changed (may be NULL). */
+        void (*running)(void *ctx, unsigned running);
         /* A watched session made a row: its CSV line, as it goes into the report. */
         mttd_row_hook row;
         void *ctx;
@@ -39,7 +44,9 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
 void mttd_tracker_free(mttd_tracker *t);
 
 /* Opens a session writing to fd (taken on success) for the peer at the other end of
- * peer_sock (-1 if none). -EUSERS when a limit is hit, -EIO when meminfo cannot be read. */
+ * peer_sock (-1 if none). Returns 1 while its first write is in flight (the written
+ * callback tells when it is back, or the finished one if the session ends first), 0 when it
+ * is done already; -EUSERS when a limit is hit, -EIO when meminfo cannot be read. */
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                       const struct ucred *peer, int peer_sock, void *owner, mttd_session **out);
 /* Ends a running session. Returns 1 while its end is not yet told (the report synced, and

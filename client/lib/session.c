@@ -57,10 +57,17 @@ static json_t *open_params(const mtt_options *opts)
         return p;
 }
 
-/* A reply as an errno: 0 for success, the varlink error's errno otherwise. */
+/* A reply as an errno: 0 for success, the varlink error's errno otherwise, or the errno of
+ * the daemon's failed write into the report (the session in the reply says so). */
 static int reply_errno(const mtt_proto_reply *r)
 {
-        return r->error ? mtt_proto_error_to_errno(r->error) : 0;
+        if (r->error)
+                return mtt_proto_error_to_errno(r->error);
+        json_t *session = json_object_get(r->parameters, "session");
+        json_t *err = json_object_get(session, "errno");
+        if (json_is_integer(err) && json_integer_value(err) > 0)
+                return -(int)json_integer_value(err);
+        return json_is_string(json_object_get(session, "error")) ? -EIO : 0;
 }
 
 static bool utf8_valid(const char *s)
@@ -180,15 +187,6 @@ int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char *cause)
         if (r < 0)
                 goto out;
         r = reply_errno(&reply);
-        if (r == 0) {
-                /* The daemon could not write the report: say so with the write's errno. */
-                json_t *session = json_object_get(reply.parameters, "session");
-                json_t *err = json_object_get(session, "errno");
-                if (json_is_integer(err) && json_integer_value(err) > 0)
-                        r = -(int)json_integer_value(err);
-                else if (json_is_string(json_object_get(session, "error")))
-                        r = -EIO;
-        }
         mtt_proto_reply_done(&reply);
 out:
         session_free(s);

@@ -31,6 +31,10 @@ static void on_opened(void *ctx, mttd_session *s)
 {
 }
 
+static void on_written(void *ctx, mttd_session *s)
+{
+}
+
 static void on_row(void *ctx, mttd_session *s, const char *line, size_t len)
 {
 }
@@ -51,6 +55,7 @@ static void setup(void)
             .finished = on_finished,
             .drained = on_drained,
             .opened = on_opened,
+            .written = on_written,
             .row = {on_row, NULL},
         };
         if (mttd_tracker_new(loop, &cfg, &hooks, &tracker) < 0)

@@ -202,6 +202,25 @@ const char *harness_error(const json_t *reply)
         return json_string_value(json_object_get(reply, "error"));
 }
 
+int harness_write_meminfo(const char *path, long long used_kb)
+{
+        long long total = 16LL * 1024 * 1024, buffers = 1000, cached = 20000, slab = 30000;
+        long long free_kb = total - used_kb - buffers - cached - slab;
+        char text[512];
+        int n = snprintf(text, sizeof(text),
+                         "MemTotal:       %12lld kB\nMemFree:        %12lld kB\n"
+                         "MemAvailable:   %12lld kB\nBuffers:        %12lld kB\n"
+                         "Cached:         %12lld kB\nSwapCached:     %12d kB\n"
+                         "Slab:           %12lld kB\n",
+                         total, free_kb, free_kb, buffers, cached, 0, slab);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -1;
+        bool ok = pwrite(fd, text, (size_t)n, 0) == n;
+        close(fd);
+        return ok ? 0 : -1;
+}
+
 char *harness_read_file(const char *path)
 {
         FILE *f = fopen(path, "re");

@@ -53,6 +53,10 @@ const char *harness_error(const json_t *reply);
 /* A pipe whose buffer is full (and small): a report written into p[1] stalls until
  * somebody reads p[0]. Both ends close-on-exec, p[1] blocking. Returns 0 or -1. */
 int harness_full_pipe(int p[2]);
+/* A fake /proc/meminfo (for mttd --meminfo) whose "used" (MemTotal - MemFree - Buffers -
+ * Cached - Slab) is used_kb: fixed-width numbers, rewritten in place, since mttd keeps the
+ * file open and must never read half of one value and half of another. 0 or -1. */
+int harness_write_meminfo(const char *path, long long used_kb);
 /* The file's contents (malloc'ed, NUL-terminated) or NULL. */
 char *harness_read_file(const char *path);
 

@@ -793,23 +793,9 @@ static void test_uncalibrated(void **state)
         free(text);
 }
 
-/* A fake /proc/meminfo whose "used" (MemTotal - MemFree - Buffers - Cached - Slab) is
- * used_kb; fixed-width numbers, rewritten in place because mttd keeps the file open. */
 static void write_meminfo(const char *path, long long used_kb)
 {
-        long long total = 16LL * 1024 * 1024, buffers = 1000, cached = 20000, slab = 30000;
-        long long free_kb = total - used_kb - buffers - cached - slab;
-        char text[512];
-        int n = snprintf(text, sizeof(text),
-                         "MemTotal:       %12lld kB\nMemFree:        %12lld kB\n"
-                         "MemAvailable:   %12lld kB\nBuffers:        %12lld kB\n"
-                         "Cached:         %12lld kB\nSwapCached:     %12d kB\n"
-                         "Slab:           %12lld kB\n",
-                         total, free_kb, free_kb, buffers, cached, 0, slab);
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(pwrite(fd, text, (size_t)n, 0), n);
-        close(fd);
+        assert_int_equal(harness_write_meminfo(path, used_kb), 0);
 }
 
 static double last_data_value(const char *text)

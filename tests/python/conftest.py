@@ -1,5 +1,6 @@
 """pytest fixtures: a real mttd on a socket in a temporary directory ($MTTD names the binary),
-and the package under test from client/python (not an installed copy)."""
+another on a fake /proc/meminfo for the system scope's values, and the package under test
+from client/python (not an installed copy)."""
 import os
 import subprocess
 import sys
@@ -11,24 +12,68 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "client", "python"))
 
 
-@pytest.fixture(scope="session")
-def mttd(tmp_path_factory):
-    """The socket path of a running mttd; MTT_SOCKET points at it for the whole session."""
+def _start_mttd(directory, *args):
+    """An mttd on directory/sock (its log beside it), once its socket is there."""
     binary = os.environ.get("MTTD")
     if not binary:
         pytest.fail("MTTD must name the mttd binary to test against")
-    d = tmp_path_factory.mktemp("mttd")
-    sock = str(d / "sock")
-    log = open(d / "mttd.log", "w")
-    proc = subprocess.Popen([binary, "--socket", sock], stdout=log, stderr=log)
+    sock = str(directory / "sock")
+    log = open(directory / "mttd.log", "w")
+    proc = subprocess.Popen([binary, "--socket", sock, *args], stdout=log, stderr=log)
     for _ in range(500):
         if os.path.exists(sock):
             break
         if proc.poll() is not None:
-            pytest.fail("mttd exited at start: see {}".format(d / "mttd.log"))
+            pytest.fail("mttd exited at start: see {}".format(directory / "mttd.log"))
         time.sleep(0.01)
-    os.environ["MTT_SOCKET"] = sock
-    yield sock
+    return proc, log, sock
+
+
+def _stop_mttd(proc, log):
     proc.terminate()
     assert proc.wait(timeout=30) == 0
     log.close()
+
+
+@pytest.fixture(scope="session")
+def mttd(tmp_path_factory):
+    """The socket path of a running mttd; MTT_SOCKET points at it for the whole session."""
+    proc, log, sock = _start_mttd(tmp_path_factory.mktemp("mttd"))
+    os.environ["MTT_SOCKET"] = sock
+    yield sock
+    _stop_mttd(proc, log)
+
+
+class FakeMeminfo:
+    """A /proc/meminfo of our own whose "used" (the seed's MemTotal - MemFree - Buffers -
+    Cached - Slab) is what the test says, in MiB. Rewritten in place with fixed-width numbers:
+    mttd keeps the file open and must never read half of one value and half of another."""
+
+    TOTAL_KB = 16 << 20
+
+    def __init__(self, path, used_mib):
+        self.path = str(path)
+        self.set(used_mib)
+
+    def set(self, used_mib):
+        free = self.TOTAL_KB - used_mib * 1024 - 1000 - 20000 - 30000
+        text = ("MemTotal:       {:12d} kB\nMemFree:        {:12d} kB\n"
+                "Buffers:        {:12d} kB\nCached:         {:12d} kB\n"
+                "Slab:           {:12d} kB\n").format(self.TOTAL_KB, free, 1000, 20000, 30000)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.pwrite(fd, text.encode(), 0)
+        finally:
+            os.close(fd)
+
+
+@pytest.fixture
+def fake_mttd(tmp_path):
+    """An mttd of its own reading a fake meminfo at 1000 MiB used: (socket path, meminfo).
+    The system scope's values are asserted against it, never against the live machine's."""
+    meminfo = FakeMeminfo(tmp_path / "meminfo", 1000)
+    d = tmp_path / "fake-mttd"
+    d.mkdir()
+    proc, log, sock = _start_mttd(d, "--meminfo", meminfo.path)
+    yield sock, meminfo
+    _stop_mttd(proc, log)

@@ -1,7 +1,8 @@
 """Tracker: memory_time_tracker's context manager, served by mttd. Entering opens a session
 on a report file the caller creates (mttd never opens a path), leaving closes it completed,
-or failed when the block raised. Nothing sleeps: the baseline comes from the daemon's ring of
-recent samples, so entering and leaving cost milliseconds where the seed's cost 11 s."""
+or failed when the block raised. Nothing sleeps: mttd's baseline is the machine's level at the
+moment the session opens, so entering and leaving cost milliseconds where the seed's cost
+11 s, and runs tracked back to back each start at 0."""
 import os
 import time
 
@@ -22,8 +23,9 @@ class Tracker:
     """Tracks the block it guards into the CSV report file_name.
 
     The seed's parameters are all accepted. end_delay, start_delay and calibration_seconds
-    made the seed sleep and are not needed here (mttd's baseline is the mean of the 2 s before
-    the session opened); calibrate=False gives raw used GiB. Beyond the seed: label,
+    made the seed sleep and are not needed here (mttd's baseline is the level at the moment the
+    session opened, which what ran before never leaks into); calibrate=False gives raw used
+    GiB. Once the block is entered, the report file exists with its header. Beyond the seed: label,
     socket_path, min_interval_us, max_interval_s, and scope: "system" (the machine, as the
     seed measures), "process" (this process, or pid, and its descendants) or "cgroup" (its
     memory cgroup)."""
@@ -74,6 +76,9 @@ class Tracker:
                 self.session = conn.call("Open", params, fds=[fd])["session"]
             finally:
                 os.close(fd)  # mttd holds its own copy
+            if self.session.get("state") == "error":
+                raise MttError("the report {} could not be written: {}".format(
+                    self.file_name, self.session.get("error")), None, self.session)
         except BaseException:
             conn.close()
             raise
