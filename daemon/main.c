@@ -52,7 +52,7 @@ static void usage(FILE *f)
                 "                             rows (default 10000, 100 to 100000)\n"
                 "      --calibration-ms N     baseline: the level at Open, averaged with the\n"
                 "                             samples of at most N ms before it that stand at\n"
-                "                             that level (default 2000, 1 to 60000)\n"
+                "                             that level (default 2000, 1 to 2500)\n"
                 "      --baseline-band-kb N   a sample within N kB of the level at Open stands\n"
                 "                             at that level (default 1024; 0: only equal)\n"
                 "      --sync-interval-s N    fdatasync reports this often while rows are\n"
@@ -113,7 +113,8 @@ static const num_option num_options[] = {
     {"max-connections", FIELD(max_connections, AS_UNSIGNED), 1, 1000000, 1},
     {"max-connections-per-uid", FIELD(max_connections_per_uid, AS_UNSIGNED), 1, 1000000, 1},
     {"fine-interval-us", FIELD(fine_interval_us, AS_U64), 100, 100000, 1},
-    {"calibration-ms", FIELD(calibration_us, AS_U64), 1, 60000, 1000},
+    /* The ring holds 2.56 s of samples (256, 10 ms apart). */
+    {"calibration-ms", FIELD(calibration_us, AS_U64), 1, 2500, 1000},
     {"baseline-band-kb", FIELD(baseline_band_kb, AS_I64), 0, 1048576, 1},
     {"sync-interval-s", FIELD(sync_interval_us, AS_U64), 1, 3600, 1000000},
     {"idle-timeout-s", FIELD(idle_timeout_us, AS_U64), 1, 86400, 1000000},

@@ -26,7 +26,7 @@ static void on_status(struct ev_loop *loop, ev_timer *w, int revents)
 void mttd_notify_running(mttd_notify *n, unsigned running)
 {
         n->running = running;
-        if (!n->active || ev_is_active(&n->status))
+        if (!n->active || n->stopping || ev_is_active(&n->status))
                 return; /* the timer sends the count it finds */
         ev_tstamp wait = n->last_sent + STATUS_EVERY_S - ev_now(n->loop);
         if (wait <= 0) {
@@ -71,8 +71,11 @@ void mttd_notify_start(mttd_notify *n, struct ev_loop *loop, mttd_tracker *track
 
 void mttd_notify_stopping(mttd_notify *n)
 {
-        if (n->active)
-                sd_notify(0, "STOPPING=1\nSTATUS=Stopping: flushing every report");
+        if (!n->active)
+                return;
+        n->stopping = true; /* the sessions that end now do not overwrite this status */
+        ev_timer_stop(n->loop, &n->status);
+        sd_notify(0, "STOPPING=1\nSTATUS=Stopping: flushing every report");
 }
 
 void mttd_notify_done(mttd_notify *n)

@@ -17,6 +17,7 @@ typedef struct mttd_notify {
         unsigned running, last_running;
         ev_tstamp last_sent;
         bool active;
+        bool stopping;
 } mttd_notify;
 
 void mttd_notify_start(mttd_notify *n, struct ev_loop *loop, mttd_tracker *tracker,

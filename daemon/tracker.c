@@ -99,12 +99,16 @@ static int read_kb(mttd_tracker *t, int64_t *kb)
         return 0;
 }
 
-/* The next tick: the next fine sample or the next due row while sessions run; none while
- * none runs (the baseline is taken at Open: an idle mttd does not wake up for it). */
+/* The next tick: the next fine sample or the next due row while sessions run. While none
+ * runs, no sample is taken (the baseline is taken at Open): the only tick is one that keeps
+ * an eye on writes still queued (see on_tick), and an idle mttd does not wake up at all. */
 static void arm_next(mttd_tracker *t)
 {
         if (t->n_running == 0 || t->shutting_down) {
-                mttd_ticker_disarm(&t->ticker);
+                if (mttd_writer_pending(t->writer) + mttd_writer_pending(t->stalls) > 0)
+                        mttd_ticker_arm(&t->ticker, mttd_now_us() + MTTD_WRITER_STALLED_US);
+                else
+                        mttd_ticker_disarm(&t->ticker);
                 return;
         }
         uint64_t at = t->next_full_us;
@@ -601,6 +605,14 @@ static void on_tick(void *ctx)
         mttd_tracker *t = ctx;
         uint64_t now = mttd_now_us();
         int64_t kb;
+        if (t->n_running == 0) {
+                /* No sample: a queued last write behind threads that have since stalled
+                 * gets a thread of its own (the check a submit makes, made again). */
+                mttd_writer_poke(t->writer);
+                mttd_writer_poke(t->stalls);
+                arm_next(t);
+                return;
+        }
         if (read_kb(t, &kb) < 0) {
                 /* No sample this time; rows already made still go out, and the next try
                  * waits its turn rather than spinning. */
@@ -734,6 +746,35 @@ static unsigned running_of_uid(mttd_tracker *t, uid_t uid)
         return n;
 }
 
+/* What a session opening now measures (its source: NULL for the system) and its baseline.
+ * The system's is the level at Open: this fresh sample with the recent ones at its level.
+ * Another scope has its own source, whose value at Open is the baseline. */
+static int level_at_open(mttd_tracker *t, const mttd_session_params *sp, uint64_t now,
+                         mttd_source **src, int64_t *kb, double *baseline_kb)
+{
+        *src = NULL;
+        if (read_kb(t, kb) < 0)
+                return -EIO;
+        *baseline_kb = mttd_baseline_at(&t->baseline, now, *kb, t->cfg->calibration_us,
+                                        t->cfg->baseline_band_kb);
+        mttd_baseline_add(&t->baseline, now, *kb);
+        refresh_oom_system(t, now);
+        if (sp->scope == MTTD_SCOPE_SYSTEM)
+                return 0;
+        int r = source_take(t, sp->scope, sp->pid, src);
+        if (r < 0)
+                return r;
+        t->tick++;
+        *kb = source_kb(t, *src);
+        if ((*src)->error < 0) {
+                source_release(t, *src);
+                *src = NULL;
+                return -ESRCH;
+        }
+        *baseline_kb = (double)*kb;
+        return 0;
+}
+
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                       const struct ucred *peer, int peer_sock, void *owner, mttd_session **out)
 {
@@ -743,34 +784,15 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
             running_of_uid(t, peer->uid) >= t->cfg->max_sessions_per_uid)
                 return -EUSERS;
         uint64_t now = mttd_now_us();
-        int64_t kb;
-        int r = read_kb(t, &kb);
-        if (r < 0)
-                return -EIO;
-        /* The level at Open: this fresh sample with the recent ones at its level. */
-        double baseline_kb = mttd_baseline_at(&t->baseline, now, kb, t->cfg->calibration_us,
-                                              t->cfg->baseline_band_kb);
-        mttd_baseline_add(&t->baseline, now, kb);
-        refresh_oom_system(t, now);
-
-        /* Another scope: its own source, whose value at Open is the baseline (there is no
-         * history of it to take a mean of). */
         mttd_session_params sp = *p;
-        mttd_source *src = NULL;
-        if (sp.scope != MTTD_SCOPE_SYSTEM) {
-                if (sp.pid == 0)
-                        sp.pid = peer->pid;
-                r = source_take(t, sp.scope, sp.pid, &src);
-                if (r < 0)
-                        return r;
-                t->tick++;
-                kb = source_kb(t, src);
-                if (src->error < 0) {
-                        source_release(t, src);
-                        return -ESRCH;
-                }
-                baseline_kb = (double)kb;
-        }
+        if (sp.scope != MTTD_SCOPE_SYSTEM && sp.pid == 0)
+                sp.pid = peer->pid;
+        int64_t kb;
+        double baseline_kb;
+        mttd_source *src;
+        int r = level_at_open(t, &sp, now, &src, &kb, &baseline_kb);
+        if (r < 0)
+                return r;
         mttd_session *s;
         r = hot_reserve(t);
         if (r == 0)

@@ -76,4 +76,15 @@ for unit in system user; do
                 grep -qx "ExecStart=/opt/mtt/sbin/mttd" "$U/staged/etc/systemd/$unit/mttd.service"
 done
 check "no unit under the prefix then" test ! -e "$U/staged/opt/mtt/lib/systemd"
+
+# A build configured for /usr (as the .deb is) installed with --prefix elsewhere: the units
+# follow the prefix installed to, not the one configured.
+as_user cmake "$U/build" -DCMAKE_INSTALL_PREFIX=/usr -DMTT_SYSTEMD_SYSTEM_UNIT_DIR= \
+        -DMTT_SYSTEMD_USER_UNIT_DIR= >"$DIR/log" 2>&1 || { cat "$DIR/log"; exit 1; }
+Y=$U/y
+as_user cmake --install "$U/build" --prefix "$Y" >"$DIR/log" 2>&1 || cat "$DIR/log"
+for unit in system user; do
+        check "configured for /usr, installed to a prefix: the $unit units are under it" \
+                grep -qx "ExecStart=$Y/sbin/mttd" "$Y/lib/systemd/$unit/mttd.service"
+done
 summary

@@ -130,7 +130,12 @@ static void test_notify_protocol(void **state)
         assert_true(status);
         assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
 
-        /* SIGTERM: STOPPING=1, then a clean exit. */
+        /* SIGTERM with a session running, over a second after the last STATUS: STOPPING=1,
+         * a clean exit, and the session that ends on the way out does not replace the
+         * stopping status with a count. */
+        snprintf(report, sizeof(report), "%s/r2.csv", dir);
+        assert_int_equal(mtt_open(report, &o, &s), 0);
+        usleep(1200000);
         kill(pid, SIGTERM);
         bool stopping = false;
         while (!stopping && next_message(&n, 5000, msg, sizeof(msg), &sender))
@@ -139,6 +144,10 @@ static void test_notify_protocol(void **state)
         int st;
         assert_int_equal(waitpid(pid, &st, 0), pid);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        while (next_message(&n, 0, msg, sizeof(msg), &sender))
+                if (strstr(msg, "STATUS=Tracking"))
+                        fail_msg("after STOPPING=1: %s", msg);
+        mtt_close(s, MTT_COMPLETED); /* mttd is gone: only frees s */
 
         /* stderr is no terminal here: lines carry syslog priorities. */
         char *text = harness_read_file(log);
