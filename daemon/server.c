@@ -155,8 +155,8 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
                 c->srv->n_waiting++;
                 if (c->waiting_open) {
                         /* A little past the bound, so that the status says write_stalled. */
-                        ev_timer_set(&c->open_wait, (double)c->srv->cfg->stall_after_us / 1e6 + 0.05,
-                                     0.);
+                        ev_timer_set(&c->open_wait,
+                                     (double)c->srv->cfg->stall_after_us / 1e6 + 0.05, 0.);
                         ev_timer_start(c->srv->loop, &c->open_wait);
                 }
         } else if (call.oneway) {

@@ -299,9 +299,9 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
                 json_object_set_new(o, "errno", json_integer(s->write_error));
         }
         /* A write in flight for long, or a first write still waiting for its user's share. */
-        uint64_t since = s->writing                         ? s->write_since_us
+        uint64_t since = s->writing                        ? s->write_since_us
                          : !s->first_written && s->fd >= 0 ? s->t0_us
-                                                            : now_us;
+                                                           : now_us;
         if (now_us - since >= stall_after_us)
                 json_object_set_new(o, "write_stalled", json_real((double)(now_us - since) / 1e6));
         return o;

@@ -32,12 +32,13 @@ static int start(void **state)
 
 typedef enum { KILLED, SEGFAULT, EXITS, RUNS_ON } ending;
 
-/* A client that opens a session, tells its id through out, then ends as told. */
-static void client(ending how, int out)
+/* In a client process: opens a session into NAME in the test directory and tells its id
+ * through out. Returns the session's connection. */
+static int open_and_tell(const char *name, int out)
 {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         char path[256];
-        harness_path(&H, "cause.csv", path, sizeof(path));
+        harness_path(&H, name, path, sizeof(path));
         int report = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         int conn = harness_connect(&H);
         json_t *r = harness_call(conn, MTT_PROTO_METHOD_OPEN, "{\"fd\":0}", &report, 1);
@@ -45,6 +46,13 @@ static void client(ending how, int out)
             json_object_get(json_object_get(json_object_get(r, "parameters"), "session"), "id"));
         if (write(out, &id, sizeof(id)) != sizeof(id))
                 _exit(100);
+        return conn;
+}
+
+/* A client that opens a session, tells its id through out, then ends as told. */
+static void client(ending how, int out)
+{
+        int conn = open_and_tell("cause.csv", out);
         switch (how) {
         case KILLED:
                 pause();
@@ -159,16 +167,9 @@ static void test_still_running(void **state)
  * comes on go, and runs on. */
 static void closing_client(int out, int go)
 {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char path[256];
-        harness_path(&H, "late.csv", path, sizeof(path));
-        int report = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int conn = harness_connect(&H);
-        json_t *r = harness_call(conn, MTT_PROTO_METHOD_OPEN, "{\"fd\":0}", &report, 1);
-        json_int_t id = json_integer_value(
-            json_object_get(json_object_get(json_object_get(r, "parameters"), "session"), "id"));
+        int conn = open_and_tell("late.csv", out);
         char byte;
-        if (write(out, &id, sizeof(id)) != sizeof(id) || read(go, &byte, 1) != 1)
+        if (read(go, &byte, 1) != 1)
                 _exit(100);
         close(conn);
         for (;;)

@@ -35,8 +35,7 @@ static void test_a_run_that_just_ended_never_leaks_in(void **state)
         /* The same level a few samples long: their mean with the fresh one. */
         for (int i = 0; i < 3; i++, t += 10 * MS)
                 mttd_baseline_add(&b, t, 1000 * MIB + 100 * (i + 1));
-        assert_true(mttd_baseline_at(&b, t, 1000 * MIB, 2 * S, BAND) ==
-                    (4000.0 * MIB + 600) / 4);
+        assert_true(mttd_baseline_at(&b, t, 1000 * MIB, 2 * S, BAND) == (4000.0 * MIB + 600) / 4);
 }
 
 /* A burst just before Open is another level: the samples before it do not count either. */
