@@ -325,17 +325,6 @@ static void answer(mttd_conn *c)
         conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
 }
 
-/* Sends the replies that waited for s: all of them (only_open false), or those of Opens. */
-static void answer_waiting(mttd_server *srv, const mttd_session *s, bool only_open)
-{
-        for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
-                if (c->waiting_on != s || (only_open && !c->waiting_open))
-                        continue;
-                answer(c);
-                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
-        }
-}
-
 /* An Open whose report's first write stalls (a hung network file system) is answered
  * anyway, once the session's status says write_stalled: the session goes on. */
 static void on_open_wait(struct ev_loop *loop, ev_timer *w, int revents)
@@ -346,16 +335,26 @@ static void on_open_wait(struct ev_loop *loop, ev_timer *w, int revents)
         conn_update(c);
 }
 
+/* An Open waits on its own connection, the session's owner: no search. */
 void mttd_server_session_written(mttd_server *srv, mttd_session *s)
 {
-        answer_waiting(srv, s, true);
+        mttd_conn *c = s->owner;
+        if (!c || c->waiting_on != s || !c->waiting_open)
+                return;
+        answer(c);
+        ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
 }
 
-/* Sends the replies that waited for s, and its end to those who watch it: for a Watch of s
- * alone that is the stream's last reply. */
+/* Sends the replies that waited for s (Closes, and an Open whose session ended first), and
+ * its end to those who watch it: for a Watch of s alone that is the stream's last reply. */
 void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
 {
-        answer_waiting(srv, s, false);
+        for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
+                if (c->waiting_on != s)
+                        continue;
+                answer(c);
+                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+        }
         mttd_conn *next;
         for (mttd_conn *c = srv->watchers; c; c = next) {
                 next = c->wnext;

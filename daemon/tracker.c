@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "baseline.h"
 #include "due.h"
@@ -811,9 +810,8 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         t->next_id++;
         t->stats.samples++;
         s->started_wall_us = mttd_wall_us();
-        s->may_stall = mttd_fd_may_stall(fd, &s->dev);
-        mode_t mode;
-        bool regular = mttd_fd_stat(fd, &mode, &s->dev) == 0 && S_ISREG(mode);
+        bool regular;
+        s->may_stall = mttd_fd_may_stall(fd, &s->dev, &regular);
         s->owner = owner;
         s->peer = peer_of(t, owner, peer_sock, peer->pid);
         list_append(t, s);

@@ -359,7 +359,7 @@ int mttd_fd_stat(int fd, mode_t *mode, dev_t *dev)
         return 0;
 }
 
-bool mttd_fd_may_stall(int fd, dev_t *dev)
+bool mttd_fd_may_stall(int fd, dev_t *dev, bool *regular)
 {
         /* File systems whose writes wait on a network or a user-space server. */
         static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",   "ceph",
@@ -367,9 +367,11 @@ bool mttd_fd_may_stall(int fd, dev_t *dev)
                                              "ocfs2", "glusterfs", "davfs", "sshfs"};
         mode_t mode;
         char type[64];
+        *regular = false;
         if (mttd_fd_stat(fd, &mode, dev) < 0)
                 return true;
-        if (!S_ISREG(mode))
+        *regular = S_ISREG(mode);
+        if (!*regular)
                 return true;
         for (size_t i = 0; i < sizeof(fs_cache) / sizeof(fs_cache[0]); i++)
                 if (fs_cache[i].used && fs_cache[i].dev == *dev)

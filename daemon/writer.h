@@ -74,5 +74,5 @@ void mttd_write_job_free(mttd_write_job *job);
 int mttd_fd_stat(int fd, mode_t *mode, dev_t *dev);
 /* Whether a write to fd may block for long: anything but a regular file on a local file
  * system (pipes nobody reads, terminals, network and FUSE mounts). Such fds get jobs of
- * their own. */
-bool mttd_fd_may_stall(int fd, dev_t *dev);
+ * their own. *regular says whether it is a regular file at all. */
+bool mttd_fd_may_stall(int fd, dev_t *dev, bool *regular);
