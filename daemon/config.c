@@ -17,6 +17,8 @@ void mttd_config_defaults(mttd_config *c)
             .sync_interval_us = 10000000,
             .stall_after_us = 5000000,
             .shutdown_timeout_us = 5000000,
+            .read_timeout_us = 1000000,
+            .max_tree_processes = 4096,
             .peak_min_kb = MTTD_ROWS_PEAK_MIN_KB,
             .max_sessions = 16384,
             .max_sessions_per_uid = 4096,

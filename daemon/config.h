@@ -18,6 +18,8 @@ typedef struct mttd_config {
         uint64_t sync_interval_us;    /* fdatasync while rows are pending */
         uint64_t stall_after_us;      /* a write older than this is reported stalled */
         uint64_t shutdown_timeout_us; /* wait for stalled reports on SIGTERM */
+        uint64_t read_timeout_us;     /* a process-tree read out longer is late */
+        unsigned max_tree_processes;  /* processes one user's trees cost per read */
         int64_t peak_min_kb;          /* a peak row stands this far above its neighbours */
 
         unsigned max_sessions;

@@ -9,6 +9,8 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "proto/text.h"
+
 static enum { TO_TERMINAL, TO_STREAM, TO_JOURNAL } target;
 
 /* JOURNAL_STREAM names the device and inode of the stream systemd connected stderr to. */
@@ -28,10 +30,9 @@ __attribute__((format(printf, 3, 0))) static void format(char *line, size_t size
                                                          va_list ap)
 {
         vsnprintf(line, size, fmt, ap);
-        /* Labels and causes come from clients: they must not forge lines or priorities. */
-        for (char *p = line; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        *p = '?';
+        /* Labels and causes come from clients: they must not forge lines or priorities, nor
+         * turn the rest of a line around (bidirectional controls). */
+        mtt_proto_printable(line);
 }
 
 static void to_stderr(int priority, const char *line)
@@ -77,12 +78,8 @@ void mttd_log_session_event(int priority, const mttd_log_session *s, const char 
         char label[300], cause[1100];
         snprintf(label, sizeof(label), "%s", s->label ? s->label : "");
         snprintf(cause, sizeof(cause), "%s", s->cause ? s->cause : "");
-        for (char *p = label; *p; p++)
-                if ((unsigned char)*p < 0x20)
-                        *p = '?';
-        for (char *p = cause; *p; p++)
-                if ((unsigned char)*p < 0x20)
-                        *p = '?';
+        mtt_proto_printable(label);
+        mtt_proto_printable(cause);
         sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", priority & 7, "SYSLOG_IDENTIFIER=mttd",
                         "MTT_SESSION_ID=%llu", (unsigned long long)s->id, "MTT_LABEL=%s", label,
                         "MTT_PID=%d", (int)s->pid, "MTT_UID=%u", (unsigned)s->uid, "MTT_OUTCOME=%s",

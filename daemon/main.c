@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "pool.h"
 #include "mtt-version.h"
 #include "proto/interface.h"
 #include "server.h"
@@ -69,9 +70,14 @@ static void usage(FILE *f)
                 "      --max-blocking-writes-per-uid N  writes in flight to one user's\n"
                 "                             reports that may block (pipes, terminals, NFS);\n"
                 "                             the rest wait their turn (default 16)\n"
-                "      --stop-timeout-s N     on SIGTERM, wait this long for reports whose\n"
-                "                             writes stall (default 5; local files are always\n"
-                "                             written to the end)\n"
+                "      --stop-timeout-s N     on SIGTERM, wait at most this long for reports\n"
+                "                             whose writes have not come back (default 5)\n"
+                "      --read-timeout-ms N    a read of a process tree out this long is late:\n"
+                "                             its sessions say so and get no rows until it\n"
+                "                             comes back (default 1000, 10 to 60000)\n"
+                "      --max-tree-processes N  processes one user's process trees may have\n"
+                "                             read at each read; larger trees are cut\n"
+                "                             (default 4096, 1 to 65536)\n"
                 "      --max-frame-kb N       largest call accepted (default 64)\n"
                 "      --max-output-kb N      unsent replies a connection may pile up; a watcher\n"
                 "                             that does not read is dropped (default 1024)\n"
@@ -119,6 +125,8 @@ static const num_option num_options[] = {
     {"sync-interval-s", FIELD(sync_interval_us, AS_U64), 1, 3600, 1000000},
     {"idle-timeout-s", FIELD(idle_timeout_us, AS_U64), 1, 86400, 1000000},
     {"stop-timeout-s", FIELD(shutdown_timeout_us, AS_U64), 1, 3600, 1000000},
+    {"read-timeout-ms", FIELD(read_timeout_us, AS_U64), 10, 60000, 1000},
+    {"max-tree-processes", FIELD(max_tree_processes, AS_UNSIGNED), 1, 65536, 1},
     {"max-blocking-writes-per-uid", FIELD(max_blocking_per_uid, AS_UNSIGNED), 1, 128, 1},
     {"peak-min-kb", FIELD(peak_min_kb, AS_I64), 0, 1048576, 1},
     {"max-frame-kb", FIELD(max_frame, AS_SIZE), 1, 16384, 1024},
@@ -382,5 +390,16 @@ out:
         if (d.bound_here)
                 unlink(d.socket_path);
         ev_loop_destroy(d.loop);
+        /* A thread the kernel still holds (in a read of a process whose memory map is locked,
+         * a write to a file system whose server does not answer) is left behind: exit now,
+         * without the atexit handlers, which could wait on it (a leak checker's stop of every
+         * thread would wait for ever). The log said which and why. */
+        unsigned stuck = mttd_pool_threads_left();
+        if (stuck > 0) {
+                mttd_log(LOG_WARNING, "exiting with %u thread%s still held by the kernel", stuck,
+                         stuck == 1 ? "" : "s");
+                fflush(NULL);
+                _exit(ret);
+        }
         return ret;
 }

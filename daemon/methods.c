@@ -11,6 +11,7 @@
 
 #include "mtt-version.h"
 #include "proto/interface.h"
+#include "target.h"
 
 #define MAX_LABEL 256
 
@@ -107,33 +108,17 @@ static json_t *get_interface_description(mttd_request *req, int *deferred)
         return mtt_proto_reply_new(json_pack("{s:s}", "description", text), false);
 }
 
-/* Whether peer may track process pid: its own (by real uid), or any for root. */
-static bool may_track(const struct ucred *peer, pid_t pid)
+/* SPEC 8: open for writing, and a regular file on a real file system, a pipe or FIFO, or a
+ * character device. */
+static const char *fd_unfit(int fd, mttd_fd_kind *kind)
 {
-        if (peer->uid == 0)
-                return true;
-        char path[64], line[256];
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return true; /* gone: Open says so, with no one's secret told */
-        unsigned uid = UINT32_MAX;
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "Uid: %u", &uid) == 1)
-                        break;
-        fclose(f);
-        return uid == peer->uid;
-}
-
-/* SPEC 8: open for writing, and a regular file, a pipe or FIFO, or a character device. */
-static const char *fd_unfit(int fd)
-{
-        mode_t mode;
-        dev_t dev;
-        if (mttd_fd_stat(fd, &mode, &dev) < 0)
+        if (mttd_fd_kind_of(fd, kind) < 0)
                 return "the file descriptor cannot be examined";
+        mode_t mode = kind->mode;
         if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISCHR(mode))
                 return "not a regular file, pipe, FIFO or character device";
+        if (kind->pseudo)
+                return "a file of procfs, sysfs or another pseudo file system";
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0 || (fl & O_PATH))
                 return "the file descriptor cannot be written";
@@ -192,28 +177,40 @@ static json_t *open_session(mttd_request *req, int *deferred)
                 return tracker_invalid("scope", "must be system, process or cgroup");
         if (p.pid < 0 || p.pid > INT32_MAX || (p.pid > 0 && scope == MTTD_SCOPE_SYSTEM))
                 return tracker_invalid("pid", "a process ID, for the process or cgroup scope");
-        if (p.pid > 0 && !may_track(req->peer, (pid_t)p.pid))
-                return mtt_proto_error_new(MTT_PROTO_ERROR_PERMISSION_DENIED,
-                                           json_pack("{s:I}", "pid", (json_int_t)p.pid));
         if (p.fd < 0 || (uint64_t)p.fd >= req->frame->n_fds)
                 return invalid_fd("no file descriptor passed at that index");
 
         int fd = req->frame->fds[p.fd];
-        const char *why = fd_unfit(fd);
+        mttd_fd_kind kind;
+        const char *why = fd_unfit(fd, &kind);
         if (why)
                 return invalid_fd(why);
+        /* The scope's process is held by a pidfd before its owner is checked on it. */
+        pid_t pid = 0;
+        int pidfd = -1;
+        if (scope != MTTD_SCOPE_SYSTEM) {
+                int r = mttd_target_take(req->peer, req->conn_fd, (pid_t)p.pid, &pid, &pidfd);
+                if (r == -EPERM)
+                        return mtt_proto_error_new(MTT_PROTO_ERROR_PERMISSION_DENIED,
+                                                   json_pack("{s:I}", "pid", (json_int_t)p.pid));
+                if (r < 0 && p.pid == 0)
+                        return tracker_invalid("pid", "the process that connected has exited");
+                if (r < 0)
+                        return tracker_invalid("pid", "no such process");
+        }
 
         mttd_session_params sp = {
             .label = p.label,
             .scope = scope,
-            .pid = (pid_t)p.pid,
+            .pid = pid,
             .calibrate = p.calibrate,
             .min_interval_us = (uint64_t)p.min_interval_us,
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
             .peak_min_kb = cfg->peak_min_kb,
         };
         mttd_session *s;
-        int r = mttd_tracker_open(req->tracker, &sp, fd, req->peer, req->conn_fd, req->conn, &s);
+        int r = mttd_tracker_open(req->tracker, &sp, fd, &kind, pidfd, req->peer, req->conn_fd,
+                                  req->conn, &s);
         bool wait = r > 0;
         if (r == -EUSERS)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,

@@ -17,21 +17,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers predate it */
-#endif
-
-/* PIDFD_GET_INFO as Linux 6.15 has it (Debian 12's headers predate it); an older kernel
- * answers ENOTTY, or without PIDFD_INFO_EXIT in the mask. */
-struct mttd_pidfd_info {
-        __u64 mask;
-        __u64 cgroupid;
-        __u32 pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-        __s32 exit_code;
-};
-#define MTTD_PIDFD_GET_INFO  _IOWR(0xFF, 11, struct mttd_pidfd_info)
-#define MTTD_PIDFD_INFO_EXIT (1ULL << 3)
+#include "pidfd_info.h"
+#include "target.h"
 
 /* After the process ended, how long its exit status may take to show (until its parent
  * reaps it, or while it is a zombie we may not read). */
@@ -56,7 +43,8 @@ static int peer_pidfd(int sock, pid_t pid)
 {
         int fd = -1;
         socklen_t len = sizeof(fd);
-        if (sock >= 0 && getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0) {
+        if (sock >= 0 && getsockopt(sock, SOL_SOCKET, MTTD_SO_PEERPIDFD, &fd, &len) == 0 &&
+            fd >= 0) {
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
                 return fd;
         }
@@ -204,13 +192,6 @@ static void on_exited(struct ev_loop *loop, ev_io *w, int revents)
         ended(w->data);
 }
 
-/* Whether the pidfd says the process has ended, right now. */
-static bool has_ended(const mttd_peer *p)
-{
-        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-        return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
-}
-
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_peer *p = w->data;
@@ -218,7 +199,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
          * together, and libev may run the timer first: ask the pidfd before saying "running". */
         if (p->ended_us)
                 try_status(p);
-        else if (has_ended(p))
+        else if (mttd_pidfd_ended(p->pidfd))
                 ended(p);
         else
                 answer(p, "the client closed its connection while still running");

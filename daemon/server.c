@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -33,7 +34,7 @@ typedef struct mttd_conn {
         bool watching;                   /* a Watch streams to it (handles no call until it ends) */
         mttd_session *watched;           /* ... this session; NULL: every session it may see */
         struct mttd_conn *wprev, *wnext; /* the server's list of watching connections */
-        bool input_waits;                /* calls arrived while waiting: stop watching until then */
+        bool hup_watched;                /* in the server's hangup set (while a reply waits) */
         bool closing;                    /* close once the output is sent */
         uint64_t last_call_us;           /* when it last sent anything */
         bool dead;                       /* free at the end of the current callback */
@@ -47,6 +48,8 @@ struct mttd_server {
         ev_io accept_io;
         ev_timer accept_retry; /* after EMFILE: wait instead of spinning */
         ev_timer idle_check;   /* closes connections that hold nothing and say nothing */
+        int hup_fd;            /* an epoll set of connections whose reply waits: hangups only */
+        ev_io hup_io;
         mttd_conn *conns;
         mttd_conn *watchers;
         unsigned n_conns;
@@ -85,9 +88,23 @@ static void watch_stop(mttd_conn *c)
         c->last_call_us = mttd_now_us(); /* idle from now on, not from the Watch call */
 }
 
+/* While a reply waits, a connection handles no call and is not read (calls queue in its
+ * socket), yet a hangup must be seen at once, whatever is queued, so its other sessions
+ * crash at once: the connection sits in an epoll set that reports hangups alone
+ * (EPOLLRDHUP, and EPOLLHUP), never readable data. */
+static void hup_watch(mttd_conn *c, bool on)
+{
+        if (c->hup_watched == on)
+                return;
+        struct epoll_event e = {.events = EPOLLRDHUP, .data.ptr = c};
+        if (epoll_ctl(c->srv->hup_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, c->fd, &e) == 0)
+                c->hup_watched = on;
+}
+
 static void conn_free(mttd_conn *c)
 {
         mttd_server *srv = c->srv;
+        hup_watch(c, false);
         if (c->waiting_on)
                 srv->n_waiting--;
         ev_timer_stop(srv->loop, &c->open_wait);
@@ -237,8 +254,9 @@ static void conn_update(mttd_conn *c)
                 conn_free(c);
                 return;
         }
-        /* While a reply waits, reading goes on only to notice a hangup (see on_conn_io). */
-        int events = pending ? EV_WRITE : c->closing || c->input_waits ? 0 : EV_READ;
+        /* While a reply waits, nothing is read: the hangup set watches (hup_watch). */
+        hup_watch(c, c->waiting_on != NULL);
+        int events = pending ? EV_WRITE : c->closing || c->waiting_on ? 0 : EV_READ;
         if (events != (c->io.events & (EV_READ | EV_WRITE))) {
                 ev_io_stop(c->srv->loop, &c->io);
                 ev_io_set(&c->io, c->fd, events);
@@ -247,24 +265,10 @@ static void conn_update(mttd_conn *c)
         }
 }
 
-/* A connection whose reply waits handles no call, but a client that hangs up meanwhile must
- * still be seen, so its other sessions crash at once: peek, do not read. */
-static void conn_peek(mttd_conn *c)
-{
-        char byte;
-        ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-                c->dead = true;
-        else if (n > 0)
-                c->input_waits = true;
-}
-
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
         mttd_conn *c = w->data;
-        if ((revents & EV_READ) && c->waiting_on) {
-                conn_peek(c);
-        } else if (revents & EV_READ) {
+        if (revents & EV_READ) {
                 /* A call (or a hangup) during a Watch ends the stream. */
                 watch_stop(c);
                 conn_read(c);
@@ -319,7 +323,6 @@ static void answer(mttd_conn *c)
         const mttd_session *s = c->waiting_on;
         c->waiting_on = NULL;
         c->waiting_open = false;
-        c->input_waits = false;
         srv->n_waiting--;
         ev_timer_stop(srv->loop, &c->open_wait);
         conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
@@ -477,6 +480,19 @@ static void on_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
                 ev_timer_stop(loop, w);
 }
 
+/* Connections whose reply waits hung up: they go now. */
+static void on_hup(struct ev_loop *loop, ev_io *w, int revents)
+{
+        mttd_server *srv = w->data;
+        struct epoll_event e[64];
+        int n = epoll_wait(srv->hup_fd, e, 64, 0);
+        for (int i = 0; i < n; i++) {
+                mttd_conn *c = e[i].data.ptr;
+                c->dead = true;
+                conn_update(c);
+        }
+}
+
 static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_server *srv = w->data;
@@ -493,14 +509,24 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
         srv->cfg = cfg;
         srv->tracker = tracker;
         srv->listen_fd = listen_fd;
+        srv->hup_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (srv->hup_fd < 0) {
+                int r = -errno;
+                free(srv);
+                return r;
+        }
         /* A socket systemd passed may be blocking: accept() must never wait. */
         int fl = fcntl(listen_fd, F_GETFL);
         if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
             fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0) {
                 int r = -errno;
+                close(srv->hup_fd);
                 free(srv);
                 return r;
         }
+        ev_io_init(&srv->hup_io, on_hup, srv->hup_fd, EV_READ);
+        srv->hup_io.data = srv;
+        ev_io_start(loop, &srv->hup_io);
         ev_io_init(&srv->accept_io, on_accept, listen_fd, EV_READ);
         srv->accept_io.data = srv;
         ev_timer_init(&srv->accept_retry, on_accept_retry, 0.1, 0.);
@@ -528,6 +554,8 @@ void mttd_server_free(mttd_server *srv)
         mttd_server_stop_accepting(srv);
         while (srv->conns)
                 conn_free(srv->conns);
+        ev_io_stop(srv->loop, &srv->hup_io);
+        close(srv->hup_fd);
         if (srv->listen_fd >= 0)
                 close(srv->listen_fd);
         free(srv);

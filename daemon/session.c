@@ -102,22 +102,28 @@ void mttd_session_begin(mttd_session *s)
         int64_t peak_min_kb = s->rows.peak_min_kb;
         mttd_rows_start(&s->rows, &sched, s->last_kb, on_row, s);
         mttd_rows_set_peak_min(&s->rows, peak_min_kb);
+        s->begun = true;
 }
 
 void mttd_session_overlap(mttd_session *s, const mttd_session *other)
 {
-        if (s->overlaps < MTTD_OVERLAP_LABELS)
-                s->overlapped[s->overlaps] = strdup(other->label);
         s->overlaps++;
+        /* Whoever may see s may see its owner's labels, never another user's (SPEC 8). */
+        if (other->uid != s->uid)
+                s->overlaps_other_users++;
+        else if (s->n_overlapped < MTTD_OVERLAP_LABELS)
+                s->overlapped[s->n_overlapped++] = strdup(other->label);
 }
 
 void mttd_session_free(mttd_session *s)
 {
         if (!s)
                 return;
-        for (unsigned i = 0; i < s->overlaps && i < MTTD_OVERLAP_LABELS; i++)
+        for (unsigned i = 0; i < s->n_overlapped; i++)
                 free(s->overlapped[i]);
-        if (s->fd >= 0)
+        /* An fd whose write or sync is still out (mttd stopping past its timeout) stays open:
+         * its close could wait for that write (a FUSE flush does), on the loop's thread. */
+        if (s->fd >= 0 && !s->writing && !s->syncing)
                 close(s->fd);
         mttd_peer_unref(s->peer);
         free(s->text);
@@ -289,10 +295,22 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
         json_object_set_new(o, "scope", json_string(mttd_scope_name(s->scope)));
         if (s->scope != MTTD_SCOPE_SYSTEM)
                 json_object_set_new(o, "tracked_pid", json_integer(s->tracked_pid));
+        const mttd_source *src = running ? s->source : NULL;
+        if (src && src->scope == MTTD_SCOPE_PROCESS) {
+                json_object_set_new(o, "processes", json_integer(src->processes));
+                if (src->cut)
+                        json_object_set_new(o, "tree_cut", json_true());
+                /* Its process tree's read is out past the deadline: no rows meanwhile. */
+                if (src->late_since_us && now_us > src->late_since_us)
+                        json_object_set_new(o, "read_stalled",
+                                            json_real((double)(now_us - src->late_since_us) / 1e6));
+        }
+        json_object_set_new(o, "may_stall", json_boolean(s->may_stall));
         json_t *with = json_array();
-        for (unsigned i = 0; i < s->overlaps && i < MTTD_OVERLAP_LABELS; i++)
+        for (unsigned i = 0; i < s->n_overlapped; i++)
                 json_array_append_new(with, json_string(s->overlapped[i] ? s->overlapped[i] : ""));
         json_object_set_new(o, "overlaps", json_integer(s->overlaps));
+        json_object_set_new(o, "overlaps_other_users", json_integer(s->overlaps_other_users));
         json_object_set_new(o, "overlapped_with", with);
         if (s->write_error) {
                 json_object_set_new(o, "error", json_string(strerror(s->write_error)));

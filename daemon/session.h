@@ -75,6 +75,7 @@ typedef struct mttd_session {
         bool writing;                        /* a write item is with the writer */
         uint64_t write_since_us;             /* ... since then */
         bool first_written;                  /* its first write (the header) is back */
+        bool begun;                          /* its rows have started (the row at 0) */
         bool finished;                       /* the last write is done: the fd is closed */
         bool announced;     /* ... and its end was told (log, Close replies, watchers) */
         bool share_counted; /* its write in flight counts against its user's share */
@@ -87,8 +88,9 @@ typedef struct mttd_session {
         mttd_source *source;        /* while running: what it measures; NULL for the system */
         mttd_scope scope;
         pid_t tracked_pid; /* process and cgroup scopes */
-        /* Interference: sessions that ran at the same time, and the first few labels. */
-        unsigned overlaps;
+        /* Interference: sessions that ran at the same time, how many of them were other
+         * users', and the first few labels of its own user's. */
+        unsigned overlaps, overlaps_other_users, n_overlapped;
         char *overlapped[MTTD_OVERLAP_LABELS];
         bool cause_pending;  /* ended by a hangup: its cause is being found */
         bool finish_pending; /* ... and its report is done: announce it once the cause is in */

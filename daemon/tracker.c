@@ -8,6 +8,7 @@
 #include "baseline.h"
 #include "due.h"
 #include "peer.h"
+#include "sampler.h"
 #include "shares.h"
 #include "ticker.h"
 #include "clock.h"
@@ -44,7 +45,10 @@ struct mttd_tracker {
         } * hot;
         size_t n_hot, cap_hot;
 
-        mttd_source *sources;           /* of running sessions, shared */
+        mttd_source *sources;  /* of running sessions, shared */
+        mttd_sampler *sampler; /* reads the process-tree sources, off the loop */
+        unsigned n_process_sources;
+        unsigned n_waiting_value;       /* sessions waiting for their source's first value */
         uint64_t tick;                  /* counts reads, so a source is read once per tick */
         mttd_session *head, *tail;      /* every session, oldest first */
         unsigned n_running, n_finished; /* finished: ended and their last write is back */
@@ -136,7 +140,7 @@ static void rebuild_due(mttd_tracker *t)
 {
         mttd_due_clear(&t->due);
         for (mttd_session *s = t->head; s; s = s->next)
-                if (s->state == MTTD_RUNNING)
+                if (s->state == MTTD_RUNNING && s->begun)
                         due_push(t, s);
         t->due_dirty = false;
 }
@@ -171,11 +175,12 @@ static void hot_add(mttd_tracker *t, mttd_session *s)
         hot_refresh(t, s);
 }
 
-/* A source's value at this tick: read once, whoever asks. A source that cannot be read
- * gives its last value (a tree whose root is gone: 0), so the sessions' schedules go on. */
+/* A source's value at this tick. A cgroup is read once, whoever asks; a process tree's
+ * value is what the sampler read last. A source that cannot be read gives its last value (a
+ * tree whose root is gone: 0), so the sessions' schedules go on. */
 static int64_t source_kb(mttd_tracker *t, mttd_source *src)
 {
-        if (src->read_tick != t->tick) {
+        if (src->scope == MTTD_SCOPE_CGROUP && src->read_tick != t->tick) {
                 src->read_tick = t->tick;
                 mttd_source_read(src);
         }
@@ -192,12 +197,14 @@ static mttd_peer *peer_of(mttd_tracker *t, void *owner, int sock, pid_t pid)
         return mttd_peer_new(sock, pid);
 }
 
-/* The source for a session in scope for pid: one already read for another session if it
- * measures the same, else a new one (read at Open, by the caller, either way). */
-static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, mttd_source **out)
+/* The source for a session of uid in scope for pid (held by pidfd, taken): one already
+ * read for another session of uid if it measures the same, else a new one (a cgroup read at
+ * Open by the caller, a process tree by the sampler from now on). */
+static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, int pidfd, uid_t uid,
+                       mttd_source **out)
 {
         mttd_source *src;
-        int r = mttd_source_new(scope, pid, &src);
+        int r = mttd_source_new(scope, pid, pidfd, uid, &src);
         if (r < 0)
                 return r;
         for (mttd_source *o = t->sources; o; o = o->next)
@@ -207,6 +214,14 @@ static int source_take(mttd_tracker *t, mttd_scope scope, pid_t pid, mttd_source
                         *out = o;
                         return 0;
                 }
+        if (scope == MTTD_SCOPE_PROCESS) {
+                r = mttd_sampler_add(t->sampler, src, mttd_now_us());
+                if (r < 0) {
+                        mttd_source_free(src);
+                        return r;
+                }
+                t->n_process_sources++;
+        }
         src->users = 1;
         src->next = t->sources;
         if (t->sources)
@@ -226,7 +241,12 @@ static void source_release(mttd_tracker *t, mttd_source *src)
                 t->sources = src->next;
         if (src->next)
                 src->next->prev = src->prev;
-        mttd_source_free(src);
+        if (src->scope != MTTD_SCOPE_PROCESS) {
+                mttd_source_free(src);
+                return;
+        }
+        t->n_process_sources--;
+        mttd_sampler_remove(t->sampler, src); /* freed once its read, if out, is back */
 }
 
 static void hot_remove(mttd_tracker *t, mttd_session *s)
@@ -313,12 +333,13 @@ static mttd_writer *lane_of(const mttd_tracker *t, const mttd_session *s)
         return s->may_stall ? t->stalls : t->writer;
 }
 
-/* Shutdown waits for every write to a local file, however long; for reports that may
- * stall (a pipe nobody reads, a hung NFS server) only until the shutdown timeout. */
+/* Shutdown waits for every report's last write until the shutdown timeout: a pipe nobody
+ * reads, a hung NFS server or a local disk that no longer answers does not keep mttd. */
 static void maybe_drained(mttd_tracker *t)
 {
-        if (!t->shutting_down || mttd_writer_pending(t->writer) > 0 ||
-            (mttd_writer_pending(t->stalls) > 0 && !t->stop_timed_out))
+        if (!t->shutting_down ||
+            (mttd_writer_pending(t->writer) + mttd_writer_pending(t->stalls) > 0 &&
+             !t->stop_timed_out))
                 return;
         ev_timer_stop(t->loop, &t->shutdown_timer);
         t->hooks.drained(t->hooks.ctx);
@@ -557,6 +578,19 @@ static void write_last(mttd_tracker *t, uint64_t now_us)
                 submit_batch(t, job, now_us);
 }
 
+/* A local file's write stalled in a shared job (a disk that no longer answers, a file system
+ * that is not what its type said): its session's writes go to the lane that may stall from
+ * now on, with its user's share, and never hold other reports again. */
+static void on_write_stuck(void *ctx, void *owner)
+{
+        mttd_session *s = owner;
+        if (s->may_stall)
+                return;
+        s->may_stall = true;
+        mttd_log(LOG_WARNING, "session %llu: a write of its report has not come back for %.1f s",
+                 (unsigned long long)s->id, (double)MTTD_WRITER_ITEM_DEADLINE_US / 1e6);
+}
+
 static void on_write_done(void *ctx, mttd_write_item *item)
 {
         mttd_tracker *t = ctx;
@@ -596,6 +630,9 @@ static void refresh_oom_system(mttd_tracker *t, uint64_t now_us)
         t->oom_system_us = now_us;
 }
 
+static void write_headers_of_late(mttd_tracker *t, uint64_t now);
+static void on_source_answered(void *ctx, mttd_source *src);
+
 /* One meminfo read serves every session due now. Every fine interval all running sessions
  * get the sample (so peaks between rows are seen) and their writes are checked; between
  * those, only the sessions whose row is due. */
@@ -624,16 +661,27 @@ static void on_tick(void *ctx)
         t->tick++;
         mttd_baseline_add(&t->baseline, now, kb);
         if (t->n_running > 0 && now >= t->next_full_us) {
+                /* The process trees' reads of the last tick, for this one. */
+                if (t->n_process_sources > 0)
+                        mttd_sampler_collect(t->sampler);
                 /* A sample that is neither due nor above a session's highest since its last
                  * row changes nothing for it: most sessions are not even touched. */
                 for (size_t i = 0; i < t->n_hot; i++) {
                         struct hot *h = &t->hot[i];
+                        /* A process tree whose read is late (or not back yet) makes no
+                         * rows: the report shows the gap, never invented values. */
+                        if (h->src && (!mttd_source_ready(h->src) || !h->s->begun))
+                                continue;
                         int64_t v = h->src ? source_kb(t, h->src) : kb;
                         if (now >= h->due_us || v > h->max_kb)
                                 feed(t, h->s, now, v);
                 }
                 t->stats.sessions_served += t->n_hot;
                 t->next_full_us = now + t->cfg->fine_interval_us;
+                if (t->n_process_sources > 0)
+                        mttd_sampler_tick(t->sampler, now);
+                if (t->n_waiting_value > 0)
+                        write_headers_of_late(t, now);
                 write_due(t, now);
                 refresh_oom_system(t, now);
         }
@@ -644,6 +692,10 @@ static void on_tick(void *ctx)
         const mttd_due_entry *top = mttd_due_top(&t->due);
         for (; top && top->at_us <= now; top = mttd_due_top(&t->due)) {
                 mttd_session *s = mttd_due_pop(&t->due);
+                if (s->source && !mttd_source_ready(s->source)) { /* asks again later */
+                        mttd_due_push(&t->due, now + t->cfg->fine_interval_us, s);
+                        continue;
+                }
                 if (due_at(s) <= now) {
                         feed(t, s, now, s->source ? source_kb(t, s->source) : kb);
                         t->stats.sessions_served++;
@@ -657,11 +709,11 @@ static void on_tick(void *ctx)
 static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_tracker *t = w->data;
-        size_t stalled = mttd_writer_pending(t->stalls);
+        size_t stalled = mttd_writer_pending(t->stalls) + mttd_writer_pending(t->writer);
         if (stalled > 0)
                 mttd_log(LOG_WARNING,
-                         "%zu writes to reports that stall (pipes, terminals, network file "
-                         "systems) still pending after %.1f s: not waiting for them",
+                         "%zu report writes (pipes, terminals, network file systems, disks) "
+                         "still pending after %.1f s: not waiting for them",
                          stalled, (double)t->cfg->shutdown_timeout_us / 1e6);
         t->stop_timed_out = true;
         maybe_drained(t);
@@ -680,6 +732,7 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
         t->reader.fd = -1;
         t->ticker.fd = -1;
         mttd_due_init(&t->due);
+        mttd_fd_kind_init();
         int r = mttd_meminfo_reader_open(&t->reader, cfg->meminfo_path);
         if (r < 0) {
                 mttd_log(LOG_ERR, "cannot open %s: %s", cfg->meminfo_path, strerror(-r));
@@ -689,12 +742,16 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
         r = read_kb(t, &kb);
         if (r < 0)
                 goto fail;
-        r = mttd_writer_new(loop, cfg->writer_threads, on_write_done, t, &t->writer);
-        if (r < 0)
+        r = mttd_writer_new(loop, cfg->writer_threads, on_write_done, on_write_stuck, t,
+                            &t->writer);
+        if (r == 0)
+                r = mttd_writer_new(loop, cfg->writer_threads, on_write_done, NULL, t, &t->stalls);
+        if (r == 0)
+                r = mttd_sampler_new(loop, cfg, on_source_answered, t, &t->sampler);
+        if (r < 0) {
+                mttd_log(LOG_ERR, "cannot start the writer and sampler threads: %s", strerror(-r));
                 goto fail;
-        r = mttd_writer_new(loop, cfg->writer_threads, on_write_done, t, &t->stalls);
-        if (r < 0)
-                goto fail;
+        }
         /* Keep about one sample per 10 ms: enough for a mean, bounded in memory. */
         mttd_baseline_init(&t->baseline, 10000);
         r = mttd_ticker_init(&t->ticker, loop, on_tick, t);
@@ -719,6 +776,9 @@ void mttd_tracker_free(mttd_tracker *t)
         ev_timer_stop(t->loop, &t->shutdown_timer);
         mttd_writer_free(t->writer);
         mttd_writer_free(t->stalls);
+        /* A thread stuck in a read keeps copies of what it reads (pids, pidfd numbers), not
+         * the sources, which go below. */
+        mttd_sampler_free(t->sampler);
         mttd_due_free(&t->due);
         mttd_shares_free(&t->shares);
         while (t->sources) {
@@ -733,6 +793,7 @@ void mttd_tracker_free(mttd_tracker *t)
                 mttd_session_free(s);
         }
         mttd_meminfo_reader_close(&t->reader);
+        mttd_fd_kind_done();
         free(t);
 }
 
@@ -745,51 +806,115 @@ static unsigned running_of_uid(mttd_tracker *t, uid_t uid)
         return n;
 }
 
-/* What a session opening now measures (its source: NULL for the system) and its baseline.
- * The system's is the level at Open: this fresh sample with the recent ones at its level.
- * Another scope has its own source, whose value at Open is the baseline. */
-static int level_at_open(mttd_tracker *t, const mttd_session_params *sp, uint64_t now,
-                         mttd_source **src, int64_t *kb, double *baseline_kb)
+/* What a session of uid opening now measures (its source: NULL for the system) and its
+ * baseline. The system's is the level at Open: this fresh sample with the recent ones at its
+ * level. Another scope has its own source, whose value at Open is the baseline: a cgroup's
+ * read now, a process tree's as the sampler read it last (a new tree's comes a moment later:
+ * the session waits for it, see start_rows). Takes pidfd. */
+static int level_at_open(mttd_tracker *t, const mttd_session_params *sp, int pidfd, uid_t uid,
+                         uint64_t now, mttd_source **src, int64_t *kb, double *baseline_kb)
 {
         *src = NULL;
-        if (read_kb(t, kb) < 0)
+        if (read_kb(t, kb) < 0) {
+                if (pidfd >= 0)
+                        close(pidfd);
                 return -EIO;
+        }
         *baseline_kb = mttd_baseline_at(&t->baseline, now, *kb, t->cfg->calibration_us,
                                         t->cfg->baseline_band_kb);
         mttd_baseline_add(&t->baseline, now, *kb);
         refresh_oom_system(t, now);
         if (sp->scope == MTTD_SCOPE_SYSTEM)
                 return 0;
-        int r = source_take(t, sp->scope, sp->pid, src);
+        int r = source_take(t, sp->scope, sp->pid, pidfd, uid, src);
         if (r < 0)
                 return r;
-        t->tick++;
-        *kb = source_kb(t, *src);
-        if ((*src)->error < 0) {
-                source_release(t, *src);
-                *src = NULL;
-                return -ESRCH;
+        if ((*src)->scope == MTTD_SCOPE_PROCESS) {
+                *kb = mttd_source_ready(*src) ? (*src)->kb : 0;
+        } else {
+                t->tick++;
+                *kb = source_kb(t, *src);
+                if ((*src)->error < 0) {
+                        source_release(t, *src);
+                        *src = NULL;
+                        return -ESRCH;
+                }
         }
         *baseline_kb = (double)*kb;
         return 0;
 }
 
-int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
-                      const struct ucred *peer, int peer_sock, void *owner, mttd_session **out)
+/* A session's rows start: the row at delta 0 with kb, which for a source of its own is also
+ * its baseline when calibrated (a process tree's first value, which it waited for), then,
+ * with write, its first write (unless one is out: then the next flush takes the row). */
+static void start_rows(mttd_tracker *t, mttd_session *s, int64_t kb, uint64_t now, bool write)
 {
-        if (t->shutting_down)
-                return -ESHUTDOWN;
-        if (t->n_running >= t->cfg->max_sessions ||
-            running_of_uid(t, peer->uid) >= t->cfg->max_sessions_per_uid)
-                return -EUSERS;
+        if (s->source && !s->begun) {
+                t->n_waiting_value--;
+                s->last_kb = s->peak_kb = kb;
+                if (s->calibrate)
+                        s->baseline_kb = (double)kb;
+        }
+        uint64_t rows = s->n_rows;
+        mttd_session_begin(s);
+        t->stats.rows_written += s->n_rows - rows;
+        hot_refresh(t, s);
+        if (!write)
+                return;
+        due_push(t, s);
+        if (!s->writing)
+                write_soon(t, s, now, false);
+}
+
+/* The sampler read src: sessions that waited for its first value start. From the newest
+ * hot entry down, since one that fails to write leaves the array (its place taken by the
+ * last, seen already). */
+static void on_source_answered(void *ctx, mttd_source *src)
+{
+        mttd_tracker *t = ctx;
+        if (t->n_waiting_value == 0 || !mttd_source_ready(src) || t->shutting_down)
+                return;
         uint64_t now = mttd_now_us();
-        mttd_session_params sp = *p;
-        if (sp.scope != MTTD_SCOPE_SYSTEM && sp.pid == 0)
-                sp.pid = peer->pid;
+        for (size_t i = t->n_hot; i-- > 0 && t->n_waiting_value > 0;) {
+                mttd_session *s = t->hot[i].s;
+                if (s->source == src && !s->begun)
+                        start_rows(t, s, src->kb, now, true);
+        }
+}
+
+/* A session whose source's first read is late (or left out, over its user's budget) still
+ * gets its header after the read timeout, so its Open is answered (its status says
+ * read_stalled); its rows start when a read comes back. */
+static void write_headers_of_late(mttd_tracker *t, uint64_t now)
+{
+        for (size_t i = t->n_hot; i-- > 0;) {
+                mttd_session *s = t->hot[i].s;
+                bool late = s->source &&
+                            (s->source->late_since_us || now - s->t0_us >= t->cfg->read_timeout_us);
+                if (!s->begun && late && s->text_len > 0 && !s->writing && !s->first_written)
+                        write_soon(t, s, now, false);
+        }
+}
+
+int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
+                      const mttd_fd_kind *kind, int pidfd, const struct ucred *peer, int peer_sock,
+                      void *owner, mttd_session **out)
+{
+        int r = t->shutting_down ? -ESHUTDOWN : 0;
+        if (r == 0 && (t->n_running >= t->cfg->max_sessions ||
+                       running_of_uid(t, peer->uid) >= t->cfg->max_sessions_per_uid))
+                r = -EUSERS;
+        if (r < 0) {
+                if (pidfd >= 0)
+                        close(pidfd);
+                return r;
+        }
+        uint64_t now = mttd_now_us();
+        const mttd_session_params sp = *p;
         int64_t kb;
         double baseline_kb;
         mttd_source *src;
-        int r = level_at_open(t, &sp, now, &src, &kb, &baseline_kb);
+        r = level_at_open(t, &sp, pidfd, peer->uid, now, &src, &kb, &baseline_kb);
         if (r < 0)
                 return r;
         mttd_session *s;
@@ -810,8 +935,8 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         t->next_id++;
         t->stats.samples++;
         s->started_wall_us = mttd_wall_us();
-        bool regular;
-        s->may_stall = mttd_fd_may_stall(fd, &s->dev, &regular);
+        s->may_stall = kind->may_stall;
+        s->dev = kind->dev;
         s->owner = owner;
         s->peer = peer_of(t, owner, peer_sock, peer->pid);
         list_append(t, s);
@@ -820,13 +945,20 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
                 s->watch = &t->hooks.row;
                 t->hooks.opened(t->hooks.ctx, s);
         }
-        mttd_session_begin(s);
-        t->stats.rows_written += s->n_rows;
+        /* A new process tree's first value is a moment away: the session waits for it. */
+        bool waits = src && !mttd_source_ready(src);
+        if (waits) {
+                t->n_waiting_value++;
+        } else {
+                mttd_session_begin(s);
+                t->stats.rows_written += s->n_rows;
+        }
         hot_add(t, s);
         if (t->n_running++ == 0)
                 t->next_full_us = now + t->cfg->fine_interval_us;
         running_changed(t);
-        due_push(t, s);
+        if (!waits)
+                due_push(t, s);
         mttd_log_session f = log_fields(s);
         mttd_log_session_event(LOG_INFO, &f,
                                "session %llu (%s) opened by pid %d uid %u, baseline %.6f GiB",
@@ -835,10 +967,12 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         arm_next(t);
         /* A report file has its header (and first row) once Open is answered: the reply
          * waits for this first write, made off the loop like every other. A pipe's or a
-         * terminal's reader gets it as the stream's first bytes: no wait. */
-        write_soon(t, s, now, false);
+         * terminal's reader gets it as the stream's first bytes: no wait. A session that
+         * waits for its process tree's first value writes when it has it. */
+        if (!waits)
+                write_soon(t, s, now, false);
         *out = s;
-        return regular && !s->first_written && !s->announced ? 1 : 0;
+        return kind->regular && !s->first_written && !s->announced ? 1 : 0;
 }
 
 /* Ends one running session at this moment, with a fresh sample when there is one. */
@@ -849,8 +983,11 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         if (read_kb(t, &kb) == 0)
                 t->stats.samples++;
         t->tick++;
+        /* A process tree's value is the sampler's latest (no read here: it may block). */
         if (s->source)
-                kb = source_kb(t, s->source);
+                kb = mttd_source_ready(s->source) ? source_kb(t, s->source) : s->last_kb;
+        if (!s->begun)
+                start_rows(t, s, kb, now, false);
         left_running(t, s);
         uint64_t rows = s->n_rows;
         mttd_session_end(s, now, kb, outcome, cause);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "fdkind.h"
 #include "meminfo.h"
 #include "session.h"
 
@@ -43,12 +44,16 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
                      mttd_tracker **out);
 void mttd_tracker_free(mttd_tracker *t);
 
-/* Opens a session writing to fd (taken on success) for the peer at the other end of
- * peer_sock (-1 if none). Returns 1 while its first write is in flight (the written
- * callback tells when it is back, or the finished one if the session ends first), 0 when it
- * is done already; -EUSERS when a limit is hit, -EIO when meminfo cannot be read. */
+/* Opens a session writing to fd (of kind; taken on success) for the peer at the other end
+ * of peer_sock (-1 if none); a process or cgroup scope measures the process of pidfd (whose
+ * pid is p->pid; taken, also on failure; -1 for the system scope). Returns 1 while its first
+ * write is in flight (the written callback tells when it is back, or the finished one if
+ * the session ends first), 0 when it is done already; -EUSERS when a limit is hit, -EIO
+ * when meminfo cannot be read, -ESRCH or -ENOENT when the scope's process or cgroup is not
+ * there. */
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
-                      const struct ucred *peer, int peer_sock, void *owner, mttd_session **out);
+                      const mttd_fd_kind *kind, int pidfd, const struct ucred *peer, int peer_sock,
+                      void *owner, mttd_session **out);
 /* Ends a running session. Returns 1 while its end is not yet told (the report synced, and
  * after a hangup its cause known: the finished callback tells when), 0 when it was. */
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause);

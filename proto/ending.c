@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -23,36 +24,62 @@ static long long read_key(const char *path, const char *key)
         return v;
 }
 
+bool mtt_proto_cgroup_parse(const char *text, char *out, size_t size, bool *v1)
+{
+        const char *unified = NULL, *memory = NULL;
+        size_t unified_len = 0, memory_len = 0;
+        for (const char *line = text; *line;) {
+                const char *end = strchrnul(line, '\n');
+                /* "ID:CONTROLLERS:PATH"; the path may hold ':' itself. */
+                const char *c1 = memchr(line, ':', (size_t)(end - line));
+                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+                if (c2 && c2 - c1 - 1 == 6 && memcmp(c1 + 1, "memory", 6) == 0) {
+                        memory = c2 + 1;
+                        memory_len = (size_t)(end - memory);
+                } else if (c2 && c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
+                        unified = c2 + 1;
+                        unified_len = (size_t)(end - unified);
+                }
+                line = *end ? end + 1 : end;
+        }
+        const char *path = memory ? memory : unified;
+        size_t len = memory ? memory_len : unified_len;
+        if (!path || len >= size)
+                return false;
+        memcpy(out, path, len);
+        out[len] = '\0';
+        *v1 = memory != NULL;
+        return true;
+}
+
+bool mtt_proto_cgroup_of(pid_t pid, char *out, size_t size, bool *v1)
+{
+        char file[64];
+        snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
+        FILE *f = fopen(file, "re");
+        if (!f)
+                return false;
+        char *text = NULL;
+        size_t cap = 0;
+        /* The whole file at once: a line may be longer than any fixed buffer. */
+        bool ok = getdelim(&text, &cap, '\0', f) > 0 && mtt_proto_cgroup_parse(text, out, size, v1);
+        free(text);
+        fclose(f);
+        return ok;
+}
+
 /* The file with pid's memory cgroup's oom_kill count: v1's memory controller if mounted,
  * else the unified hierarchy's. */
 static bool cgroup_file_of(pid_t pid, char *out, size_t size)
 {
-        char path[64], line[1024];
-        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        char cg[4096];
+        bool v1;
+        if (!mtt_proto_cgroup_of(pid, cg, sizeof(cg), &v1))
                 return false;
-        char v1[1024] = "", v2[1024] = "";
-        while (fgets(line, sizeof(line), f)) {
-                line[strcspn(line, "\n")] = '\0';
-                char *ctrl = strchr(line, ':');
-                char *cg = ctrl ? strchr(ctrl + 1, ':') : NULL;
-                if (!cg)
-                        continue;
-                *cg++ = '\0';
-                ctrl++;
-                if (strcmp(ctrl, "memory") == 0)
-                        snprintf(v1, sizeof(v1), "%s", cg);
-                else if (strcmp(line, "0") == 0 && ctrl[0] == '\0')
-                        snprintf(v2, sizeof(v2), "%s", cg);
-        }
-        fclose(f);
-        if (v1[0])
-                return snprintf(out, size, "/sys/fs/cgroup/memory%s/memory.oom_control", v1) <
-                       (int)size;
-        if (v2[0])
-                return snprintf(out, size, "/sys/fs/cgroup%s/memory.events", v2) < (int)size;
-        return false;
+        return snprintf(out, size,
+                        v1 ? "/sys/fs/cgroup/memory%s/memory.oom_control"
+                           : "/sys/fs/cgroup%s/memory.events",
+                        cg) < (int)size;
 }
 
 void mtt_proto_oom_counts_of(pid_t pid, mtt_proto_oom_counts *out)

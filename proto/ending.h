@@ -9,10 +9,17 @@
 #include <sys/types.h>
 
 typedef struct mtt_proto_oom_counts {
-        long long cgroup;      /* kills in the process's memory cgroup, -1 if unknown */
-        long long system;      /* kills on the whole system, -1 if unknown */
-        char cgroup_file[512]; /* where the cgroup's count is read, "" if unknown */
+        long long cgroup;       /* kills in the process's memory cgroup, -1 if unknown */
+        long long system;       /* kills on the whole system, -1 if unknown */
+        char cgroup_file[4200]; /* where the cgroup's count is read, "" if unknown */
 } mtt_proto_oom_counts;
+
+/* The memory cgroup in a /proc/PID/cgroup text: v1's memory controller's path where that
+ * is mounted, else the unified hierarchy's. False when there is none or it does not fit in
+ * size; *v1 says which. */
+bool mtt_proto_cgroup_parse(const char *text, char *out, size_t size, bool *v1);
+/* The same, read from /proc/PID/cgroup (whole: a line may be of any length). */
+bool mtt_proto_cgroup_of(pid_t pid, char *out, size_t size, bool *v1);
 
 /* The count of pid's memory cgroup (found through /proc/PID/cgroup); out->system is left
  * to the caller (mtt_proto_oom_system). */

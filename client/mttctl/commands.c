@@ -151,9 +151,9 @@ int mttctl_status(int argc, char **argv)
         mttctl_format_gib(peak, sizeof(peak), num(s, "peak"));
         mttctl_format_gib(base, sizeof(base), num(s, "baseline"));
         format_state(state, sizeof(state), s);
-        mttctl_printable(state);
+        mtt_proto_printable(state);
         snprintf(label, sizeof(label), "%s", str(s, "label"));
-        mttctl_printable(label);
+        mtt_proto_printable(label);
         time_t t0 = (time_t)(num(s, "started") / 1e6);
         struct tm tm;
         strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t0, &tm));
@@ -302,7 +302,7 @@ static void default_label(char *buf, size_t size, char **cmd)
                 if (a != cmd && n + 1 < size)
                         buf[n++] = ' ';
                 while (*p) {
-                        size_t k = mttctl_utf8_seq(p);
+                        size_t k = mtt_proto_utf8_seq(p);
                         if (k == 0) {
                                 if (n + 1 >= size)
                                         break;

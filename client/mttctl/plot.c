@@ -120,13 +120,13 @@ int mttctl_plot(int argc, char **argv)
                         mttctl_error("%s: %s", argv[optind + i], err);
                         ret = MTTCTL_FAILURE;
                 } else {
-                        mttctl_printable(series[i].name); /* cairo takes UTF-8 only */
+                        mtt_proto_printable(series[i].name); /* cairo takes UTF-8 only */
                 }
         }
         char title[256];
         if (chart.title) {
                 snprintf(title, sizeof(title), "%s", chart.title);
-                mttctl_printable(title);
+                mtt_proto_printable(title);
                 chart.title = title;
         }
         if (ret == MTTCTL_OK && render(out, f, &chart, series, n) < 0)

@@ -44,38 +44,6 @@ void mttctl_format_user(char *buf, size_t size, uid_t uid)
                 snprintf(buf, size, "%u", (unsigned)uid);
 }
 
-size_t mttctl_utf8_seq(const unsigned char *p)
-{
-        size_t n = p[0] < 0x80             ? 1
-                   : (p[0] & 0xe0) == 0xc0 ? 2
-                   : (p[0] & 0xf0) == 0xe0 ? 3
-                   : (p[0] & 0xf8) == 0xf0 ? 4
-                                           : 0;
-        if (n == 2 && p[0] < 0xc2)
-                return 0; /* overlong */
-        for (size_t i = 1; i < n; i++)
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-        return n;
-}
-
-void mttctl_printable(char *s)
-{
-        unsigned char *p = (unsigned char *)s;
-        while (*p) {
-                size_t k = mttctl_utf8_seq(p);
-                /* C0 controls and DEL, C1 controls (U+0080 to U+009F), and bytes that are
-                 * not UTF-8 all become '?'. */
-                bool control =
-                    k == 1 ? *p < 0x20 || *p == 0x7f : k == 2 && p[0] == 0xc2 && p[1] < 0xa0;
-                if (k == 0 || control) {
-                        for (size_t i = 0; i < (k ? k : 1); i++)
-                                p[i] = '?';
-                }
-                p += k ? k : 1;
-        }
-}
-
 void mttctl_table_init(mttctl_table *t, size_t n_cols, const char *const *heads, const int *right)
 {
         memset(t, 0, sizeof(*t));
@@ -104,7 +72,7 @@ int mttctl_table_add(mttctl_table *t, const char *const *row)
                                 free(cells[i]);
                         return -ENOMEM;
                 }
-                mttctl_printable(cells[i]);
+                mtt_proto_printable(cells[i]);
         }
         t->n_rows++;
         return 0;

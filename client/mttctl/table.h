@@ -12,11 +12,8 @@ void mttctl_format_gib(char *buf, size_t size, double gib);
 /* A uid's name, or its number. */
 void mttctl_format_user(char *buf, size_t size, uid_t uid);
 
-/* Replaces control characters (C0, DEL, C1) and bytes that are not UTF-8 with '?', in
- * place: labels and causes come from other programs, and must not drive the terminal. */
-void mttctl_printable(char *s);
-/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
-size_t mttctl_utf8_seq(const unsigned char *p);
+/* Labels and causes come from other programs: they go through mtt_proto_printable. */
+#include "proto/text.h"
 
 #define MTTCTL_TABLE_MAX_COLS 12
 

@@ -55,7 +55,7 @@ static void print_session(watch *w, const json_t *s)
 {
         char label[300], elapsed[32], peak[32];
         snprintf(label, sizeof(label), "%s", str(s, "label"));
-        mttctl_printable(label);
+        mtt_proto_printable(label);
         const char *state = str(s, "state");
         mttctl_format_duration(elapsed, sizeof(elapsed),
                                json_number_value(json_object_get(s, "elapsed")));
@@ -73,7 +73,7 @@ static void print_session(watch *w, const json_t *s)
                 const char *why = str(s, "error")[0] ? str(s, "error") : str(s, "cause");
                 char text[1100];
                 snprintf(text, sizeof(text), "%s", why);
-                mttctl_printable(text);
+                mtt_proto_printable(text);
                 printf("%s%s\n", text[0] ? ": " : "", text);
         }
 }

@@ -25,6 +25,7 @@
 #include "mtt/client.h"
 #include "proto/connection.h"
 #include "sim.h"
+#include "proctree.h"
 #include "source.h"
 #include "ticker.h"
 
@@ -104,7 +105,7 @@ static void bench_sample(const bench *b)
 
 /* ---- what one read of each scope costs ---- */
 
-/* Median us per read of a source over rounds. */
+/* Median us per read of a cgroup source over rounds. */
 static double source_read_us(mttd_source *src, int n)
 {
         double t[9];
@@ -118,38 +119,95 @@ static double source_read_us(mttd_source *src, int n)
         return t[4];
 }
 
-/* The process scope on a tree of 10 processes (this one and 9 sleeping children, each with a
- * few MiB touched) and the cgroup scope on our own memory cgroup. The system scope is the
- * meminfo sample above, shared by every session. */
+/* A leader (returned) with n - 1 sleeping children, each with 1 MiB touched: a tree of n. */
+static pid_t spawn_tree(unsigned n)
+{
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return -1;
+        pid_t leader = fork();
+        if (leader == 0) {
+                setpgid(0, 0); /* the tree is one process group: killed as one */
+                for (unsigned i = 1; i < n; i++) {
+                        if (fork() == 0) {
+                                volatile char *p = malloc(1 << 20);
+                                for (size_t off = 0; off < 1 << 20; off += 4096)
+                                        p[off] = 1;
+                                pause();
+                                _exit(0);
+                        }
+                }
+                (void)!write(ready[1], "x", 1);
+                for (;;)
+                        pause();
+        }
+        char c;
+        (void)!read(ready[0], &c, 1);
+        close(ready[0]);
+        close(ready[1]);
+        usleep(100000);
+        return leader;
+}
+
+static void kill_tree(pid_t leader)
+{
+        kill(-leader, SIGKILL);
+        waitpid(leader, NULL, 0);
+}
+
+/* One full and one fast read of a tree (proctree.h), as the sampler's thread makes them. */
+static void bench_tree_reads(unsigned n_procs, int rounds, double *full_us, double *fast_us)
+{
+        pid_t leader = spawn_tree(n_procs);
+        mttd_forest f;
+        mttd_forest_init(&f, 0, "/proc", 4096);
+        mttd_tree_root root = {.pid = leader, .pidfd = -1};
+        double full[9], fast[9];
+        for (int k = 0; k < 9; k++) {
+                uint64_t t0 = now_ns();
+                for (int i = 0; i < rounds; i++)
+                        mttd_forest_full(&f, &root, 1);
+                full[k] = (double)(now_ns() - t0) / rounds / 1000;
+                t0 = now_ns();
+                for (int i = 0; i < rounds; i++)
+                        mttd_forest_fast(&f, &root, 1);
+                fast[k] = (double)(now_ns() - t0) / rounds / 1000;
+        }
+        qsort(full, 9, sizeof(double), cmp_double);
+        qsort(fast, 9, sizeof(double), cmp_double);
+        *full_us = full[4];
+        *fast_us = fast[4];
+        char what[96], v[96];
+        snprintf(what, sizeof(what), "process scope, tree of %u: one full / fast read", n_procs);
+        snprintf(v, sizeof(v), "%.0f us / %.0f us (%u processes)", full[4], fast[4],
+                 root.processes);
+        row(what, v, "reported", "");
+        mttd_forest_free(&f);
+        kill_tree(leader);
+}
+
+/* The process scope's reads (trees of 10 and 300 processes: one full read every 200 ms, a
+ * fast one at the other 10 ms ticks) and the cgroup scope on our own memory cgroup. The
+ * system scope is the meminfo sample above, shared by every session. */
 static void bench_scopes(const bench *b)
 {
-        const int n = b->quick ? 200 : 2000;
-        pid_t kids[9];
-        for (int i = 0; i < 9; i++) {
-                kids[i] = fork();
-                if (kids[i] == 0) {
-                        volatile char *p = malloc(4 << 20);
-                        for (size_t off = 0; off < 4 << 20; off += 4096)
-                                p[off] = 1;
-                        pause();
-                        _exit(0);
-                }
+        static const unsigned sizes[] = {10, 300};
+        char v[96];
+        for (size_t i = 0; i < 2; i++) {
+                double full, fast;
+                bench_tree_reads(sizes[i], b->quick ? 5 : 30, &full, &fast);
+                /* A second of reads: 5 full and 95 fast. */
+                double share = (5 * full + 95 * fast) / 1e6 * 100;
+                char what[96];
+                snprintf(what, sizeof(what), "process scope, tree of %u: reads a second", sizes[i]);
+                snprintf(v, sizeof(v), "%.2f%% of a core", share);
+                row(what, v, sizes[i] == 10 ? "<= 0.5% of a core" : "reported",
+                    sizes[i] == 10 ? (share <= 0.5 ? "ok" : "MISS") : "");
         }
-        usleep(200000);
         mttd_source *src;
-        char v[64];
-        if (mttd_source_new(MTTD_SCOPE_PROCESS, getpid(), &src) == 0) {
-                double us = source_read_us(src, n);
-                snprintf(v, sizeof(v), "%.1f us a read (%u processes)", us, src->processes);
-                row("process scope: one read of the tree", v, "reported", "");
-                mttd_source_free(src);
-        }
-        for (int i = 0; i < 9; i++) {
-                kill(kids[i], SIGKILL);
-                waitpid(kids[i], NULL, 0);
-        }
-        if (mttd_source_new(MTTD_SCOPE_CGROUP, getpid(), &src) == 0) {
-                snprintf(v, sizeof(v), "%.1f us a read", source_read_us(src, n));
+        if (mttd_source_new(MTTD_SCOPE_CGROUP, getpid(), -1, getuid(), &src) == 0) {
+                snprintf(v, sizeof(v), "%.1f us a read",
+                         source_read_us(src, b->quick ? 200 : 2000));
                 row("cgroup scope: one read (usage and peak)", v, "reported", "");
                 mttd_source_free(src);
         } else {
@@ -441,6 +499,44 @@ static void bench_idle(const bench *b, double window_s)
             share < 0.1 && sw1 == sw0 ? "ok" : "MISS");
 }
 
+/* A process-scope session on a tree of n, end to end: mttd's whole CPU (the tick, the
+ * sampler's thread and its hand-offs, the rows), to set beside "mttd with 1 session". */
+static void bench_process_session(const bench *b, unsigned n, double window_s)
+{
+        pid_t leader = spawn_tree(n);
+        mtt_proto_conn c;
+        char what[96], v[96];
+        snprintf(what, sizeof(what), "mttd with 1 process-scope session, tree of %u", n);
+        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        mtt_proto_reply r = {0};
+        json_t *p = json_pack("{s:i, s:s, s:s, s:i}", "fd", 0, "label", "bench", "scope", "process",
+                              "pid", (int)leader);
+        int rc = mtt_proto_conn_open(&c, b->socket);
+        if (rc == 0)
+                rc = mtt_proto_conn_call(&c, "io.mtt.Tracker.Open", p, &fd, 1, 5000, &r);
+        else
+                json_decref(p);
+        close(fd);
+        if (rc < 0 || r.error) {
+                row(what, "Open failed", "", "MISS");
+        } else {
+                usleep(1000000);
+                double cpu0, cpu1;
+                long rss;
+                uint64_t t0 = now_ns();
+                proc_usage(b->pid, &cpu0, &rss);
+                usleep((useconds_t)(window_s * 1e6));
+                proc_usage(b->pid, &cpu1, &rss);
+                double wall = (double)(now_ns() - t0) / 1e9;
+                snprintf(v, sizeof(v), "%.2f%% CPU", (cpu1 - cpu0) / wall * 100);
+                row(what, v, "reported", "");
+        }
+        mtt_proto_reply_done(&r);
+        mtt_proto_conn_close(&c); /* the session ends as crashed */
+        kill_tree(leader);
+        usleep(300000);
+}
+
 /* ---- simulated clock ---- */
 
 static void bench_rows(void)
@@ -558,6 +654,7 @@ int main(int argc, char **argv)
         }
         bench_open_close(&b);
         bench_idle(&b, b.quick ? 2 : 10);
+        bench_process_session(&b, 10, b.quick ? 2 : 10);
         static const unsigned counts[] = {1, 100, 1000, 10000};
         for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
                 if (b.quick && counts[i] > 1000)

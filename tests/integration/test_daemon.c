@@ -198,8 +198,8 @@ static void test_sigkilled_client(void **state)
         assert_true(mtt_has_crashed_ungracefully(path));
 }
 
-/* SPEC 8: a read-only fd, a directory and a socket are refused; the connection and the
- * daemon go on. */
+/* SPEC 8: a read-only fd, a directory, a socket and a procfs file are refused; the connection and
+ * the daemon go on. */
 static void test_invalid_fds(void **state)
 {
         char path[256];
@@ -208,10 +208,14 @@ static void test_invalid_fds(void **state)
         int dir = open(H.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int sp[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+        /* A writable procfs file is a regular file no user keeps (SPEC 8): a write to
+         * /proc/self/mem lands in this process's memory, and may wait on anything mapped
+         * there. */
+        int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
         mtt_options o = opts("bad fd");
         mtt_session *s = NULL;
-        int bad[] = {ro, dir, sp[0]};
-        for (size_t i = 0; i < 3; i++) {
+        int bad[] = {ro, dir, sp[0], mem};
+        for (size_t i = 0; i < 4; i++) {
                 assert_true(bad[i] >= 0);
                 assert_int_equal(mtt_open_fd(bad[i], &o, &s), -EBADF);
                 assert_null(s);
@@ -219,7 +223,7 @@ static void test_invalid_fds(void **state)
 
         /* The same on one raw connection, which stays usable after each refusal. */
         int fd = harness_connect(&H);
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < 4; i++) {
                 json_t *r = harness_call(fd, "io.mtt.Tracker.Open", "{\"fd\":0}", &bad[i], 1);
                 assert_non_null(r);
                 assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidFileDescriptor");
@@ -234,6 +238,7 @@ static void test_invalid_fds(void **state)
         close(fd);
         close(ro);
         close(dir);
+        close(mem);
         close(sp[0]);
         close(sp[1]);
         test_completed(state);

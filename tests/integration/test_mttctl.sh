@@ -86,6 +86,10 @@ check "run names the report" grep -q "kill.csv" "$DIR/err"
 status_is 127 "run of a missing program exits 127" "$MTTCTL" run -o "$DIR/nf.csv" -- /nonexistent/prog
 # A command line that is not UTF-8 still makes a label (bytes it cannot carry become '?').
 status_is 0 "run with non-UTF-8 arguments" "$MTTCTL" run -o "$DIR/latin1.csv" -- sh -c true "$(printf 'caf\351')"
+# A label with a right-to-left override (U+202E) would turn the rest of a log or terminal
+# line around: mttd's log and mttctl's tables show '?' in its place.
+rlo=$(printf 'left\342\200\256right')
+status_is 0 "run with a bidi control in its label" "$MTTCTL" run -l "$rlo" -o "$DIR/rlo.csv" -- true
 long=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "\303\251" }')
 status_is 0 "run with a long multibyte command line" "$MTTCTL" run -o "$DIR/long.csv" -- sh -c true "$long"
 status_is 0 "run passes arguments" "$MTTCTL" run -o "$DIR/args.csv" -- sh -c '[ "$1" = "a b" ]' sh "a b"
@@ -128,6 +132,10 @@ check "list shows the completed run" grep -q " ok .*completed" "$DIR/out"
 check "list shows the failed run" grep -q " fail .*failed" "$DIR/out"
 check "list shows the crash and its cause" grep -q " kill .*crashed: killed by SIGKILL" "$DIR/out"
 check "list shows a non-UTF-8 label with '?'" grep -q "sh -c true caf?" "$DIR/out"
+check "list shows a bidi control as '?'" grep -q "left???right" "$DIR/out"
+check "no bidi control reaches list's output" sh -c "! grep -q '$rlo' '$DIR/out'"
+check "mttd's log shows the label with '?'" grep -q "left???right" "$DIR/mttd.log"
+check "no bidi control reaches mttd's log" sh -c "! grep -q '$rlo' '$DIR/mttd.log'"
 status_is 0 "list --json" "$MTTCTL" list --json
 check "list --json is JSON with sessions" grep -q '"sessions"' "$DIR/out"
 status_is 0 "status --json" "$MTTCTL" status 3 --json

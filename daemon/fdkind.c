@@ -1,0 +1,143 @@
+/* Report fds through statx and the mount table. */
+#include "fdkind.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U /* Linux 5.8 */
+#endif
+
+/* File systems whose writes wait on a network or a user-space server. */
+static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",   "ceph",
+                                     "afs",   "9p",        "coda",  "lustre", "gfs2",
+                                     "ocfs2", "glusterfs", "davfs", "sshfs",  "virtiofs"};
+/* File systems whose files are the kernel's, not a user's data: writing a report into one
+ * (/proc/self/mem, a sysfs knob) is nothing a user keeps, and may do anything. */
+static const char *const pseudo[] = {
+    "proc",        "sysfs",    "debugfs",   "tracefs", "securityfs",       "cgroup",
+    "cgroup2",     "configfs", "bpf",       "pstore",  "efivarfs",         "fusectl",
+    "binfmt_misc", "mqueue",   "hugetlbfs", "autofs",  "devpts",           "nsfs",
+    "rpc_pipefs",  "nfsd",     "selinuxfs", "smackfs", "devtmpfs_internal"};
+
+static bool in_list(const char *type, const char *const *list, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(type, list[i]) == 0 ||
+                    (strncmp(type, list[i], strlen(list[i])) == 0 && type[strlen(list[i])] == '.'))
+                        return true;
+        return false;
+}
+
+/* The type of the file system of mount id, from /proc/self/mountinfo (a local read: statfs
+ * would ask an NFS or FUSE server, and block with it). */
+static bool fs_type_of(uint64_t mnt_id, char *type, size_t size)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return false;
+        char *line = NULL;
+        size_t cap = 0;
+        bool found = false;
+        while (!found && getline(&line, &cap, f) > 0) {
+                unsigned long long id;
+                char *sep = strstr(line, " - ");
+                if (!sep || sscanf(line, "%llu", &id) != 1 || id != mnt_id)
+                        continue;
+                char t[64];
+                found = sscanf(sep + 3, "%63s", t) == 1 && strlen(t) < size;
+                if (found)
+                        strcpy(type, t);
+        }
+        free(line);
+        fclose(f);
+        return found;
+}
+
+/* Answers for mounts seen before: mountinfo is read once per mount, not once per Open (it
+ * is long on hosts with many mounts). A mount id, like a device number, is given again
+ * after an unmount: the whole cache goes whenever the mount table changes, which a poll of
+ * /proc/self/mounts tells (POLLPRI), at the cost of one system call per Open. */
+static struct verdict {
+        uint64_t mnt_id;
+        bool may_stall, pseudo, used;
+} cache[32];
+static size_t cache_next;
+static int mounts_fd = -2;
+
+void mttd_fd_kind_init(void)
+{
+        if (mounts_fd == -2)
+                mounts_fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+}
+
+void mttd_fd_kind_done(void)
+{
+        if (mounts_fd >= 0)
+                close(mounts_fd);
+        mounts_fd = -2;
+}
+
+static void forget_if_mounts_changed(void)
+{
+        mttd_fd_kind_init();
+        struct pollfd p = {.fd = mounts_fd, .events = POLLPRI};
+        /* Without the file, nothing is kept. */
+        if (mounts_fd < 0 || (poll(&p, 1, 0) > 0 && (p.revents & (POLLPRI | POLLERR))))
+                memset(cache, 0, sizeof(cache));
+}
+
+/* For tests alone: file systems of this type count as local (MTTD_TEST_LOCAL_FS=fuse), so a
+ * report that stalls can be put where only local files go. */
+static bool test_local(const char *type)
+{
+        const char *local = getenv("MTTD_TEST_LOCAL_FS");
+        return local && *local && strncmp(type, local, strlen(local)) == 0;
+}
+
+static struct verdict judge(uint64_t mnt_id)
+{
+        struct verdict v = {.mnt_id = mnt_id, .may_stall = true, .used = true};
+        char type[64];
+        if (!fs_type_of(mnt_id, type, sizeof(type)))
+                return v; /* a mount of another namespace: assume the worst, allow it */
+        v.pseudo = in_list(type, pseudo, sizeof(pseudo) / sizeof(pseudo[0]));
+        v.may_stall =
+            !test_local(type) && in_list(type, remote, sizeof(remote) / sizeof(remote[0]));
+        return v;
+}
+
+int mttd_fd_kind_of(int fd, mttd_fd_kind *out)
+{
+        struct statx stx;
+        *out = (mttd_fd_kind){.may_stall = true};
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &stx) < 0)
+                return -errno;
+        out->mode = stx.stx_mode;
+        out->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        out->regular = S_ISREG(stx.stx_mode);
+        if (!out->regular)
+                return 0;
+        if (!(stx.stx_mask & STATX_MNT_ID))
+                return 0; /* a kernel before 5.8: every file may stall */
+        forget_if_mounts_changed();
+        struct verdict *v = NULL;
+        for (size_t i = 0; i < sizeof(cache) / sizeof(cache[0]) && !v; i++)
+                if (cache[i].used && cache[i].mnt_id == stx.stx_mnt_id)
+                        v = &cache[i];
+        if (!v) {
+                v = &cache[cache_next++ % (sizeof(cache) / sizeof(cache[0]))];
+                *v = judge(stx.stx_mnt_id);
+        }
+        out->may_stall = v->may_stall;
+        out->pseudo = v->pseudo;
+        return 0;
+}

@@ -1,0 +1,280 @@
+/* Threads for blocking work. */
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+static _Atomic unsigned threads_left;
+
+unsigned mttd_pool_threads_left(void)
+{
+        return threads_left;
+}
+
+struct mttd_pool {
+        struct ev_loop *loop;
+        ev_async async;
+        mttd_pool_done done_cb;
+        void *ctx;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        mttd_pool_job *queue_head, *queue_tail; /* waiting for a thread */
+        mttd_pool_job *done_head, *done_tail;   /* waiting for the loop */
+        mttd_pool_job *running;                 /* in a thread's hands */
+        size_t queued;
+        unsigned threads, idle, max_threads;
+        bool stopping;
+        bool loop_gone; /* threads left behind must not touch the loop */
+        size_t pending; /* loop thread only */
+};
+
+static void push(mttd_pool_job **head, mttd_pool_job **tail, mttd_pool_job *job)
+{
+        job->next = NULL;
+        if (*tail)
+                (*tail)->next = job;
+        else
+                *head = job;
+        *tail = job;
+}
+
+static mttd_pool_job *pop(mttd_pool_job **head, mttd_pool_job **tail)
+{
+        mttd_pool_job *job = *head;
+        if (job) {
+                *head = job->next;
+                if (!*head)
+                        *tail = NULL;
+        }
+        return job;
+}
+
+uint64_t mttd_pool_now_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void unlink_running(mttd_pool *p, mttd_pool_job *job)
+{
+        for (mttd_pool_job **j = &p->running; *j; j = &(*j)->next) {
+                if (*j == job) {
+                        *j = job->next;
+                        return;
+                }
+        }
+}
+
+/* Under the lock: the job is done, the loop hears of it. */
+void mttd_pool_finish_locked(mttd_pool *p, mttd_pool_job *job)
+{
+        bool quiet = job->quiet;
+        push(&p->done_head, &p->done_tail, job);
+        if (!p->loop_gone && !quiet)
+                ev_async_send(p->loop, &p->async);
+}
+
+static void *thread_main(void *arg)
+{
+        mttd_pool *p = arg;
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                mttd_pool_job *job = pop(&p->queue_head, &p->queue_tail);
+                if (!job) {
+                        if (p->stopping)
+                                break;
+                        p->idle++;
+                        pthread_cond_wait(&p->cond, &p->lock);
+                        p->idle--;
+                        continue;
+                }
+                p->queued--;
+                job->started_us = mttd_pool_now_us();
+                job->next = p->running;
+                p->running = job;
+                pthread_mutex_unlock(&p->lock);
+                job->run(job);
+                pthread_mutex_lock(&p->lock);
+                unlink_running(p, job);
+                mttd_pool_finish_locked(p, job);
+        }
+        p->threads--;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+void mttd_pool_collect(mttd_pool *p)
+{
+        pthread_mutex_lock(&p->lock);
+        mttd_pool_job *list = p->done_head;
+        p->done_head = p->done_tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        while (list) {
+                mttd_pool_job *job = list;
+                list = job->next;
+                p->pending--;
+                p->done_cb(p->ctx, job);
+        }
+}
+
+static void on_async(struct ev_loop *loop, ev_async *a, int revents)
+{
+        mttd_pool_collect(a->data);
+}
+
+int mttd_pool_new(struct ev_loop *loop, unsigned max_threads, mttd_pool_done done, void *ctx,
+                  mttd_pool **out)
+{
+        mttd_pool *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->loop = loop;
+        p->done_cb = done;
+        p->ctx = ctx;
+        p->max_threads = max_threads ? max_threads : 1;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        ev_async_init(&p->async, on_async);
+        p->async.data = p;
+        ev_async_start(loop, &p->async);
+        ev_unref(loop); /* the pool alone does not keep the loop running */
+        *out = p;
+        return 0;
+}
+
+/* A thread with every signal blocked, so signals stay the loop's business. */
+static int spawn(mttd_pool *p)
+{
+        sigset_t all, old;
+        pthread_t t;
+        pthread_attr_t attr;
+        sigfillset(&all);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = pthread_create(&t, &attr, thread_main, p);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        p->threads++;
+        return 0;
+}
+
+/* Threads whose job has run past the stall bound do not count against the cap: one stuck
+ * job must not starve the others. */
+static unsigned thread_cap(mttd_pool *p)
+{
+        unsigned stalled = 0;
+        uint64_t now = mttd_pool_now_us();
+        for (mttd_pool_job *j = p->running; j; j = j->next)
+                if (now - j->started_us >= MTTD_POOL_STALLED_US)
+                        stalled++;
+        unsigned cap = p->max_threads + stalled;
+        return cap < MTTD_POOL_HARD_MAX ? cap : MTTD_POOL_HARD_MAX;
+}
+
+static int queue_locked(mttd_pool *p, mttd_pool_job *job)
+{
+        int r = 0;
+        push(&p->queue_head, &p->queue_tail, job);
+        p->queued++;
+        if (p->queued > p->idle && p->threads < thread_cap(p))
+                r = spawn(p);
+        pthread_cond_signal(&p->cond);
+        return r;
+}
+
+void mttd_pool_submit_locked(mttd_pool *p, mttd_pool_job *job)
+{
+        queue_locked(p, job);
+        p->pending++;
+}
+
+int mttd_pool_submit(mttd_pool *p, mttd_pool_job *job)
+{
+        pthread_mutex_lock(&p->lock);
+        int r = queue_locked(p, job);
+        /* With no thread at all the job could never run: refuse it. */
+        if (r < 0 && p->threads == 0) {
+                p->queue_head = p->queue_tail = NULL;
+                p->queued = 0;
+                pthread_mutex_unlock(&p->lock);
+                return r;
+        }
+        pthread_mutex_unlock(&p->lock);
+        p->pending++;
+        return 0;
+}
+
+void mttd_pool_poke(mttd_pool *p)
+{
+        pthread_mutex_lock(&p->lock);
+        if (p->queued > p->idle && p->threads < thread_cap(p))
+                spawn(p);
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+}
+
+size_t mttd_pool_pending(const mttd_pool *p)
+{
+        return p->pending;
+}
+
+void mttd_pool_each_running(mttd_pool *p, void (*fn)(void *ctx, mttd_pool_job *job), void *ctx)
+{
+        pthread_mutex_lock(&p->lock);
+        for (mttd_pool_job *j = p->running; j; j = j->next)
+                fn(ctx, j);
+        pthread_mutex_unlock(&p->lock);
+}
+
+void mttd_pool_lock(mttd_pool *p)
+{
+        pthread_mutex_lock(&p->lock);
+}
+
+void mttd_pool_unlock(mttd_pool *p)
+{
+        pthread_mutex_unlock(&p->lock);
+}
+
+bool mttd_pool_free(mttd_pool *p, mttd_pool_cancel cancel)
+{
+        if (!p)
+                return true;
+        pthread_mutex_lock(&p->lock);
+        p->stopping = true;
+        pthread_cond_broadcast(&p->cond);
+        mttd_pool_job *job;
+        while ((job = pop(&p->queue_head, &p->queue_tail)))
+                cancel(job, false);
+        /* Idle threads leave at once; one stuck in a job stays stuck, and is abandoned. */
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        while (p->threads > 0 &&
+               pthread_cond_timedwait(&p->cond, &p->lock, &deadline) != ETIMEDOUT) {
+        }
+        bool abandoned = p->threads > 0;
+        threads_left += p->threads;
+        p->loop_gone = true;
+        pthread_mutex_unlock(&p->lock);
+        ev_ref(p->loop);
+        ev_async_stop(p->loop, &p->async);
+        if (abandoned)
+                return false; /* a stuck thread still points at p: leave it allocated */
+        while ((job = pop(&p->done_head, &p->done_tail)))
+                cancel(job, true);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        free(p);
+        return true;
+}

@@ -1,0 +1,48 @@
+/* Cleaning client text. */
+#include "text.h"
+
+#include <stdbool.h>
+
+size_t mtt_proto_utf8_seq(const unsigned char *p)
+{
+        size_t n = p[0] < 0x80             ? 1
+                   : (p[0] & 0xe0) == 0xc0 ? 2
+                   : (p[0] & 0xf0) == 0xe0 ? 3
+                   : (p[0] & 0xf8) == 0xf0 ? 4
+                                           : 0;
+        if (n == 2 && p[0] < 0xc2)
+                return 0; /* overlong */
+        for (size_t i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
+/* The code point of a valid sequence of k bytes. */
+static unsigned code_point(const unsigned char *p, size_t k)
+{
+        static const unsigned char lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+        unsigned c = p[0] & lead_mask[k];
+        for (size_t i = 1; i < k; i++)
+                c = c << 6 | (p[i] & 0x3f);
+        return c;
+}
+
+static bool unfit(unsigned c)
+{
+        return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x61c || c == 0x200e || c == 0x200f ||
+               (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+void mtt_proto_printable(char *s)
+{
+        unsigned char *p = (unsigned char *)s;
+        while (*p) {
+                size_t k = mtt_proto_utf8_seq(p);
+                if (k == 0 || unfit(code_point(p, k))) {
+                        for (size_t i = 0; i < (k ? k : 1); i++)
+                                p[i] = '?';
+                }
+                p += k ? k : 1;
+        }
+}

@@ -1,0 +1,12 @@
+/* Text from clients (labels, causes) made fit for a terminal or a log line. */
+#pragma once
+
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
+size_t mtt_proto_utf8_seq(const unsigned char *p);
+/* Replaces, in place, with '?' (one per byte): C0 controls and DEL, C1 controls, bytes that
+ * are not UTF-8, and the bidirectional controls (U+061C, U+200E, U+200F, U+202A to U+202E,
+ * U+2066 to U+2069) that would make a terminal or a log viewer show text in another order
+ * than it is (a label that reverses the rest of its line). */
+void mtt_proto_printable(char *s);
