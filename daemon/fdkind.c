@@ -17,16 +17,15 @@
 #endif
 
 /* File systems whose writes wait on a network or a user-space server. */
-static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",   "ceph",
-                                     "afs",   "9p",        "coda",  "lustre", "gfs2",
-                                     "ocfs2", "glusterfs", "davfs", "sshfs",  "virtiofs"};
+static const char *const remote[] = {"nfs",   "cifs",      "smb",   "fuse",    "fuseblk", "ceph",
+                                     "afs",   "9p",        "coda",  "lustre",  "gfs2",    "ocfs2",
+                                     "davfs", "glusterfs", "sshfs", "virtiofs"};
 /* File systems whose files are the kernel's, not a user's data: writing a report into one
  * (/proc/self/mem, a sysfs knob) is nothing a user keeps, and may do anything. */
 static const char *const pseudo[] = {
-    "proc",        "sysfs",    "debugfs",   "tracefs", "securityfs",       "cgroup",
-    "cgroup2",     "configfs", "bpf",       "pstore",  "efivarfs",         "fusectl",
-    "binfmt_misc", "mqueue",   "hugetlbfs", "autofs",  "devpts",           "nsfs",
-    "rpc_pipefs",  "nfsd",     "selinuxfs", "smackfs", "devtmpfs_internal"};
+    "proc",   "sysfs",  "debugfs",    "tracefs", "securityfs",  "cgroup", "cgroup2",   "configfs",
+    "bpf",    "pstore", "efivarfs",   "fusectl", "binfmt_misc", "mqueue", "hugetlbfs", "autofs",
+    "devpts", "nsfs",   "rpc_pipefs", "nfsd",    "selinuxfs",   "smackfs"};
 
 static bool in_list(const char *type, const char *const *list, size_t n)
 {
@@ -39,24 +38,32 @@ static bool in_list(const char *type, const char *const *list, size_t n)
 
 /* The type of the file system of mount id, from /proc/self/mountinfo (a local read: statfs
  * would ask an NFS or FUSE server, and block with it). */
-static bool fs_type_of(uint64_t mnt_id, char *type, size_t size)
+static bool fs_type_of(uint64_t mnt_id, dev_t dev, char *type, size_t size)
 {
         FILE *f = fopen("/proc/self/mountinfo", "re");
         if (!f)
                 return false;
         char *line = NULL;
         size_t cap = 0;
-        bool found = false;
+        bool found = false, by_dev = false;
+        /* The mount itself; else (a mount of another namespace: mttd's own, under
+         * PrivateMounts=, has copies of the host's mounts with ids of their own) one of the
+         * same file system, found by its device number, which the copies share. */
         while (!found && getline(&line, &cap, f) > 0) {
                 unsigned long long id;
-                char *sep = strstr(line, " - ");
-                if (!sep || sscanf(line, "%llu", &id) != 1 || id != mnt_id)
+                unsigned maj, min;
+                char *sep = strstr(line, " - "), t[64];
+                if (!sep || sscanf(line, "%llu %*u %u:%u", &id, &maj, &min) != 3)
                         continue;
-                char t[64];
-                found = sscanf(sep + 3, "%63s", t) == 1 && strlen(t) < size;
-                if (found)
-                        strcpy(type, t);
+                if (id != mnt_id && (by_dev || makedev(maj, min) != dev))
+                        continue;
+                if (sscanf(sep + 3, "%63s", t) != 1 || strlen(t) >= size)
+                        continue;
+                strcpy(type, t);
+                found = id == mnt_id;
+                by_dev = true;
         }
+        found = found || by_dev;
         free(line);
         fclose(f);
         return found;
@@ -103,12 +110,12 @@ static bool test_local(const char *type)
         return local && *local && strncmp(type, local, strlen(local)) == 0;
 }
 
-static struct verdict judge(uint64_t mnt_id)
+static struct verdict judge(uint64_t mnt_id, dev_t dev)
 {
         struct verdict v = {.mnt_id = mnt_id, .may_stall = true, .used = true};
         char type[64];
-        if (!fs_type_of(mnt_id, type, sizeof(type)))
-                return v; /* a mount of another namespace: assume the worst, allow it */
+        if (!fs_type_of(mnt_id, dev, type, sizeof(type)))
+                return v; /* a file system mttd cannot see: assume the worst, allow it */
         v.pseudo = in_list(type, pseudo, sizeof(pseudo) / sizeof(pseudo[0]));
         v.may_stall =
             !test_local(type) && in_list(type, remote, sizeof(remote) / sizeof(remote[0]));
@@ -135,7 +142,7 @@ int mttd_fd_kind_of(int fd, mttd_fd_kind *out)
                         v = &cache[i];
         if (!v) {
                 v = &cache[cache_next++ % (sizeof(cache) / sizeof(cache[0]))];
-                *v = judge(stx.stx_mnt_id);
+                *v = judge(stx.stx_mnt_id, out->dev);
         }
         out->may_stall = v->may_stall;
         out->pseudo = v->pseudo;

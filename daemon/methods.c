@@ -193,10 +193,13 @@ static json_t *open_session(mttd_request *req, int *deferred)
                 if (r == -EPERM)
                         return mtt_proto_error_new(MTT_PROTO_ERROR_PERMISSION_DENIED,
                                                    json_pack("{s:I}", "pid", (json_int_t)p.pid));
-                if (r < 0 && p.pid == 0)
+                if (r == -ESRCH && p.pid == 0)
                         return tracker_invalid("pid", "the process that connected has exited");
-                if (r < 0)
+                if (r == -ESRCH)
                         return tracker_invalid("pid", "no such process");
+                if (r < 0) /* out of fds or memory: no verdict on the process */
+                        return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
+                                                   json_pack("{s:s}", "reason", strerror(-r)));
         }
 
         mttd_session_params sp = {

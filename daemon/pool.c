@@ -71,7 +71,7 @@ static void unlink_running(mttd_pool *p, mttd_pool_job *job)
 }
 
 /* Under the lock: the job is done, the loop hears of it. */
-void mttd_pool_finish_locked(mttd_pool *p, mttd_pool_job *job)
+static void finish_locked(mttd_pool *p, mttd_pool_job *job)
 {
         bool quiet = job->quiet;
         push(&p->done_head, &p->done_tail, job);
@@ -101,12 +101,22 @@ static void *thread_main(void *arg)
                 job->run(job);
                 pthread_mutex_lock(&p->lock);
                 unlink_running(p, job);
-                mttd_pool_finish_locked(p, job);
+                finish_locked(p, job);
         }
         p->threads--;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
         return NULL;
+}
+
+void mttd_pool_hurry(mttd_pool *p, mttd_pool_job *job)
+{
+        pthread_mutex_lock(&p->lock);
+        bool was_quiet = job->quiet;
+        job->quiet = false;
+        pthread_mutex_unlock(&p->lock);
+        if (was_quiet) /* it may be back already, waiting for a collect */
+                ev_async_send(p->loop, &p->async);
 }
 
 void mttd_pool_collect(mttd_pool *p)

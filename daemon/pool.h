@@ -46,6 +46,8 @@ int mttd_pool_submit(mttd_pool *p, mttd_pool_job *job);
 void mttd_pool_poke(mttd_pool *p);
 /* Jobs submitted and not yet handed back. */
 size_t mttd_pool_pending(const mttd_pool *p);
+/* A quiet job is told at once after all, even if it is finished already. */
+void mttd_pool_hurry(mttd_pool *p, mttd_pool_job *job);
 /* Hands back the finished jobs now (quiet ones wait for this: their owner asks at its own
  * pace, and a thread's result costs the loop no wake-up of its own). */
 void mttd_pool_collect(mttd_pool *p);
@@ -55,9 +57,6 @@ void mttd_pool_each_running(mttd_pool *p, void (*fn)(void *ctx, mttd_pool_job *j
 /* The pool's lock, for data a running job shares with the loop. */
 void mttd_pool_lock(mttd_pool *p);
 void mttd_pool_unlock(mttd_pool *p);
-/* Hands a job back to the loop as if finished (from fn of mttd_pool_each_running, for a job
- * split off a running one): its done callback comes on the loop. Called with the lock held. */
-void mttd_pool_finish_locked(mttd_pool *p, mttd_pool_job *job);
 /* Queues a job from fn of mttd_pool_each_running (with the lock held), with a thread for it:
  * the rest of a job whose thread is stuck. */
 void mttd_pool_submit_locked(mttd_pool *p, mttd_pool_job *job);

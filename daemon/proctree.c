@@ -62,17 +62,6 @@ static ssize_t read_fd(int fd, char *buf, size_t size)
         return n;
 }
 
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read_fd(fd, buf, size);
-        int err = errno;
-        close(fd);
-        return n < 0 ? -err : n;
-}
-
 /* A member's RSS in kB, or -1 when the process is gone (an fd kept open follows the
  * process it was opened for, never a pid reused since). statm takes no lock another
  * process holds. With keep, the fd is kept for the fast reads. */
@@ -98,19 +87,23 @@ static int64_t rss_kb(const mttd_forest *f, member *m, bool keep)
         return resident * f->page_kb;
 }
 
-/* Pss in kB of a process of the forest's user (root's forest: any), else -1. */
+/* Pss in kB of a process of the forest's user, else -1 (its RSS counts then). The owner is
+ * the /proc/PID directory's, the process's effective uid (root when it is not dumpable),
+ * checked before smaps_rollup is opened: another user's process is never read this way, so
+ * no other user can hold a forest's read with its memory map lock, root's forest included. */
 static int64_t pss_kb(const mttd_forest *f, pid_t pid)
 {
         char path[96], buf[2048];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%d", f->proc, (int)pid);
+        if (stat(path, &st) < 0 || st.st_uid != f->uid)
+                return -1;
         snprintf(path, sizeof(path), "%s/%d/smaps_rollup", f->proc, (int)pid);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -1;
-        /* The file's owner is the process's effective uid (root when it is not dumpable). */
-        struct stat st;
         int64_t kb = -1;
-        if (fstat(fd, &st) == 0 && (f->uid == 0 || st.st_uid == f->uid) &&
-            read_fd(fd, buf, sizeof(buf)) > 0) {
+        if (read_fd(fd, buf, sizeof(buf)) > 0) {
                 const char *pss = strstr(buf, "\nPss:");
                 long long v;
                 if (pss && sscanf(pss + 5, "%lld", &v) == 1)
@@ -190,11 +183,55 @@ static int32_t add(mttd_forest *f, pid_t pid, int32_t parent)
         return i;
 }
 
-/* The children of every thread of member i: new ones become members (within the budget,
- * else *cut), a tree walked before as its own (a root below this one) is joined. */
+/* A child pid found under member i: a new member (within the budget, else *cut), or a tree
+ * walked before as its own (a root below this one), which joins. */
+static void child(mttd_forest *f, int32_t i, pid_t c, bool *cut)
+{
+        int32_t k = lookup(f, c);
+        if (k >= 0) {
+                if (f->m[k].parent < 0 && k != i && f->m[i].parent != k)
+                        f->m[k].parent = i;
+                return;
+        }
+        if (!room(f)) {
+                *cut = true;
+                return;
+        }
+        add(f, c, i);
+}
+
+/* One thread's children file, read to its end in pieces ("PID PID ... "): a number is taken
+ * once the separator after it is read, so a piece never cuts one in two. */
+static void children_file(mttd_forest *f, int32_t i, const char *file, bool *cut)
+{
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        char buf[4096];
+        size_t have = 0;
+        for (;;) {
+                ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+                if (n <= 0)
+                        break;
+                have += (size_t)n;
+                buf[have] = '\0';
+                char *p = buf, *end;
+                for (long c = strtol(p, &end, 10); end != p && *end; c = strtol(p, &end, 10)) {
+                        child(f, i, (pid_t)c, cut);
+                        p = end;
+                }
+                have = strlen(p); /* the unfinished number, kept for the next piece */
+                memmove(buf, p, have);
+                if (have == sizeof(buf) - 1)
+                        break; /* no number is that long */
+        }
+        close(fd);
+}
+
+/* The children of every thread of member i. */
 static void children_of(mttd_forest *f, int32_t i, bool *cut)
 {
-        char path[96], buf[4096];
+        char path[96];
         snprintf(path, sizeof(path), "%s/%d/task", f->proc, (int)f->m[i].pid);
         DIR *d = opendir(path);
         if (!d)
@@ -205,23 +242,7 @@ static void children_of(mttd_forest *f, int32_t i, bool *cut)
                         continue;
                 char file[sizeof(path) + sizeof(e->d_name) + 16];
                 snprintf(file, sizeof(file), "%s/%s/children", path, e->d_name);
-                if (read_file(file, buf, sizeof(buf)) <= 0)
-                        continue;
-                char *p = buf, *end;
-                for (long c = strtol(p, &end, 10); end != p; c = strtol(p, &end, 10)) {
-                        p = end;
-                        int32_t k = lookup(f, (pid_t)c);
-                        if (k >= 0) {
-                                if (f->m[k].parent < 0 && k != i && f->m[i].parent != k)
-                                        f->m[k].parent = i; /* a root's tree joins */
-                                continue;
-                        }
-                        if (!room(f)) {
-                                *cut = true;
-                                continue;
-                        }
-                        add(f, (pid_t)c, i);
-                }
+                children_file(f, i, file, cut);
         }
         closedir(d);
 }

@@ -24,6 +24,7 @@ typedef struct group {
         bool delivering;  /* its results are being told: sources that leave wait */
         bool late;        /* ... past the deadline */
         bool changed;     /* sources came or went since the last full read */
+        bool again;       /* a read is wanted as soon as the one out is back */
         uint64_t out_us;  /* when the job went out */
         uint64_t full_us; /* when the last full read went out */
         /* The job's, while out (the loop touches it only when the job is back): */
@@ -67,6 +68,8 @@ static void group_free(group *g)
         free(g);
 }
 
+static void send_job(mttd_sampler *s, group *g, uint64_t now_us, bool quiet);
+
 static void on_done(void *ctx, mttd_pool_job *job)
 {
         mttd_sampler *s = ctx;
@@ -86,9 +89,11 @@ static void on_done(void *ctx, mttd_pool_job *job)
                         continue;
                 src->kb = r->kb;
                 src->processes = r->processes;
-                src->cut = r->cut;
+                if (g->full) /* a fast read walks nothing: the last walk says */
+                        src->cut = r->cut;
                 src->error = r->error;
                 src->have_value = true;
+                src->read_us = g->out_us;
         }
         /* The sessions hear of their sources after the group's state is whole again. What
          * they do may end sessions and release sources: those wait until all are told. */
@@ -101,12 +106,18 @@ static void on_done(void *ctx, mttd_pool_job *job)
                 if (g->root_srcs[i]->orphan)
                         mttd_source_free(g->root_srcs[i]);
         g->n_roots = 0;
-        if (g->n_srcs == 0)
+        if (g->n_srcs == 0) {
                 group_free(g);
+                return;
+        }
+        if (g->again) /* a read that began before it was asked for: another one now */
+                send_job(s, g, mttd_pool_now_us(), false);
 }
 
-/* Sends the group's next job: its sources as they are now. */
-static void send(mttd_sampler *s, group *g, uint64_t now_us)
+/* Sends the group's next job: its sources as they are now. A quiet one is collected at the
+ * next tick; one that is not (a full read, whose new trees' sessions wait for a first value;
+ * a read asked for) is told at once. */
+static void send_job(mttd_sampler *s, group *g, uint64_t now_us, bool quiet)
 {
         if (g->cap_roots < g->n_srcs) {
                 size_t cap = g->n_srcs * 2;
@@ -130,9 +141,8 @@ static void send(mttd_sampler *s, group *g, uint64_t now_us)
                 g->root_srcs[i] = g->srcs[i];
         }
         g->job.run = run;
-        /* A fast read is collected at the next tick; a full one (a new tree among them, whose
-         * sessions wait for its first value) is told at once. */
-        g->job.quiet = !g->full;
+        g->job.quiet = quiet && !g->full;
+        g->again = false;
         if (mttd_pool_submit(s->pool, &g->job) < 0) {
                 g->n_roots = 0;
                 g->changed = true;
@@ -221,8 +231,12 @@ int mttd_sampler_add(mttd_sampler *s, mttd_source *src, uint64_t now_us)
         g->changed = true;
         /* A late group's sources are late from the start. */
         src->late_since_us = g->late ? g->out_us : 0;
-        if (!g->out)
-                send(s, g, now_us);
+        if (!g->out) {
+                send_job(s, g, now_us, false);
+        } else { /* the source is read as soon as the read out (without it) is back */
+                g->again = true;
+                mttd_pool_hurry(s->pool, &g->job);
+        }
         return 0;
 }
 
@@ -245,6 +259,21 @@ void mttd_sampler_remove(mttd_sampler *s, mttd_source *src)
                 mttd_source_free(src);
         if (g->n_srcs == 0 && !g->out && !g->delivering)
                 group_free(g);
+        else if (g->n_srcs == 0 && g->out) /* back at once, not at a tick that may not come */
+                mttd_pool_hurry(s->pool, &g->job);
+}
+
+void mttd_sampler_read_now(mttd_sampler *s, mttd_source *src, uint64_t now_us)
+{
+        group *g = src->group;
+        if (!g->out) {
+                send_job(s, g, now_us, false);
+                return;
+        }
+        /* The read out goes on; the next is sent once it is back, which must be told at
+         * once even if it was to wait for the next tick. */
+        g->again = true;
+        mttd_pool_hurry(s->pool, &g->job);
 }
 
 void mttd_sampler_collect(mttd_sampler *s)
@@ -258,7 +287,7 @@ void mttd_sampler_tick(mttd_sampler *s, uint64_t now_us)
         for (group *g = s->groups; g; g = next) {
                 next = g->next;
                 if (!g->out) {
-                        send(s, g, now_us);
+                        send_job(s, g, now_us, true);
                         continue;
                 }
                 if (g->late || now_us - g->out_us < s->cfg->read_timeout_us)

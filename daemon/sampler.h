@@ -29,6 +29,9 @@ void mttd_sampler_free(mttd_sampler *s);
 int mttd_sampler_add(mttd_sampler *s, mttd_source *src, uint64_t now_us);
 /* The source leaves its group: freed now, or when its group's job is back. */
 void mttd_sampler_remove(mttd_sampler *s, mttd_source *src);
+/* A read of src's group made from now on, told as soon as it is back (src->read_us says
+ * when a read began). */
+void mttd_sampler_read_now(mttd_sampler *s, mttd_source *src, uint64_t now_us);
 /* At each fine tick, first: the reads that came back since the last. */
 void mttd_sampler_collect(mttd_sampler *s);
 /* At each fine tick, then: late jobs, and a new job for each group whose last one is back. */

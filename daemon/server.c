@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "closer.h"
 #include "log.h"
 #include "methods.h"
 #include "proto/frame.h"
@@ -49,6 +50,7 @@ struct mttd_server {
         ev_timer accept_retry; /* after EMFILE: wait instead of spinning */
         ev_timer idle_check;   /* closes connections that hold nothing and say nothing */
         int hup_fd;            /* an epoll set of connections whose reply waits: hangups only */
+        mttd_closer *closer;   /* the fds calls carried and nobody took are closed there */
         ev_io hup_io;
         mttd_conn *conns;
         mttd_conn *watchers;
@@ -442,6 +444,8 @@ static void accept_one(mttd_server *srv)
         if (!ev_is_active(&srv->idle_check))
                 ev_timer_again(srv->loop, &srv->idle_check);
         mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);
+        c->in.close_fd = mttd_closer_close;
+        c->in.close_ctx = srv->closer;
         mtt_proto_outbuf_init(&c->out, srv->cfg->max_output);
         ev_io_init(&c->io, on_conn_io, fd, EV_READ);
         c->io.data = c;
@@ -515,12 +519,18 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
                 free(srv);
                 return r;
         }
+        if (mttd_closer_new(loop, &srv->closer) < 0) {
+                close(srv->hup_fd);
+                free(srv);
+                return -ENOMEM;
+        }
         /* A socket systemd passed may be blocking: accept() must never wait. */
         int fl = fcntl(listen_fd, F_GETFL);
         if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
             fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0) {
                 int r = -errno;
                 close(srv->hup_fd);
+                mttd_closer_free(srv->closer);
                 free(srv);
                 return r;
         }
@@ -556,6 +566,7 @@ void mttd_server_free(mttd_server *srv)
                 conn_free(srv->conns);
         ev_io_stop(srv->loop, &srv->hup_io);
         close(srv->hup_fd);
+        mttd_closer_free(srv->closer);
         if (srv->listen_fd >= 0)
                 close(srv->listen_fd);
         free(srv);

@@ -121,14 +121,16 @@ void mttd_session_free(mttd_session *s)
                 return;
         for (unsigned i = 0; i < s->n_overlapped; i++)
                 free(s->overlapped[i]);
-        /* An fd whose write or sync is still out (mttd stopping past its timeout) stays open:
-         * its close could wait for that write (a FUSE flush does), on the loop's thread. */
-        if (s->fd >= 0 && !s->writing && !s->syncing)
+        /* A file whose write or sync is still out (mttd stopping past its timeout) stays open:
+         * its close could wait for that write (a FUSE flush does), on the loop's thread. A
+         * pipe's or a terminal's close never waits. */
+        if (s->fd >= 0 && !(s->regular && (s->writing || s->syncing)))
                 close(s->fd);
         mttd_peer_unref(s->peer);
         free(s->text);
         free(s->label);
         free(s->cause);
+        free(s->end_cause);
         free(s);
 }
 

@@ -71,6 +71,7 @@ typedef struct mttd_session {
         uint64_t writes_done, synced_writes; /* writes back, and how many a sync covered */
         bool syncing;                        /* a sync of its own is with the writer */
         bool may_stall;                      /* its fd may block: never share a write job */
+        bool regular;                        /* its fd is a regular file */
         dev_t dev;                           /* the file system of its fd */
         bool writing;                        /* a write item is with the writer */
         uint64_t write_since_us;             /* ... since then */
@@ -92,6 +93,11 @@ typedef struct mttd_session {
          * users', and the first few labels of its own user's. */
         unsigned overlaps, overlaps_other_users, n_overlapped;
         char *overlapped[MTTD_OVERLAP_LABELS];
+        bool row_waits_read;    /* its row is due: made once its tree is read for it */
+        bool end_requested;     /* Closed: ends once its tree is read after the Close */
+        mttd_state end_outcome; /* ... with what the Close said */
+        char *end_cause;
+        uint64_t end_requested_us;
         bool cause_pending;  /* ended by a hangup: its cause is being found */
         bool finish_pending; /* ... and its report is done: announce it once the cause is in */
 } mttd_session;

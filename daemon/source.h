@@ -31,6 +31,8 @@ typedef struct mttd_source {
         unsigned processes;     /* process: how many the tree had */
         bool cut;               /* process: the tree was larger than its user's budget */
         bool have_value;        /* process: a read came back since the source was made */
+        uint64_t read_us;       /* process: when the read that gave kb began */
+        unsigned waiting;       /* process: its sessions that wait for a read of it */
         uint64_t late_since_us; /* process: its read is out past the deadline, since then */
         bool orphan;            /* process: released while its read is out; freed once back */
         void *group;            /* process: the sampler's */

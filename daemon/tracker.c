@@ -49,6 +49,9 @@ struct mttd_tracker {
         mttd_sampler *sampler; /* reads the process-tree sources, off the loop */
         unsigned n_process_sources;
         unsigned n_waiting_value;       /* sessions waiting for their source's first value */
+        unsigned n_ending;              /* Closed sessions waiting for a read made after it */
+        unsigned n_row_waits;           /* due sessions waiting for a read made for their row */
+        uint64_t next_late_check_us;    /* ... when those waiting too long are looked at */
         uint64_t tick;                  /* counts reads, so a source is read once per tick */
         mttd_session *head, *tail;      /* every session, oldest first */
         unsigned n_running, n_finished; /* finished: ended and their last write is back */
@@ -262,6 +265,21 @@ static void running_changed(mttd_tracker *t)
                 t->hooks.running(t->hooks.ctx, t->n_running);
 }
 
+/* A session starts (+1) or stops waiting for a read of its process tree: counted in all
+ * (counter) and per source, so a read that comes back looks at sessions only when some of
+ * its own wait. */
+static void wait_more(mttd_tracker *t, mttd_session *s, unsigned *counter)
+{
+        (*counter)++;
+        s->source->waiting++;
+}
+
+static void wait_less(mttd_tracker *t, mttd_session *s, unsigned *counter)
+{
+        (*counter)--;
+        s->source->waiting--;
+}
+
 /* A session stops running (ended, or its report broke). */
 static void left_running(mttd_tracker *t, mttd_session *s)
 {
@@ -269,6 +287,17 @@ static void left_running(mttd_tracker *t, mttd_session *s)
         running_changed(t);
         t->due_dirty = true;
         hot_remove(t, s);
+        /* What it waited for, it waits for no more (a write failed meanwhile). */
+        if (s->source && !s->begun)
+                wait_less(t, s, &t->n_waiting_value);
+        if (s->end_requested) {
+                s->end_requested = false;
+                wait_less(t, s, &t->n_ending);
+        }
+        if (s->row_waits_read) {
+                s->row_waits_read = false;
+                wait_less(t, s, &t->n_row_waits);
+        }
         s->samples_at_end = t->stats.samples;
         source_release(t, s->source);
         s->source = NULL;
@@ -632,6 +661,7 @@ static void refresh_oom_system(mttd_tracker *t, uint64_t now_us)
 
 static void write_headers_of_late(mttd_tracker *t, uint64_t now);
 static void on_source_answered(void *ctx, mttd_source *src);
+static void end_as_closed(mttd_tracker *t, mttd_session *s);
 
 /* One meminfo read serves every session due now. Every fine interval all running sessions
  * get the sample (so peaks between rows are seen) and their writes are checked; between
@@ -680,8 +710,12 @@ static void on_tick(void *ctx)
                 t->next_full_us = now + t->cfg->fine_interval_us;
                 if (t->n_process_sources > 0)
                         mttd_sampler_tick(t->sampler, now);
-                if (t->n_waiting_value > 0)
+                /* Read timeouts are checked ten times a second, not at every tick: sessions
+                 * that wait for ever (a read the kernel holds) cost one look each time. */
+                if (t->n_waiting_value + t->n_ending > 0 && now >= t->next_late_check_us) {
+                        t->next_late_check_us = now + 100000;
                         write_headers_of_late(t, now);
+                }
                 write_due(t, now);
                 refresh_oom_system(t, now);
         }
@@ -694,6 +728,18 @@ static void on_tick(void *ctx)
                 mttd_session *s = mttd_due_pop(&t->due);
                 if (s->source && !mttd_source_ready(s->source)) { /* asks again later */
                         mttd_due_push(&t->due, now + t->cfg->fine_interval_us, s);
+                        continue;
+                }
+                /* A young session's rows come faster than the fine ticks: a process tree is
+                 * read for its row, which is made when that read is back
+                 * (on_source_answered), not from the read of the last tick. */
+                if (s->source && s->source->scope == MTTD_SCOPE_PROCESS && due_at(s) <= now &&
+                    s->source->read_us < due_at(s)) {
+                        if (!s->row_waits_read) {
+                                s->row_waits_read = true;
+                                wait_more(t, s, &t->n_row_waits);
+                                mttd_sampler_read_now(t->sampler, s->source, now);
+                        }
                         continue;
                 }
                 if (due_at(s) <= now) {
@@ -850,7 +896,7 @@ static int level_at_open(mttd_tracker *t, const mttd_session_params *sp, int pid
 static void start_rows(mttd_tracker *t, mttd_session *s, int64_t kb, uint64_t now, bool write)
 {
         if (s->source && !s->begun) {
-                t->n_waiting_value--;
+                wait_less(t, s, &t->n_waiting_value);
                 s->last_kb = s->peak_kb = kb;
                 if (s->calibrate)
                         s->baseline_kb = (double)kb;
@@ -872,14 +918,28 @@ static void start_rows(mttd_tracker *t, mttd_session *s, int64_t kb, uint64_t no
 static void on_source_answered(void *ctx, mttd_source *src)
 {
         mttd_tracker *t = ctx;
-        if (t->n_waiting_value == 0 || !mttd_source_ready(src) || t->shutting_down)
+        if (src->waiting == 0 || !mttd_source_ready(src) || t->shutting_down)
                 return;
         uint64_t now = mttd_now_us();
-        for (size_t i = t->n_hot; i-- > 0 && t->n_waiting_value > 0;) {
+        for (size_t i = t->n_hot; i-- > 0;) {
+                if (i >= t->n_hot) /* a session ended below took entries with it */
+                        continue;
                 mttd_session *s = t->hot[i].s;
-                if (s->source == src && !s->begun)
+                if (s->source != src)
+                        continue;
+                if (!s->begun) {
                         start_rows(t, s, src->kb, now, true);
+                } else if (s->end_requested && src->read_us >= s->end_requested_us) {
+                        end_as_closed(t, s); /* the read made after its Close */
+                } else if (s->row_waits_read && src->read_us >= due_at(s)) {
+                        s->row_waits_read = false; /* the read made for its row */
+                        wait_less(t, s, &t->n_row_waits);
+                        feed(t, s, now, src->kb);
+                        t->stats.sessions_served++;
+                        due_push(t, s);
+                }
         }
+        arm_next(t); /* rows started or made here may be due before the next tick */
 }
 
 /* A session whose source's first read is late (or left out, over its user's budget) still
@@ -888,7 +948,15 @@ static void on_source_answered(void *ctx, mttd_source *src)
 static void write_headers_of_late(mttd_tracker *t, uint64_t now)
 {
         for (size_t i = t->n_hot; i-- > 0;) {
+                if (i >= t->n_hot)
+                        continue;
                 mttd_session *s = t->hot[i].s;
+                /* A Close whose fresh read is late ends with what there is. */
+                if (s->end_requested && (s->source->late_since_us ||
+                                         now - s->end_requested_us >= t->cfg->read_timeout_us)) {
+                        end_as_closed(t, s);
+                        continue;
+                }
                 bool late = s->source &&
                             (s->source->late_since_us || now - s->t0_us >= t->cfg->read_timeout_us);
                 if (!s->begun && late && s->text_len > 0 && !s->writing && !s->first_written)
@@ -936,6 +1004,7 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         t->stats.samples++;
         s->started_wall_us = mttd_wall_us();
         s->may_stall = kind->may_stall;
+        s->regular = kind->regular;
         s->dev = kind->dev;
         s->owner = owner;
         s->peer = peer_of(t, owner, peer_sock, peer->pid);
@@ -948,7 +1017,7 @@ int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
         /* A new process tree's first value is a moment away: the session waits for it. */
         bool waits = src && !mttd_source_ready(src);
         if (waits) {
-                t->n_waiting_value++;
+                wait_more(t, s, &t->n_waiting_value);
         } else {
                 mttd_session_begin(s);
                 t->stats.rows_written += s->n_rows;
@@ -998,12 +1067,43 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
                 write_final(t, s, now);
 }
 
+/* A Close ends the session with what its client said (also when it ends later, after a
+ * fresh read). */
+static void end_as_closed(mttd_tracker *t, mttd_session *s)
+{
+        if (s->end_requested) {
+                s->end_requested = false;
+                wait_less(t, s, &t->n_ending);
+        }
+        end_session(t, s, s->end_outcome, s->end_cause);
+}
+
 int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause)
 {
-        if (s->state == MTTD_RUNNING) {
+        if (s->state == MTTD_RUNNING && !s->end_requested) {
                 mttd_peer_unref(s->peer); /* the client says how it ended */
                 s->peer = NULL;
-                end_session(t, s, outcome, cause);
+                s->end_outcome = outcome;
+                free(s->end_cause);
+                s->end_cause = cause ? strdup(cause) : NULL;
+                /* A process tree's last row is a read made after the Close (what the process
+                 * holds at that moment), not the read of the last tick: it is asked for now,
+                 * and the session ends when it is back (or late: with what there is). */
+                if (s->source && s->source->scope == MTTD_SCOPE_PROCESS && s->begun &&
+                    !t->shutting_down) {
+                        uint64_t now = mttd_now_us();
+                        /* A read back since the last tick counts first (a short run's peak
+                         * may be in it alone). */
+                        mttd_sampler_collect(t->sampler);
+                        if (mttd_source_ready(s->source))
+                                feed(t, s, now, s->source->kb);
+                        s->end_requested = true;
+                        s->end_requested_us = now;
+                        wait_more(t, s, &t->n_ending);
+                        mttd_sampler_read_now(t->sampler, s->source, now);
+                } else {
+                        end_as_closed(t, s);
+                }
         }
         return s->announced ? 0 : 1;
 }
@@ -1054,6 +1154,10 @@ void mttd_tracker_hangup(mttd_tracker *t, void *owner)
                 s->owner = NULL;
                 if (s->state != MTTD_RUNNING)
                         continue;
+                if (s->end_requested) { /* it did Close: what it said stands */
+                        end_as_closed(t, s);
+                        continue;
+                }
                 s->cause_pending = s->peer && !t->shutting_down;
                 end_session(t, s, MTTD_CRASHED, "the client closed its connection without Close");
                 if (s->cause_pending && !mttd_peer_probing(s->peer))
@@ -1090,7 +1194,9 @@ void mttd_tracker_shutdown(mttd_tracker *t)
                 if (s->cause_pending)
                         cause_settled(t, s);
         for (mttd_session *s = t->head; s; s = s->next)
-                if (s->state == MTTD_RUNNING)
+                if (s->end_requested)
+                        end_as_closed(t, s);
+                else if (s->state == MTTD_RUNNING)
                         end_session(t, s, MTTD_CRASHED, "mttd stopped while the session ran");
         write_last(t, mttd_now_us());
         ev_timer_set(&t->shutdown_timer, (double)t->cfg->shutdown_timeout_us / 1e6, 0.);

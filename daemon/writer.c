@@ -156,7 +156,6 @@ struct split {
         mttd_writer *w;
         void *stuck[16];
         size_t n_stuck;
-        uint64_t now_us;
 };
 
 /* A shared job whose thread has been writing one item past the deadline: every other item
@@ -167,8 +166,12 @@ static void split_stuck(void *ctx, mttd_pool_job *base)
         struct split *sp = ctx;
         mttd_write_job *job = (mttd_write_job *)base;
         size_t others = job->n - job->first - 1;
-        if (job->syncing || job->told || job->current >= job->n ||
-            sp->now_us - job->item_started_us < MTTD_WRITER_ITEM_DEADLINE_US ||
+        /* The clock is read under the lock, after the thread's: no difference wraps. A job
+         * whose thread has not begun an item yet has none started. */
+        uint64_t now = mttd_pool_now_us();
+        if (job->syncing || job->told || job->current >= job->n || job->item_started_us == 0 ||
+            now < job->item_started_us ||
+            now - job->item_started_us < MTTD_WRITER_ITEM_DEADLINE_US ||
             sp->n_stuck == sizeof(sp->stuck) / sizeof(sp->stuck[0]))
                 return;
         /* Alone in its job (from the start, or after a split), its owner is told once. */
@@ -194,7 +197,7 @@ static void split_stuck(void *ctx, mttd_pool_job *base)
 
 void mttd_writer_poke(mttd_writer *w)
 {
-        struct split sp = {.w = w, .now_us = mttd_pool_now_us()};
+        struct split sp = {.w = w};
         mttd_pool_each_running(w->pool, split_stuck, &sp);
         mttd_pool_poke(w->pool);
         for (size_t i = 0; i < sp.n_stuck && w->stuck_cb; i++)

@@ -9,11 +9,20 @@
 
 #define INBUF_INITIAL 4096
 
-static void close_fds(int *fds, size_t n)
+/* The fds the buffer drops: close(2), or the owner's closer. */
+static void close_fd(const mtt_proto_inbuf *b, int fd)
+{
+        if (b->close_fd)
+                b->close_fd(b->close_ctx, fd);
+        else
+                close(fd);
+}
+
+static void close_fds(const mtt_proto_inbuf *b, const int *fds, size_t n)
 {
         for (size_t i = 0; i < n; i++)
                 if (fds[i] >= 0)
-                        close(fds[i]);
+                        close_fd(b, fds[i]);
 }
 
 void mtt_proto_inbuf_init(mtt_proto_inbuf *b, size_t max_frame)
@@ -27,7 +36,7 @@ void mtt_proto_inbuf_free(mtt_proto_inbuf *b)
         if (!b)
                 return;
         for (size_t i = 0; i < b->n_sets; i++)
-                close_fds(b->sets[i].fds, b->sets[i].n);
+                close_fds(b, b->sets[i].fds, b->sets[i].n);
         free(b->data);
         memset(b, 0, sizeof(*b));
 }
@@ -46,7 +55,7 @@ static void drop_consumed(mtt_proto_inbuf *b)
         for (size_t i = 0; i < b->n_sets; i++) {
                 mtt_proto_fdset *set = &b->sets[i];
                 if (set->claimed || set->end <= c) {
-                        close_fds(set->fds, set->n);
+                        close_fds(b, set->fds, set->n);
                         continue;
                 }
                 set->at = set->at > c ? set->at - c : 0;
@@ -94,7 +103,7 @@ static int attach_fds(mtt_proto_inbuf *b, size_t start, const int *fds, size_t n
         for (size_t i = start; !starts && i + 1 < b->len; i++)
                 starts = b->data[i] == '\0';
         if (!starts || n_fds > MTT_PROTO_MAX_FDS || b->n_sets == MTT_PROTO_MAX_FDSETS) {
-                close_fds((int *)fds, n_fds);
+                close_fds(b, fds, n_fds);
                 return -EPROTO;
         }
         mtt_proto_fdset *set = &b->sets[b->n_sets++];
@@ -111,7 +120,7 @@ int mtt_proto_inbuf_feed(mtt_proto_inbuf *b, const void *data, size_t len, const
         while (len > 0) {
                 int r = reserve(b, 1);
                 if (r < 0) {
-                        close_fds((int *)fds, n_fds);
+                        close_fds(b, fds, n_fds);
                         return r;
                 }
                 size_t n = b->cap - b->len < len ? b->cap - b->len : len;
@@ -156,18 +165,18 @@ long mtt_proto_inbuf_recv(mtt_proto_inbuf *b, int sockfd)
                         if (n_fds < MTT_PROTO_MAX_FDS)
                                 fds[n_fds++] = p[i];
                         else
-                                close(p[i]);
+                                close_fd(b, p[i]);
                 }
         }
         if (mh.msg_flags & MSG_CTRUNC) {
-                close_fds(fds, n_fds);
+                close_fds(b, fds, n_fds);
                 return -EPROTO;
         }
         size_t start = b->len;
         b->len += (size_t)n;
         if (n_fds > 0) {
                 if (n == 0) {
-                        close_fds(fds, n_fds);
+                        close_fds(b, fds, n_fds);
                         return -EPROTO;
                 }
                 r = attach_fds(b, start, fds, n_fds);

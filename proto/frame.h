@@ -32,6 +32,10 @@ typedef struct mtt_proto_inbuf {
         size_t max_frame;
         mtt_proto_fdset sets[MTT_PROTO_MAX_FDSETS];
         size_t n_sets;
+        /* How the fds it drops are closed (NULL: close(2)). A daemon hands them to a thread:
+         * closing a client's file may wait on the file system's server (a FUSE flush). */
+        void (*close_fd)(void *ctx, int fd);
+        void *close_ctx;
 } mtt_proto_inbuf;
 
 typedef struct mtt_proto_frame {

@@ -19,7 +19,8 @@
  * Exit status 77 where the machine cannot do it (no /dev/fuse, mount refused, the stall does
  * not happen): the tests skip. With $FUSEHANG_TRACE set, serve logs each request to stderr;
  * with $FUSEHANG_ANSWER_WRITES=N it answers the first N WRITEs (a report's header goes
- * through, its next rows stall). */
+ * through, its next rows stall); with $FUSEHANG_HOLD_FLUSH set it holds FLUSH too (every
+ * close of f waits). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -53,6 +54,7 @@ enum { MAX_WRITE = 128 * 1024, BUF_SIZE = MAX_WRITE + 4096 };
 
 static bool trace;
 static long answer_writes; /* WRITEs still to answer before holding them */
+static bool hold_flush;    /* FLUSH held too: every close of f waits */
 static uint64_t start_time;
 
 static void fill_attr(uint64_t node, struct fuse_attr *a)
@@ -195,6 +197,10 @@ static bool handle(int fd, const char *buf, size_t n)
                 return false;
         }
         case FUSE_FLUSH:
+                if (hold_flush)
+                        return false; /* held: a close of f waits */
+                reply(fd, h->unique, 0, NULL, 0);
+                return false;
         case FUSE_RELEASE:
         case FUSE_RELEASEDIR:
         case FUSE_ACCESS:
@@ -231,6 +237,7 @@ static int serve(const char *dir)
         trace = getenv("FUSEHANG_TRACE") != NULL;
         const char *answer = getenv("FUSEHANG_ANSWER_WRITES");
         answer_writes = answer ? strtol(answer, NULL, 10) : 0;
+        hold_flush = getenv("FUSEHANG_HOLD_FLUSH") != NULL;
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);

@@ -712,6 +712,41 @@ static void test_may_stall_follows_the_mount(void **state)
         assert_stops_within(10000);
 }
 
+/* An fd a call carries and nobody takes is closed off the loop: the close of a FUSE file
+ * waits for the server's answer to its FLUSH (an NFS file's for its dirty pages), which this
+ * server never gives; any user may send such an fd, of their own FUSE mount, with any call. */
+static void test_unclaimed_fd_closed_off_the_loop(void **state)
+{
+        skip_without_fuse();
+        assert_int_equal(harness_start(&H, NULL), 0);
+        T.started = true;
+        setenv("FUSEHANG_HOLD_FLUSH", "1", 1);
+        serve_or_skip();
+        unsetenv("FUSEHANG_HOLD_FLUSH");
+        char fpath[128];
+        snprintf(fpath, sizeof(fpath), "%s/f", T.mnt);
+        int ffd = keep(open(fpath, O_WRONLY | O_CLOEXEC));
+        assert_true(ffd >= 0);
+        /* A Sample with the file's fd: nobody takes it, and mttd closes it once the
+         * connection goes. */
+        int conn = harness_connect(&H);
+        assert_true(conn >= 0);
+        json_t *r = harness_call(conn, "io.mtt.Tracker.Sample", "{}", &ffd, 1);
+        assert_non_null(r);
+        json_decref(r);
+        close(conn);
+        for (int i = 0; i < 3; i++) {
+                double t0 = now_s();
+                json_t *p = call("io.mtt.Tracker.Sample", NULL);
+                if (!p)
+                        fail_msg("Sample %d: no answer after %.1f s (mttd closing the FUSE fd "
+                                 "on its loop?)",
+                                 i, now_s() - t0);
+                json_decref(p);
+                sleep_ms(100);
+        }
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -719,6 +754,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_held_mmap_lock, setup, teardown),
             cmocka_unit_test_setup_teardown(test_stalled_local_report, setup, teardown),
             cmocka_unit_test_setup_teardown(test_may_stall_follows_the_mount, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_unclaimed_fd_closed_off_the_loop, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,6 +135,24 @@ static void test_budget_cuts(void **state)
         mttd_forest_free(&f);
 }
 
+/* A children file longer than one read: every pid whole, none cut in two. */
+static void test_long_children_list(void **state)
+{
+        char *list = malloc(1000 * 8 + 1), *p = list;
+        for (int i = 0; i < 1000; i++)
+                p += sprintf(p, "%d ", 1000000 + i);
+        fake(7, 1, 4, list);
+        free(list);
+        mttd_forest f;
+        mttd_forest_init(&f, 0, proc, 5000);
+        mttd_tree_root root = {.pid = 7, .pidfd = -1};
+        mttd_forest_full(&f, &root, 1);
+        /* 7 and its 1000 children (gone: not in the fake), no pid made of a cut one. */
+        assert_int_equal(f.n, 1001);
+        assert_int_equal(root.processes, 1);
+        mttd_forest_free(&f);
+}
+
 /* Another user's forest: these files are root's, so their Pss is not read; RSS counts. */
 static void test_other_users_processes_give_rss(void **state)
 {
@@ -207,6 +225,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_trees_inside_trees, setup, teardown),
             cmocka_unit_test_setup_teardown(test_fast_read_moves_pss_by_rss, setup, teardown),
             cmocka_unit_test_setup_teardown(test_budget_cuts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_long_children_list, setup, teardown),
             cmocka_unit_test_setup_teardown(test_other_users_processes_give_rss, setup, teardown),
             cmocka_unit_test(test_live_tree_is_summed),
         };
