@@ -544,6 +544,28 @@ static void write_deferred(mttd_tracker *t, uid_t uid, uint64_t now_us)
         }
 }
 
+/* Syncs go in jobs of one file system each (the first few; the rest share the last): a
+ * sync of a disk that no longer answers holds up that disk's reports, whose syncs would wait
+ * on it all the same, never another file system's. */
+#define SYNC_JOBS 8
+typedef struct sync_jobs {
+        mttd_write_job *job[SYNC_JOBS];
+        dev_t dev[SYNC_JOBS];
+        size_t n;
+} sync_jobs;
+
+static mttd_write_job **sync_job_of(sync_jobs *sj, dev_t dev)
+{
+        for (size_t i = 0; i < sj->n; i++)
+                if (sj->dev[i] == dev)
+                        return &sj->job[i];
+        if (sj->n == SYNC_JOBS)
+                return &sj->job[SYNC_JOBS - 1];
+        sj->dev[sj->n] = dev;
+        sj->job[sj->n] = NULL;
+        return &sj->job[sj->n++];
+}
+
 /* Every flush interval, what running sessions have buffered goes to the writer: the reports
  * whose fds cannot stall in a few shared jobs, their syncs in jobs apart (a slow sync must not
  * hold up the next rows), the others in jobs of their own. Rows reach their file at most one
@@ -555,7 +577,8 @@ static void write_due(mttd_tracker *t, uint64_t now_us)
         t->next_batch_us = now_us + t->cfg->flush_delay_us;
         mttd_writer_poke(t->writer);
         mttd_writer_poke(t->stalls);
-        mttd_write_job *writes = NULL, *syncs = NULL;
+        mttd_write_job *writes = NULL;
+        sync_jobs syncs = {.n = 0};
         for (mttd_session *s = t->head; s; s = s->next) {
                 if (s->state != MTTD_RUNNING) {
                         /* Its last write went when it ended, unless its user's share of
@@ -578,13 +601,14 @@ static void write_due(mttd_tracker *t, uint64_t now_us)
                 }
                 if (sync && s->state == MTTD_RUNNING) {
                         mttd_session_take_sync(s, now_us, &item);
-                        add_shared(t, &syncs, &item, now_us);
+                        add_shared(t, sync_job_of(&syncs, s->dev), &item, now_us);
                 }
         }
         if (writes)
                 submit_batch(t, writes, now_us);
-        if (syncs)
-                submit_batch(t, syncs, now_us);
+        for (size_t i = 0; i < syncs.n; i++)
+                if (syncs.job[i])
+                        submit_batch(t, syncs.job[i], now_us);
 }
 
 /* The last writes of ended sessions, the local ones in shared jobs (one syncfs per file

@@ -646,6 +646,70 @@ static void test_stalled_local_report(void **state)
         assert_stops_within(STOP_BOUND_MS);
 }
 
+/* A sync that does not come back holds only its own file system's reports: with the FUSE file
+ * counted as local again, F's writes are answered but its fdatasync never is, and X's sync (on
+ * the test directory's file system) must not wait behind it in a shared job, or X's Close
+ * would wait for ever. */
+static void test_stalled_sync(void **state)
+{
+        skip_without_fuse();
+        const char *const args[] = {"--stop-timeout-s",
+                                    STOP_TIMEOUT_S,
+                                    "--sync-interval-s",
+                                    "1",
+                                    "--meminfo",
+                                    T.meminfo,
+                                    NULL};
+        setenv("MTTD_TEST_LOCAL_FS", "fuse", 1);
+        int started = harness_start(&H, args);
+        unsetenv("MTTD_TEST_LOCAL_FS");
+        assert_int_equal(started, 0);
+        T.started = true;
+        setenv("FUSEHANG_ANSWER_WRITES", "1000000", 1);
+        serve_or_skip();
+        unsetenv("FUSEHANG_ANSWER_WRITES");
+
+        char fpath[128];
+        snprintf(fpath, sizeof(fpath), "%s/f", T.mnt);
+        int ffd = keep(open(fpath, O_WRONLY | O_CLOEXEC));
+        assert_true(ffd >= 0);
+        mtt_options o = {.socket_path = H.socket, .label = "sync-f", .timeout_ms = 10000};
+        mtt_session *f, *x;
+        assert_int_equal(mtt_open_fd(ffd, &o, &f), 0);
+        char xpath[256];
+        harness_path(&H, "x.csv", xpath, sizeof(xpath));
+        o.label = "x";
+        assert_int_equal(mtt_open(xpath, &o, &x), 0);
+
+        /* Rows in both (the machine moves), until a writer thread of mttd waits in F's sync. */
+        bool held = false;
+        long long step = 0;
+        for (double until = now_s() + 10; !held && now_s() < until; sleep_ms(50)) {
+                step++;
+                assert_int_equal(harness_write_meminfo(T.meminfo, 1000 * 1024 + (step % 2) * 65536),
+                                 0);
+                held = strstr(describe_threads(H.pid), "request_wait_answer") != NULL;
+        }
+        if (!held)
+                fail_msg("no sync of F was held within 10 s: %s", describe_threads(H.pid));
+        /* Past the next sync interval, X's own sync has gone (or waits behind F's). */
+        for (double until = now_s() + 1.5; now_s() < until; sleep_ms(50)) {
+                step++;
+                assert_int_equal(harness_write_meminfo(T.meminfo, 1000 * 1024 + (step % 2) * 65536),
+                                 0);
+        }
+        double t0 = now_s();
+        int rc = mtt_close(x, MTT_COMPLETED);
+        double took = now_s() - t0;
+        if (rc != 0)
+                fail_msg("Close of X: %s after %.1f s (its sync waits behind F's?)", strerror(-rc),
+                         took);
+        print_message("Close of X: %.2f s\n", took);
+        assert_completed_report(xpath);
+        (void)f; /* F's Close would wait for its sync: the stop ends it */
+        assert_stops_within(STOP_BOUND_MS);
+}
+
 /* Whether a report may stall is known per mount, not per device number: a FUSE mount that
  * gets the number of an unmounted tmpfs (anonymous device numbers are reused) is still one
  * that stalls. */
@@ -755,6 +819,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_stalled_local_report, setup, teardown),
             cmocka_unit_test_setup_teardown(test_may_stall_follows_the_mount, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unclaimed_fd_closed_off_the_loop, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_stalled_sync, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
