@@ -379,6 +379,13 @@ static void sleep_ms(long ms)
 
 static int hold(const char *file)
 {
+        /* Everything mapped so far stays resident: on a busy machine a page of code evicted
+         * and faulted in again later would queue for the lock behind the writer, and this
+         * process would hang before it says its pid. (Before f is mapped: its page must
+         * fault, and never be locked in.) */
+        touch_stack();
+        if (mlockall(MCL_CURRENT) < 0)
+                perror("fusehang: mlockall (going on)");
         int fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 fprintf(stderr, "fusehang: %s: %s\n", file, strerror(errno));

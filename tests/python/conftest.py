@@ -2,6 +2,7 @@
 another on a fake /proc/meminfo for the system scope's values, and the package under test
 from client/python (not an installed copy)."""
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,13 +21,25 @@ def _start_mttd(directory, *args):
     sock = str(directory / "sock")
     log = open(directory / "mttd.log", "w")
     proc = subprocess.Popen([binary, "--socket", sock, *args], stdout=log, stderr=log)
+    # The socket's file exists from bind() on; it answers once mttd listens.
     for _ in range(500):
-        if os.path.exists(sock):
+        if os.path.exists(sock) and _accepts(sock):
             break
         if proc.poll() is not None:
             pytest.fail("mttd exited at start: see {}".format(directory / "mttd.log"))
         time.sleep(0.01)
     return proc, log, sock
+
+
+def _accepts(sock):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def _stop_mttd(proc, log):
