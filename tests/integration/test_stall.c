@@ -368,7 +368,7 @@ static pid_t hold_or_skip(void)
         int out;
         T.holder = spawn("hold", file, SIGKILL, &out);
         assert_true(T.holder > 0);
-        const char *pid = read_line(out, 15000, line, sizeof(line));
+        const char *pid = read_line(out, 60000, line, sizeof(line)); /* a busy machine is slow */
         close(out);
         if (!pid)
                 fusehang_failed(&T.holder, "hold");
