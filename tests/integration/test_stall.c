@@ -564,6 +564,33 @@ static void test_held_mmap_lock(void **state)
         assert_stops_within(STOP_BOUND_MS);
 }
 
+/* mttd on the fake meminfo with FUSE counted as local (MTTD_TEST_LOCAL_FS=fuse: its reports
+ * join shared write jobs), extra options, and fusehang answering its first answer_writes
+ * WRITEs. */
+static void start_fuse_as_local(const char *extra_opt, const char *extra_val,
+                                const char *answer_writes)
+{
+        skip_without_fuse();
+        const char *const args[] = {"--stop-timeout-s", STOP_TIMEOUT_S, "--meminfo", T.meminfo,
+                                    extra_opt,          extra_val,      NULL};
+        setenv("MTTD_TEST_LOCAL_FS", "fuse", 1);
+        int started = harness_start(&H, args);
+        unsetenv("MTTD_TEST_LOCAL_FS");
+        assert_int_equal(started, 0);
+        T.started = true;
+        setenv("FUSEHANG_ANSWER_WRITES", answer_writes, 1);
+        serve_or_skip();
+        unsetenv("FUSEHANG_ANSWER_WRITES");
+}
+
+/* The machine moves (the fake meminfo, by 64 MiB up or down): every report has rows at
+ * every flush. */
+static void move_machine(long long *step)
+{
+        ++*step;
+        assert_int_equal(harness_write_meminfo(T.meminfo, 1000 * 1024 + (*step % 2) * 65536), 0);
+}
+
 /* One report that stalls (its writes never return) does not hold the writes of the other
  * reports it shares jobs with: with MTTD_TEST_LOCAL_FS=fuse, mttd counts the FUSE file as
  * local, a file that cannot stall, whose writes it batches with the others'. Its first write
@@ -572,19 +599,9 @@ static void test_held_mmap_lock(void **state)
  * all the same. */
 static void test_stalled_local_report(void **state)
 {
-        skip_without_fuse();
-        /* The machine is a fake meminfo the test moves at every step: both reports have
-         * rows at every flush, so they share its job. */
-        const char *const args[] = {"--stop-timeout-s", STOP_TIMEOUT_S, "--meminfo", T.meminfo,
-                                    NULL};
-        setenv("MTTD_TEST_LOCAL_FS", "fuse", 1);
-        int started = harness_start(&H, args);
-        unsetenv("MTTD_TEST_LOCAL_FS");
-        assert_int_equal(started, 0);
-        T.started = true;
-        setenv("FUSEHANG_ANSWER_WRITES", "1", 1);
-        serve_or_skip();
-        unsetenv("FUSEHANG_ANSWER_WRITES");
+        /* The machine moves at every step: both reports have rows at every flush, so they
+         * share its job. */
+        start_fuse_as_local(NULL, NULL, "1");
 
         /* F writes into the FUSE file: its first write (the header) goes through, the next
          * never returns. */
@@ -622,9 +639,7 @@ static void test_stalled_local_report(void **state)
         bool moved = false;
         long long step = 0;
         for (double until = now_s() + 10; !moved && now_s() < until; sleep_ms(50)) {
-                step++;
-                assert_int_equal(harness_write_meminfo(T.meminfo, 1000 * 1024 + (step % 2) * 65536),
-                                 0);
+                move_machine(&step);
                 s = status_of(fid);
                 moved = json_is_true(json_object_get(s, "may_stall"));
                 json_decref(s);
@@ -652,22 +667,7 @@ static void test_stalled_local_report(void **state)
  * would wait for ever. */
 static void test_stalled_sync(void **state)
 {
-        skip_without_fuse();
-        const char *const args[] = {"--stop-timeout-s",
-                                    STOP_TIMEOUT_S,
-                                    "--sync-interval-s",
-                                    "1",
-                                    "--meminfo",
-                                    T.meminfo,
-                                    NULL};
-        setenv("MTTD_TEST_LOCAL_FS", "fuse", 1);
-        int started = harness_start(&H, args);
-        unsetenv("MTTD_TEST_LOCAL_FS");
-        assert_int_equal(started, 0);
-        T.started = true;
-        setenv("FUSEHANG_ANSWER_WRITES", "1000000", 1);
-        serve_or_skip();
-        unsetenv("FUSEHANG_ANSWER_WRITES");
+        start_fuse_as_local("--sync-interval-s", "1", "1000000");
 
         char fpath[128];
         snprintf(fpath, sizeof(fpath), "%s/f", T.mnt);
@@ -686,18 +686,14 @@ static void test_stalled_sync(void **state)
         bool held = false;
         long long step = 0;
         for (double until = now_s() + 10; !held && now_s() < until; sleep_ms(50)) {
-                step++;
-                assert_int_equal(harness_write_meminfo(T.meminfo, 1000 * 1024 + (step % 2) * 65536),
-                                 0);
+                move_machine(&step);
                 held = strstr(describe_threads(H.pid), "request_wait_answer") != NULL;
         }
         if (!held)
                 fail_msg("no sync of F was held within 10 s: %s", describe_threads(H.pid));
         /* Past the next sync interval, X's own sync has gone (or waits behind F's). */
         for (double until = now_s() + 1.5; now_s() < until; sleep_ms(50)) {
-                step++;
-                assert_int_equal(harness_write_meminfo(T.meminfo, 1000 * 1024 + (step % 2) * 65536),
-                                 0);
+                move_machine(&step);
         }
         double t0 = now_s();
         int rc = mtt_close(x, MTT_COMPLETED);
