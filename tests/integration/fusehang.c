@@ -436,11 +436,15 @@ static int hold(const char *file)
                 kill(child, SIGKILL);
                 return EXIT_CANNOT;
         }
-        /* From here on, no malloc and no stdio: a heap that grows queues for the lock. The
-         * writer must wait (D: a killable sleep on the lock), and not be done. */
+        /* From here on, no malloc and no stdio: a heap that grows queues for the lock. Nor a
+         * first write to a page since the fork: that copy-on-write fault would queue too, so
+         * the stack this frame and its callees use is written once more now. The writer must
+         * wait (D: a killable sleep on the lock), and not be done. */
+        char path[64];
+        memset(path, 0, sizeof(path));
+        touch_stack();
         if (write(go[1], "g", 1) != 1)
                 return 1;
-        char path[64];
         stable = 0;
         for (int i = 0; i < 500 && stable < 20 && !atomic_load(&writer_done); i++) {
                 sleep_ms(10);
