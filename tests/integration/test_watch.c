@@ -3,9 +3,11 @@
  * does not read is dropped, not waited for. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,13 +23,30 @@
 #include "proto/connection.h"
 #include "proto/interface.h"
 
+#define MIB 1024LL /* kB */
+
 static harness H;
+/* The machine's memory is a fake meminfo: the rows the test asserts are the levels it writes,
+ * not whatever the live machine does meanwhile. */
+static char meminfo[] = "/tmp/mtt-watch-meminfo-XXXXXX";
 
 static int start(void **state)
 {
+        int fd = mkstemp(meminfo);
+        if (fd < 0)
+                return -1;
+        close(fd);
+        if (harness_write_meminfo(meminfo, 1000 * MIB) < 0)
+                return -1;
         /* A small output buffer: a watcher that does not read is dropped sooner. */
-        static const char *const args[] = {"--max-output-kb", "16", NULL};
+        const char *args[] = {"--max-output-kb", "16", "--meminfo", meminfo, NULL};
         return harness_start(&H, args);
+}
+
+static int stop(void **state)
+{
+        unlink(meminfo);
+        return 0;
 }
 
 /* Sends Watch with "more" (id < 0: every session) and returns its first reply. */
@@ -39,20 +58,6 @@ static void watch(mtt_proto_conn *c, long long id, mtt_proto_reply *first)
         assert_int_equal(mtt_proto_conn_send(c, msg, NULL, 0), 0);
         json_decref(msg);
         assert_int_equal(mtt_proto_conn_recv(c, 5000, first), 0);
-}
-
-/* Memory that moves, so the session makes rows beyond its first. */
-static void churn(void)
-{
-        for (int i = 0; i < 4; i++) {
-                size_t n = 48u << 20;
-                volatile char *p = malloc(n); /* volatile: the pages are really touched */
-                for (size_t off = 0; off < n; off += 4096)
-                        p[off] = 1;
-                usleep(30000);
-                free((char *)p);
-                usleep(30000);
-        }
 }
 
 static char *row_text(const json_t *params)
@@ -94,15 +99,35 @@ static void test_rows_equal_the_report(void **state)
         assert_string_equal(json_string_value(json_object_get(session, "state")), "running");
         mtt_proto_reply_done(&r);
 
-        churn();
-        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
-
+        /* Four new levels, each waited for on the watcher: the session makes rows beyond its
+         * first however slow the machine is. */
         char *seen[4096];
         size_t n_seen = 0;
-        for (;;) {
+        bool ended = false;
+        for (int level = 1; level <= 4; level++) {
+                long long extra_mib = 100 * level;
+                assert_int_equal(harness_write_meminfo(meminfo, (1000 + extra_mib) * MIB), 0);
+                bool reached = false;
+                while (!reached) {
+                        assert_int_equal(mtt_proto_conn_recv(&w, 5000, &r), 0);
+                        assert_null(r.error);
+                        assert_true(r.continues);
+                        json_t *p = r.parameters;
+                        assert_int_equal(json_integer_value(json_object_get(p, "id")), id);
+                        assert_true(n_seen < 4096);
+                        seen[n_seen++] = row_text(p);
+                        double gib = json_number_value(json_object_get(p, "ram"));
+                        reached = fabs(gib - extra_mib / 1024.0) < 0.001;
+                        mtt_proto_reply_done(&r);
+                }
+        }
+        assert_int_equal(harness_write_meminfo(meminfo, 1000 * MIB), 0);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        while (!ended) {
                 assert_int_equal(mtt_proto_conn_recv(&w, 5000, &r), 0);
                 assert_null(r.error);
-                if (!r.continues)
+                ended = !r.continues;
+                if (ended)
                         break;
                 assert_int_equal(json_integer_value(json_object_get(r.parameters, "id")), id);
                 assert_true(n_seen < 4096);
@@ -278,5 +303,5 @@ int main(void)
             cmocka_unit_test(test_watch_every_session),
             cmocka_unit_test(test_watcher_that_never_reads),
         };
-        return harness_finish(&H, cmocka_run_group_tests(tests, start, NULL));
+        return harness_finish(&H, cmocka_run_group_tests(tests, start, stop));
 }
