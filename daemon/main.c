@@ -279,11 +279,11 @@ static void on_running(void *ctx, unsigned running)
         mttd_notify_running(&d->notify, running);
 }
 
-static void on_row(void *ctx, mttd_session *s, const char *line, size_t len)
+static void on_row(void *ctx, const mttd_session *s, uint64_t t_us, double ram_gib)
 {
         mttd *d = ctx;
         if (d->server)
-                mttd_server_row(d->server, s, line);
+                mttd_server_row(d->server, s, t_us, ram_gib);
 }
 
 static void on_drained(void *ctx)

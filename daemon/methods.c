@@ -11,6 +11,7 @@
 
 #include "mtt-version.h"
 #include "proto/interface.h"
+#include "peer.h"
 #include "target.h"
 
 #define MAX_LABEL 256
@@ -44,16 +45,11 @@ json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s, bool 
         return mtt_proto_reply_new(json_pack("{s:o}", "session", session_json(t, s)), continues);
 }
 
-json_t *mttd_methods_row_reply(const mttd_session *s, const char *line)
+json_t *mttd_methods_row_reply(const mttd_session *s, uint64_t t_us, double ram_gib)
 {
-        /* The numbers as the report has them: parsed back from the row's own text, they
-         * print the same digits again. */
-        char *comma;
-        double delta = strtod(line, &comma);
-        double ram = *comma == ',' ? strtod(comma + 1, NULL) : 0.0;
-        return mtt_proto_reply_new(
-            json_pack("{s:I, s:f, s:f}", "id", (json_int_t)s->id, "delta", delta, "ram", ram),
-            true);
+        return mtt_proto_reply_new(json_pack("{s:I, s:f, s:f}", "id", (json_int_t)s->id, "delta",
+                                             (double)t_us / 1e6, "ram", ram_gib),
+                                   true);
 }
 
 bool mttd_methods_may_see(const struct ucred *peer, const mttd_session *s)
@@ -211,10 +207,22 @@ static json_t *open_session(mttd_request *req, int *deferred)
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
             .peak_min_kb = cfg->peak_min_kb,
         };
+        /* The client process, whose pidfd explains an end without Close: one for the
+         * sessions that run at the same time on this connection; a new one, with the OOM
+         * counts of now, once none runs. */
+        if (!*req->client || req->owner->running == 0) {
+                mttd_peer_unref(*req->client);
+                *req->client = mttd_peer_new(req->conn_fd, req->peer->pid);
+        }
+        const mttd_opener by = {
+            .uid = req->peer->uid,
+            .pid = req->peer->pid,
+            .owner = req->owner,
+            .peer = *req->client,
+        };
         mttd_session *s;
-        int r = mttd_tracker_open(req->tracker, &sp, fd, &kind, pidfd, req->peer, req->conn_fd,
-                                  req->conn, &s);
-        bool wait = r > 0;
+        bool written;
+        int r = mttd_tracker_open(req->tracker, &sp, fd, &kind, pidfd, &by, &s, &written);
         if (r == -EUSERS)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
                                            json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));
@@ -227,7 +235,7 @@ static json_t *open_session(mttd_request *req, int *deferred)
                                            json_pack("{s:s}", "reason", strerror(-r)));
         mtt_proto_frame_take_fd(req->frame, (size_t)p.fd); /* the session has it now */
         /* The reply waits until the report has its header, so the caller finds it there. */
-        if (wait && !req->call->oneway) {
+        if (!written && !req->call->oneway) {
                 req->waiting_on = s;
                 req->waiting_open = true;
                 *deferred = 1;
@@ -268,7 +276,9 @@ static json_t *close_session(mttd_request *req, int *deferred)
         if (!s)
                 return err;
         /* The reply waits until the report is synced, so the caller may read it at once. */
-        if (mttd_tracker_close(req->tracker, s, outcome, p.cause) > 0 && !req->call->oneway) {
+        bool told;
+        mttd_tracker_close(req->tracker, s, outcome, p.cause, &told);
+        if (!told && !req->call->oneway) {
                 req->waiting_on = s;
                 *deferred = 1;
                 return NULL;
@@ -282,7 +292,7 @@ static json_t *list_sessions(mttd_request *req, int *deferred)
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
                 return varlink_invalid(bad);
         json_t *a = json_array();
-        for (mttd_session *s = mttd_tracker_first(req->tracker); s && a; s = s->next)
+        for (mttd_session *s = mttd_tracker_first(req->tracker); s && a; s = mttd_table_next(s))
                 if (may_see(req, s))
                         json_array_append_new(a, session_json(req->tracker, s));
         return mtt_proto_reply_new(json_pack("{s:o}", "sessions", a), false);
@@ -351,8 +361,9 @@ static json_t *watch(mttd_request *req, int *deferred)
                 return mtt_proto_error_new(MTT_PROTO_ERROR_EXPECTED_MORE, NULL);
         if (p.id == -1) {
                 json_t *a = json_array();
-                for (mttd_session *s = mttd_tracker_first(req->tracker); s && a; s = s->next)
-                        if (s->state == MTTD_RUNNING && may_see(req, s))
+                for (mttd_session *s = mttd_tracker_first(req->tracker); s && a;
+                     s = mttd_table_next(s))
+                        if (mttd_session_running(s) && may_see(req, s))
                                 json_array_append_new(a, session_json(req->tracker, s));
                 req->watch = true;
                 return mtt_proto_reply_new(json_pack("{s:o}", "sessions", a), true);
@@ -361,7 +372,8 @@ static json_t *watch(mttd_request *req, int *deferred)
         mttd_session *s = owned_session(req, p.id, &err);
         if (!s)
                 return err;
-        if (s->announced) /* nothing more will come: the whole story in one reply */
+        if (s->phase ==
+            MTTD_PHASE_ANNOUNCED) /* nothing more will come: the whole story in one reply */
                 return mttd_methods_session_reply(req->tracker, s, false);
         req->watch = true;
         req->watch_session = s;

@@ -15,10 +15,11 @@ typedef struct mttd_request {
         const mtt_proto_call *call;
         mtt_proto_frame *frame; /* its fds; a method that keeps one takes it */
         const struct ucred *peer;
-        void *conn;               /* owner of the sessions it opens */
-        int conn_fd;              /* its socket, for the peer's pidfd (SO_PEERPIDFD) */
-        mttd_session *waiting_on; /* set when the reply must wait for this session: */
-        bool waiting_open;        /* ... its first write (Open), else its end (Close) */
+        mttd_owner *owner;         /* the connection: owner of the sessions it opens */
+        struct mttd_peer **client; /* ... its client process, made at its first Open */
+        int conn_fd;               /* its socket, for pidfds of its peer (SO_PEERPIDFD) */
+        mttd_session *waiting_on;  /* set when the reply must wait for this session: */
+        bool waiting_open;         /* ... its first write (Open), else its end (Close) */
         /* Set by a Watch that goes on: the connection follows watch_session, or every
          * session its peer may see when that is NULL. */
         bool watch;
@@ -32,7 +33,7 @@ int mttd_methods_dispatch(mttd_request *req, json_t **reply);
 /* The reply to a Close that waited, once its session is finished; with continues, a
  * Watch's message about the session. */
 json_t *mttd_methods_session_reply(mttd_tracker *t, const mttd_session *s, bool continues);
-/* A Watch's message for one row of s: line is the row's CSV text (NUL-terminated). */
-json_t *mttd_methods_row_reply(const mttd_session *s, const char *line);
+/* A Watch's message for one row of s: its delta in microseconds and its ram in GiB. */
+json_t *mttd_methods_row_reply(const mttd_session *s, uint64_t t_us, double ram_gib);
 /* Whether a peer may see (Status, Watch, List) or act on a session (SPEC 8). */
 bool mttd_methods_may_see(const struct ucred *peer, const mttd_session *s);

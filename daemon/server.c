@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -15,30 +17,35 @@
 #include "closer.h"
 #include "log.h"
 #include "methods.h"
+#include "peer.h"
 #include "proto/frame.h"
 #include "proto/interface.h"
 #include "proto/message.h"
 
 #define READS_PER_WAKEUP 16
 
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
 typedef struct mttd_conn {
-        struct mttd_conn *prev, *next;
+        LIST_ENTRY(mttd_conn) link; /* the server's connections */
         mttd_server *srv;
         int fd;
         ev_io io;
         struct ucred peer;
         mtt_proto_inbuf in;
         mtt_proto_outbuf out;
-        mttd_session *waiting_on;        /* a Close whose reply waits for this session's report */
-        bool waiting_open;               /* ... an Open whose reply waits for its first write */
-        ev_timer open_wait;              /* ... at most until that write is reported stalled */
-        bool watching;                   /* a Watch streams to it (handles no call until it ends) */
-        mttd_session *watched;           /* ... this session; NULL: every session it may see */
-        struct mttd_conn *wprev, *wnext; /* the server's list of watching connections */
-        bool hup_watched;                /* in the server's hangup set (while a reply waits) */
-        bool closing;                    /* close once the output is sent */
-        uint64_t last_call_us;           /* when it last sent anything */
-        bool dead;                       /* free at the end of the current callback */
+        mttd_session *waiting_on;    /* a Close whose reply waits for this session's report */
+        bool waiting_open;           /* ... an Open whose reply waits for its first write */
+        ev_timer open_wait;          /* ... at most until that write is reported stalled */
+        bool watching;               /* a Watch streams to it (handles no call until it ends) */
+        mttd_session *watched;       /* ... this session; NULL: every session it may see */
+        LIST_ENTRY(mttd_conn) wlink; /* the server's watching connections */
+        mttd_owner owner;            /* what the tracker counts of its sessions */
+        struct mttd_peer *client;    /* its client process, once it opened a session */
+        bool hup_watched;            /* in the server's hangup set (while a reply waits) */
+        bool closing;                /* close once the output is sent */
+        uint64_t last_call_us;       /* when it last sent anything */
+        bool dead;                   /* free at the end of the current callback */
 } mttd_conn;
 
 struct mttd_server {
@@ -52,9 +59,10 @@ struct mttd_server {
         int hup_fd;            /* an epoll set of connections whose reply waits: hangups only */
         mttd_closer *closer;   /* the fds calls carried and nobody took are closed there */
         ev_io hup_io;
-        mttd_conn *conns;
-        mttd_conn *watchers;
+        LIST_HEAD(, mttd_conn) conns;
+        LIST_HEAD(, mttd_conn) watchers;
         unsigned n_conns;
+        mttd_shares conns_per_uid;
         unsigned n_waiting; /* connections with a deferred reply */
         bool warned_full;   /* the connection limit was logged */
         bool warned_accept; /* running out of fds was logged */
@@ -65,10 +73,7 @@ static void watch_start(mttd_conn *c, mttd_session *s)
         mttd_server *srv = c->srv;
         c->watching = true;
         c->watched = s;
-        c->wnext = srv->watchers;
-        if (srv->watchers)
-                srv->watchers->wprev = c;
-        srv->watchers = c;
+        LIST_INSERT_HEAD(&srv->watchers, c, wlink);
         mttd_tracker_watch(srv->tracker, s, +1);
 }
 
@@ -78,13 +83,7 @@ static void watch_stop(mttd_conn *c)
         if (!c->watching)
                 return;
         mttd_tracker_watch(srv->tracker, c->watched, -1);
-        if (c->wprev)
-                c->wprev->wnext = c->wnext;
-        else
-                srv->watchers = c->wnext;
-        if (c->wnext)
-                c->wnext->wprev = c->wprev;
-        c->wprev = c->wnext = NULL;
+        LIST_REMOVE(c, wlink);
         c->watching = false;
         c->watched = NULL;
         c->last_call_us = mttd_now_us(); /* idle from now on, not from the Watch call */
@@ -111,18 +110,15 @@ static void conn_free(mttd_conn *c)
                 srv->n_waiting--;
         ev_timer_stop(srv->loop, &c->open_wait);
         watch_stop(c); /* first: the hangup below may make rows for watchers */
-        mttd_tracker_hangup(srv->tracker, c);
+        mttd_tracker_hangup(srv->tracker, &c->owner);
+        mttd_peer_unref(c->client);
         ev_io_stop(srv->loop, &c->io);
         close(c->fd);
         mtt_proto_inbuf_free(&c->in);
         mtt_proto_outbuf_free(&c->out);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                srv->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(c, link);
         srv->n_conns--;
+        mttd_shares_remove(&srv->conns_per_uid, c->peer.uid);
         free(c);
 }
 
@@ -164,7 +160,8 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
             .call = &call,
             .frame = f,
             .peer = &c->peer,
-            .conn = c,
+            .owner = &c->owner,
+            .client = &c->client,
             .conn_fd = c->fd,
         };
         json_t *reply = NULL;
@@ -286,9 +283,10 @@ static bool watches(const mttd_conn *c, const mttd_session *s)
 
 static bool anyone_watches(const mttd_server *srv, const mttd_session *s)
 {
-        for (const mttd_conn *c = srv->watchers; c; c = c->wnext)
-                if (watches(c, s))
-                        return true;
+        const mttd_conn *c;
+        LIST_FOREACH(c, &srv->watchers, wlink)
+        if (watches(c, s))
+                return true;
         return false;
 }
 
@@ -297,7 +295,9 @@ static bool anyone_watches(const mttd_server *srv, const mttd_session *s)
  * dropped once its buffer is full. */
 static void tell_watchers(mttd_server *srv, const mttd_session *s, json_t *msg)
 {
-        for (mttd_conn *c = srv->watchers; c; c = c->wnext) {
+        mttd_conn *c;
+        LIST_FOREACH(c, &srv->watchers, wlink)
+        {
                 if (!watches(c, s))
                         continue;
                 conn_put(c, msg);
@@ -312,10 +312,10 @@ void mttd_server_session_opened(mttd_server *srv, mttd_session *s)
                 tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
 }
 
-void mttd_server_row(mttd_server *srv, mttd_session *s, const char *line)
+void mttd_server_row(mttd_server *srv, const mttd_session *s, uint64_t t_us, double ram_gib)
 {
         if (anyone_watches(srv, s))
-                tell_watchers(srv, s, mttd_methods_row_reply(s, line));
+                tell_watchers(srv, s, mttd_methods_row_reply(s, t_us, ram_gib));
 }
 
 /* The reply that waited: the session as it is now. */
@@ -343,7 +343,7 @@ static void on_open_wait(struct ev_loop *loop, ev_timer *w, int revents)
 /* An Open waits on its own connection, the session's owner: no search. */
 void mttd_server_session_written(mttd_server *srv, mttd_session *s)
 {
-        mttd_conn *c = s->owner;
+        mttd_conn *c = s->owner ? container_of(s->owner, mttd_conn, owner) : NULL;
         if (!c || c->waiting_on != s || !c->waiting_open)
                 return;
         answer(c);
@@ -354,15 +354,18 @@ void mttd_server_session_written(mttd_server *srv, mttd_session *s)
  * its end to those who watch it: for a Watch of s alone that is the stream's last reply. */
 void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
 {
-        for (mttd_conn *c = srv->conns; c && srv->n_waiting > 0; c = c->next) {
+        mttd_conn *c, *next;
+        LIST_FOREACH(c, &srv->conns, link)
+        {
+                if (srv->n_waiting == 0)
+                        break;
                 if (c->waiting_on != s)
                         continue;
                 answer(c);
                 ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
         }
-        mttd_conn *next;
-        for (mttd_conn *c = srv->watchers; c; c = next) {
-                next = c->wnext;
+        for (c = LIST_FIRST(&srv->watchers); c; c = next) {
+                next = LIST_NEXT(c, wlink);
                 if (c->watched == s) {
                         conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
                         watch_stop(c);
@@ -371,14 +374,6 @@ void mttd_server_session_finished(mttd_server *srv, mttd_session *s)
         }
         if (anyone_watches(srv, s)) /* those who watch every session */
                 tell_watchers(srv, s, mttd_methods_session_reply(srv->tracker, s, true));
-}
-
-static unsigned conns_of_uid(const mttd_server *srv, uid_t uid)
-{
-        unsigned n = 0;
-        for (const mttd_conn *c = srv->conns; c; c = c->next)
-                n += c->peer.uid == uid;
-        return n;
 }
 
 static void refuse(int fd, unsigned limit, const char *scope)
@@ -423,7 +418,10 @@ static void accept_one(mttd_server *srv)
                 return;
         }
         bool all = srv->n_conns >= srv->cfg->max_connections;
-        if (all || conns_of_uid(srv, c->peer.uid) >= srv->cfg->max_connections_per_uid) {
+        if (all ||
+            mttd_shares_in_flight(&srv->conns_per_uid, c->peer.uid) >=
+                srv->cfg->max_connections_per_uid ||
+            mttd_shares_add(&srv->conns_per_uid, c->peer.uid) < 0) {
                 /* One user's many connections must not lock out the others: refuse with the
                  * reason (read as the reply to its first call), log once. */
                 unsigned limit =
@@ -450,10 +448,7 @@ static void accept_one(mttd_server *srv)
         ev_io_init(&c->io, on_conn_io, fd, EV_READ);
         c->io.data = c;
         ev_io_start(srv->loop, &c->io);
-        c->next = srv->conns;
-        if (srv->conns)
-                srv->conns->prev = c;
-        srv->conns = c;
+        LIST_INSERT_HEAD(&srv->conns, c, link);
         srv->n_conns++;
 }
 
@@ -470,17 +465,16 @@ static void on_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
         mttd_server *srv = w->data;
         uint64_t now = mttd_now_us();
-        mttd_conn *next;
-        for (mttd_conn *c = srv->conns; c; c = next) {
-                next = c->next;
+        mttd_conn *c, *next;
+        for (c = LIST_FIRST(&srv->conns); c; c = next) {
+                next = LIST_NEXT(c, link);
                 if (c->waiting_on || c->watching ||
-                    now - c->last_call_us < srv->cfg->idle_timeout_us ||
-                    mttd_tracker_owns_running(srv->tracker, c))
+                    now - c->last_call_us < srv->cfg->idle_timeout_us || c->owner.running > 0)
                         continue;
                 mttd_log(LOG_DEBUG, "closing an idle connection of pid %d", (int)c->peer.pid);
                 conn_free(c);
         }
-        if (!srv->conns)
+        if (LIST_EMPTY(&srv->conns))
                 ev_timer_stop(loop, w);
 }
 
@@ -562,8 +556,9 @@ void mttd_server_free(mttd_server *srv)
         if (!srv)
                 return;
         mttd_server_stop_accepting(srv);
-        while (srv->conns)
-                conn_free(srv->conns);
+        while (!LIST_EMPTY(&srv->conns))
+                conn_free(LIST_FIRST(&srv->conns));
+        mttd_shares_free(&srv->conns_per_uid);
         ev_io_stop(srv->loop, &srv->hup_io);
         close(srv->hup_fd);
         mttd_closer_free(srv->closer);

@@ -21,7 +21,7 @@ void mttd_server_stop_accepting(mttd_server *srv);
 void mttd_server_session_finished(mttd_server *srv, mttd_session *s);
 void mttd_server_session_written(mttd_server *srv, mttd_session *s);
 void mttd_server_session_opened(mttd_server *srv, mttd_session *s);
-void mttd_server_row(mttd_server *srv, mttd_session *s, const char *line);
+void mttd_server_row(mttd_server *srv, const mttd_session *s, uint64_t t_us, double ram_gib);
 
 /* Binds and listens on a UNIX socket path, creating its directory and replacing a stale
  * socket file (never a live one). Returns the fd or -errno; *what says which step failed. */

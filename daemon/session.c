@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,13 @@ const char *mttd_state_name(mttd_state s)
 {
         static const char *const names[] = {"running", "completed", "failed", "crashed", "error"};
         return names[s];
+}
+
+const char *mttd_phase_name(mttd_phase p)
+{
+        static const char *const names[] = {"starting", "running", "closing",
+                                            "ended",    "closed",  "announced"};
+        return names[p];
 }
 
 static int append(mttd_session *s, const char *text, size_t len, uint64_t now_us)
@@ -49,8 +57,9 @@ static void on_row(void *ctx, uint64_t t_us, int64_t kb)
         /* Out of memory loses this row only; the next append tries again. */
         if (append(s, row, n, s->t0_us + t_us) == 0)
                 s->n_rows++;
-        if (s->watch)
-                s->watch->fn(s->watch->ctx, s, row, n);
+        if (s->watch) /* the number as the row prints it: six decimals, rounded to even */
+                s->watch->fn(s->watch->ctx, s, t_us,
+                             nearbyint(mttd_session_gib(s, kb) * 1e6) / 1e6);
 }
 
 static void track_value(mttd_session *s, int64_t kb)
@@ -76,6 +85,7 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->scope = p->scope;
         s->tracked_pid = p->pid;
         s->uid = uid;
+        s->phase = MTTD_PHASE_STARTING;
         s->state = MTTD_RUNNING;
         s->t0_us = now_us;
         s->last_sync_us = now_us;
@@ -96,13 +106,66 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         return 0;
 }
 
-void mttd_session_begin(mttd_session *s)
+void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value)
 {
+        if (s->phase != MTTD_PHASE_STARTING)
+                return;
+        if (own_value) {
+                s->last_kb = s->peak_kb = kb;
+                if (s->calibrate)
+                        s->baseline_kb = (double)kb;
+        }
         mttd_schedule sched = s->rows.schedule;
         int64_t peak_min_kb = s->rows.peak_min_kb;
+        s->phase = MTTD_PHASE_RUNNING;
         mttd_rows_start(&s->rows, &sched, s->last_kb, on_row, s);
         mttd_rows_set_peak_min(&s->rows, peak_min_kb);
-        s->begun = true;
+}
+
+void mttd_session_closing(mttd_session *s, uint64_t now_us, mttd_state outcome, const char *cause)
+{
+        if (s->phase != MTTD_PHASE_RUNNING)
+                return;
+        s->phase = MTTD_PHASE_CLOSING;
+        s->end_outcome = outcome;
+        free(s->end_cause);
+        s->end_cause = cause ? strdup(cause) : NULL;
+        s->end_requested_us = now_us;
+}
+
+bool mttd_session_wait(mttd_session *s, unsigned what)
+{
+        if (s->waits & what)
+                return false;
+        s->waits |= what;
+        return true;
+}
+
+bool mttd_session_unwait(mttd_session *s, unsigned what)
+{
+        if (!(s->waits & what))
+                return false;
+        s->waits &= ~what;
+        return true;
+}
+
+void mttd_session_cause(mttd_session *s, const char *cause)
+{
+        if (!s->cause_awaited)
+                return;
+        s->cause_awaited = false;
+        if (cause) {
+                free(s->cause);
+                s->cause = strdup(cause);
+        }
+}
+
+bool mttd_session_announce(mttd_session *s)
+{
+        if (s->phase != MTTD_PHASE_CLOSED || s->cause_awaited)
+                return false;
+        s->phase = MTTD_PHASE_ANNOUNCED;
+        return true;
 }
 
 void mttd_session_overlap(mttd_session *s, const mttd_session *other)
@@ -136,33 +199,32 @@ void mttd_session_free(mttd_session *s)
 
 void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb)
 {
-        if (s->state != MTTD_RUNNING)
+        if (!mttd_session_making_rows(s))
                 return;
         track_value(s, kb);
         mttd_rows_feed(&s->rows, now_us - s->t0_us, kb);
 }
 
-bool mttd_session_text_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us)
+bool mttd_session_text_due(const mttd_session *s)
 {
-        return !s->writing && s->fd >= 0 && s->state == MTTD_RUNNING && s->text_len > 0 &&
-               (now_us - s->oldest_text_us >= delay_us || s->text_len >= 32768);
+        return !s->writing && s->fd >= 0 && mttd_session_running(s) && s->text_len > 0;
 }
 
 bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync_interval_us)
 {
-        return !s->syncing && s->fd >= 0 && s->state == MTTD_RUNNING &&
+        return !s->syncing && s->fd >= 0 && mttd_session_running(s) &&
                s->writes_done > s->synced_writes && now_us - s->last_sync_us >= sync_interval_us;
 }
 
 bool mttd_session_last_due(const mttd_session *s)
 {
-        return s->state != MTTD_RUNNING && s->fd >= 0 && !s->writing && !s->syncing;
+        return !mttd_session_running(s) && s->fd >= 0 && !s->writing && !s->syncing;
 }
 
 void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
                              mttd_write_item *item)
 {
-        bool last = s->state != MTTD_RUNNING;
+        bool last = !mttd_session_running(s);
         *item = (mttd_write_item){
             .fd = s->fd,
             .data = s->text,
@@ -193,10 +255,13 @@ void mttd_session_take_sync(mttd_session *s, uint64_t now_us, mttd_write_item *i
 }
 
 int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
-                     const char *cause)
+                     const char *cause, bool awaits_cause)
 {
-        if (s->state != MTTD_RUNNING)
+        if (!mttd_session_running(s))
                 return -EALREADY;
+        mttd_session_begin(s, kb, s->source != NULL);
+        s->phase = MTTD_PHASE_ENDED;
+        s->cause_awaited = awaits_cause;
         track_value(s, kb);
         mttd_rows_finish(&s->rows, now_us - s->t0_us, kb);
         if (state == MTTD_COMPLETED)
@@ -210,12 +275,13 @@ int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state st
         return 0;
 }
 
-bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint64_t now_us,
-                             bool *again)
+mttd_write_result mttd_session_write_done(mttd_session *s, const mttd_write_item *item,
+                                          uint64_t now_us)
 {
         /* A sync of its own (no bytes, no close) covers the writes done before it started. */
         bool sync_only = item->len == 0 && item->sync && !item->close_fd;
-        *again = false;
+        mttd_write_result r = {.first = !s->first_written};
+        s->first_written = true;
         if (sync_only)
                 s->syncing = false;
         else
@@ -233,21 +299,39 @@ bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint6
                 mttd_session_fail(s, item->error, now_us);
         }
         if (item->close_fd) {
-                s->finished = true;
-                return true;
+                s->phase = MTTD_PHASE_CLOSED;
+                r.finished = true;
+                return r;
         }
         /* Ended (or broken): its last write, which closes the fd, comes once nothing else
          * is in flight. */
-        *again = mttd_session_last_due(s);
-        return false;
+        r.again = mttd_session_last_due(s);
+        return r;
+}
+
+void mttd_session_write_lost(mttd_session *s, const mttd_write_item *item, int err, uint64_t now_us)
+{
+        if (item->len == 0 && item->sync && !item->close_fd)
+                s->syncing = false;
+        else
+                s->writing = false;
+        if (item->close_fd)
+                close(item->fd);
+        if (mttd_session_finished(s))
+                return;
+        if (s->writing || s->syncing)
+                mttd_session_fail(s, err, now_us);
+        else
+                mttd_session_abandon(s, err, now_us);
 }
 
 void mttd_session_fail(mttd_session *s, int err, uint64_t now_us)
 {
-        if (s->write_error)
+        if (s->write_error || mttd_session_finished(s))
                 return;
         s->write_error = err;
         s->state = MTTD_ERROR;
+        s->phase = MTTD_PHASE_ENDED;
         if (!s->end_us)
                 s->end_us = now_us;
         free(s->text);
@@ -264,14 +348,14 @@ void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)
         s->state = MTTD_ERROR;
         if (!s->end_us)
                 s->end_us = now_us;
-        s->finished = true;
+        s->phase = MTTD_PHASE_CLOSED;
 }
 
 json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
 {
         uint64_t now_us = v->now_us, stall_after_us = v->stall_after_us;
         uint64_t end = s->end_us ? s->end_us : now_us;
-        bool running = s->state == MTTD_RUNNING;
+        bool running = mttd_session_running(s);
         /* A running session of the system scope is not given every sample: the latest is
          * the tracker's. Another scope's latest is the value the session was last given. */
         bool system_now = running && s->scope == MTTD_SCOPE_SYSTEM;

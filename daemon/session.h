@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "rows.h"
@@ -35,21 +36,49 @@ typedef struct mttd_session_params {
 struct mttd_session;
 /* Where the rows of a watched session go besides its report. */
 typedef struct mttd_row_hook {
-        void (*fn)(void *ctx, struct mttd_session *s, const char *line, size_t len);
+        /* The row's numbers: its delta in microseconds, its ram in GiB as the report has it
+         * (rounded to its six decimals). */
+        void (*fn)(void *ctx, const struct mttd_session *s, uint64_t t_us, double ram_gib);
         void *ctx;
 } mttd_row_hook;
 
 #define MTTD_OVERLAP_LABELS 8
 
+/* A session's life, in order; each step is taken in this module alone (the others ask).
+ * STARTING -> RUNNING -> (CLOSING ->) ENDED -> CLOSED -> ANNOUNCED; a session whose report
+ * cannot be written at all goes from any of the first three to CLOSED at once. */
+typedef enum mttd_phase {
+        MTTD_PHASE_STARTING,  /* open; its process tree's first value is not in: no rows yet */
+        MTTD_PHASE_RUNNING,   /* making rows */
+        MTTD_PHASE_CLOSING,   /* Closed: ends once its process tree is read after the Close */
+        MTTD_PHASE_ENDED,     /* ended (or its report broke): the last write is to go or out */
+        MTTD_PHASE_CLOSED,    /* the last write is back, the fd closed */
+        MTTD_PHASE_ANNOUNCED, /* its end was told (log, Close replies, watchers) */
+} mttd_phase;
+
+const char *mttd_phase_name(mttd_phase p);
+
+/* Reads of its process tree a running session waits for (bits of mttd_session.waits). */
+enum {
+        MTTD_WAIT_VALUE = 1, /* the first value: its rows start with it */
+        MTTD_WAIT_ROW = 2,   /* a read made for its due row */
+        MTTD_WAIT_END = 4,   /* a read made after its Close */
+};
+
+/* Its user's share of the writer threads, for a report that may stall. */
+typedef enum mttd_share { MTTD_SHARE_NONE, MTTD_SHARE_WAITING, MTTD_SHARE_HELD } mttd_share;
+
 typedef struct mttd_session {
-        struct mttd_session *prev, *next; /* the tracker's list, oldest first */
+        TAILQ_ENTRY(mttd_session) link; /* the session table's, oldest first */
         uint64_t id;
         char *label;
         pid_t pid;
         uid_t uid;
-        mttd_state state;
+        mttd_phase phase;
+        mttd_state state;   /* what List and Status say: running until it ended */
         mttd_state outcome; /* what the session's end said it was; MTTD_RUNNING until then */
         char *cause;        /* why it ended, when known */
+        bool cause_awaited; /* ended by a hangup: its cause is being found, the end not told */
         int write_error;    /* errno of a failed write, 0 if none */
 
         uint64_t started_wall_us;
@@ -61,57 +90,92 @@ typedef struct mttd_session {
         uint64_t n_rows;
         uint64_t samples_at_open, samples_at_end; /* mttd's sample count then */
         int64_t last_kb, peak_kb;                 /* as of the last sample it was given */
-        size_t hot; /* its place in the tracker's hot array while running */
+        size_t hot; /* its place in the tick's hot array while running */
 
-        int fd;     /* the client's report fd, -1 once handed to the last job */
-        char *text; /* report text not yet handed to a writer */
+        /* Its report: text not yet handed to a writer, and the writes that carry it. */
+        int fd; /* the client's report fd, -1 once handed to the last write */
+        char *text;
         size_t text_len, text_cap;
         uint64_t oldest_text_us; /* when the oldest unwritten row was made */
         uint64_t last_sync_us;
         uint64_t writes_done, synced_writes; /* writes back, and how many a sync covered */
+        bool writing;                        /* a write item is with the writer */
         bool syncing;                        /* a sync of its own is with the writer */
+        uint64_t write_since_us;             /* ... since then */
+        bool first_written;                  /* its first write (the header) is back */
         bool may_stall;                      /* its fd may block: never share a write job */
         bool regular;                        /* its fd is a regular file */
         dev_t dev;                           /* the file system of its fd */
-        bool writing;                        /* a write item is with the writer */
-        uint64_t write_since_us;             /* ... since then */
-        bool first_written;                  /* its first write (the header) is back */
-        bool begun;                          /* its rows have started (the row at 0) */
-        bool finished;                       /* the last write is done: the fd is closed */
-        bool announced;     /* ... and its end was told (log, Close replies, watchers) */
-        bool share_counted; /* its write in flight counts against its user's share */
-        bool deferred;      /* its write waits for its user's share (may_stall only) */
+        mttd_share share;
 
-        void *owner;                /* the connection whose lifetime is the session's heartbeat */
+        struct mttd_owner *owner;   /* the connection whose lifetime is the session's heartbeat */
         unsigned watchers;          /* connections that watch this session alone */
         const mttd_row_hook *watch; /* set while anyone watches it */
         struct mttd_peer *peer;     /* its client process, while an end without Close may come */
         mttd_source *source;        /* while running: what it measures; NULL for the system */
         mttd_scope scope;
         pid_t tracked_pid; /* process and cgroup scopes */
+        unsigned waits;    /* MTTD_WAIT_* */
         /* Interference: sessions that ran at the same time, how many of them were other
          * users', and the first few labels of its own user's. */
         unsigned overlaps, overlaps_other_users, n_overlapped;
         char *overlapped[MTTD_OVERLAP_LABELS];
-        bool row_waits_read;    /* its row is due: made once its tree is read for it */
-        bool end_requested;     /* Closed: ends once its tree is read after the Close */
-        mttd_state end_outcome; /* ... with what the Close said */
+        mttd_state end_outcome; /* CLOSING: what the Close said */
         char *end_cause;
         uint64_t end_requested_us;
-        bool cause_pending;  /* ended by a hangup: its cause is being found */
-        bool finish_pending; /* ... and its report is done: announce it once the cause is in */
 } mttd_session;
 
-/* Creates a running session whose report starts with the header. Takes fd on success. */
+/* Creates a session whose report starts with the header, STARTING. Takes fd on success. */
 int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t uid, int fd,
                      uint64_t now_us, int64_t kb, double baseline_kb, mttd_session **out);
-/* Makes the row at delta 0 (after a watcher, if any, heard of the session). */
-void mttd_session_begin(mttd_session *s);
 void mttd_session_free(mttd_session *s);
 
+/* STARTING -> RUNNING: the row at delta 0 with kb (after a watcher, if any, heard of the
+ * session). For a source of its own, kb is also its baseline when calibrated (a process
+ * tree's first value, which it waited for). */
+void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value);
+/* RUNNING -> CLOSING: a Close said how it ended; it ends once its tree is read again. */
+void mttd_session_closing(mttd_session *s, uint64_t now_us, mttd_state outcome, const char *cause);
+/* STARTING, RUNNING or CLOSING -> ENDED: last row and the ending for the state (a session
+ * still STARTING begins first, with kb). -EALREADY if it ended. awaits_cause: its cause
+ * comes later (a hangup); the end is not told until it does (mttd_session_cause). */
+int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
+                     const char *cause, bool awaits_cause);
+/* The report is broken (err, a positive errno): -> ENDED in error, its buffered text is
+ * dropped; its fd is closed by its last write, when nothing else is in flight. */
+void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
+/* The report cannot be written at all (err, a positive errno): its fd is closed here and
+ * it goes to CLOSED at once. */
+void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);
+/* The cause of a hangup is known (NULL: no more waiting for it, what is known stands). */
+void mttd_session_cause(mttd_session *s, const char *cause);
+/* CLOSED -> ANNOUNCED, when its cause is not awaited. Returns whether it moved. */
+bool mttd_session_announce(mttd_session *s);
+
+static inline bool mttd_session_running(const mttd_session *s)
+{
+        return s->phase <= MTTD_PHASE_CLOSING;
+}
+/* Its rows have started (the row at 0) and it still makes them. */
+static inline bool mttd_session_making_rows(const mttd_session *s)
+{
+        return s->phase == MTTD_PHASE_RUNNING || s->phase == MTTD_PHASE_CLOSING;
+}
+/* Its last write is back: the fd is closed. */
+static inline bool mttd_session_finished(const mttd_session *s)
+{
+        return s->phase >= MTTD_PHASE_CLOSED;
+}
+
+/* It starts waiting for a read of its process tree (one of MTTD_WAIT_*); false if it
+ * waited already. */
+bool mttd_session_wait(mttd_session *s, unsigned what);
+/* ... stops waiting; false if it did not wait. */
+bool mttd_session_unwait(mttd_session *s, unsigned what);
+
 void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb);
-/* Whether buffered rows are due for a write: older than delay_us, or a lot of them. */
-bool mttd_session_text_due(const mttd_session *s, uint64_t now_us, uint64_t delay_us);
+/* Whether buffered rows are due for a write: any, or a lot of them when batched. */
+bool mttd_session_text_due(const mttd_session *s);
 /* Whether a sync is due: writes since the last sync, and the interval passed. */
 bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync_interval_us);
 /* Whether an ended session's last write (sync and close) can go: nothing else in flight. */
@@ -121,20 +185,21 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
                              mttd_write_item *item);
 /* A sync on its own, apart from the writes, so a slow sync never holds up the next rows. */
 void mttd_session_take_sync(mttd_session *s, uint64_t now_us, mttd_write_item *item);
-/* An item of this session came back. Returns true when the session is finished; sets
- * *again when another write is due at once (its last one). */
-bool mttd_session_write_done(mttd_session *s, const mttd_write_item *item, uint64_t now_us,
-                             bool *again);
-/* Ends a running session: last row and the ending for the state. -EALREADY if it ended. */
-int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
-                     const char *cause);
 
-/* The report is broken (err, a positive errno): the session ends in error, its buffered
- * text is dropped; its fd is closed by its last write, when nothing else is in flight. */
-void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
-/* The report cannot be written at all (err, a positive errno): close the fd here, end in
- * error, finished. */
-void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);
+/* What a write item that came back means for its session. */
+typedef struct mttd_write_result {
+        bool first;    /* its first write: the report has its header */
+        bool finished; /* it was the last write: ENDED -> CLOSED */
+        bool again;    /* its last write is due at once */
+} mttd_write_result;
+/* An item of this session never reached a writer (err, a positive errno): its fd is closed
+ * if the item held it, and the session ends in error, CLOSED unless another item of it is
+ * still in flight (that one's return closes it). */
+void mttd_session_write_lost(mttd_session *s, const mttd_write_item *item, int err,
+                             uint64_t now_us);
+/* An item of this session came back. */
+mttd_write_result mttd_session_write_done(mttd_session *s, const mttd_write_item *item,
+                                          uint64_t now_us);
 
 double mttd_session_gib(const mttd_session *s, int64_t kb);
 /* Another session ran at the same time as s. */

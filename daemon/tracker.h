@@ -1,30 +1,40 @@
-/* The tracker: the one meminfo reader, the tick that samples it and fans the sample out to
- * every running session, the baseline ring, the sessions (running and recently ended) and
- * the writer pool. Sockets stay outside: connections are opaque owner/waiter pointers. */
+/* The tracker: the sessions' lives. Open, Close, a client's hangup and the cause found for
+ * it, watchers and shutdown, on top of the session table (table.h), the tick that samples
+ * and fans out (tick.h) and the write scheduling (flush.h). Sockets stay outside: a session's
+ * connection is an opaque owner and its client process a peer object (peer.h). */
 #pragma once
 
 #include <ev.h>
 #include <stdbool.h>
-#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "fdkind.h"
 #include "meminfo.h"
 #include "session.h"
+#include "table.h"
+#include "tick.h"
 
 typedef struct mttd_tracker mttd_tracker;
+typedef mttd_tick_stats mttd_tracker_stats;
 
-/* What one read of meminfo buys: samples taken, rows they became, session feeds they served. */
-typedef struct mttd_tracker_stats {
-        uint64_t samples;
-        uint64_t rows_written;
-        uint64_t sessions_served;
-} mttd_tracker_stats;
+/* A connection as the tracker sees it: what it counts of the connection's sessions. */
+typedef struct mttd_owner {
+        unsigned running; /* its sessions that run: while any does, it is not idle */
+} mttd_owner;
+
+/* Who opens a session. */
+typedef struct mttd_opener {
+        uid_t uid;
+        pid_t pid;
+        mttd_owner *owner;      /* its connection: the session's heartbeat */
+        struct mttd_peer *peer; /* its client process (a reference is taken), or NULL */
+} mttd_opener;
 
 /* What the tracker tells its owner. */
 typedef struct mttd_tracker_hooks {
         /* A session is finished: its report is written, synced and closed (or failed for
-         * good). */
+         * good), and its end is told from now on (ANNOUNCED). */
         void (*finished)(void *ctx, mttd_session *s);
         /* Shutdown is complete: every report is flushed, or the wait timed out. */
         void (*drained)(void *ctx);
@@ -35,7 +45,7 @@ typedef struct mttd_tracker_hooks {
         void (*written)(void *ctx, mttd_session *s);
         /* The number of running sessions changed (may be NULL). */
         void (*running)(void *ctx, unsigned running);
-        /* A watched session made a row: its CSV line, as it goes into the report. */
+        /* A watched session made a row. */
         mttd_row_hook row;
         void *ctx;
 } mttd_tracker_hooks;
@@ -44,23 +54,22 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
                      mttd_tracker **out);
 void mttd_tracker_free(mttd_tracker *t);
 
-/* Opens a session writing to fd (of kind; taken on success) for the peer at the other end
- * of peer_sock (-1 if none); a process or cgroup scope measures the process of pidfd (whose
- * pid is p->pid; taken, also on failure; -1 for the system scope). Returns 1 while its first
- * write is in flight (the written callback tells when it is back, or the finished one if
- * the session ends first), 0 when it is done already; -EUSERS when a limit is hit, -EIO
- * when meminfo cannot be read, -ESRCH or -ENOENT when the scope's process or cgroup is not
- * there. */
+/* Opens a session writing to fd (of kind; taken on success) for by; a process or cgroup
+ * scope measures the process of pidfd (whose pid is p->pid; taken, also on failure; -1 for
+ * the system scope). *written tells whether its first write is back already; when not, the
+ * written hook tells when it is (or the finished one, if the session ends first). 0, or
+ * -EUSERS when a limit is hit, -ESHUTDOWN while mttd stops, -EIO when meminfo cannot be
+ * read, -ESRCH or -ENOENT when the scope's process or cgroup is not there, -ENOMEM. */
 int mttd_tracker_open(mttd_tracker *t, const mttd_session_params *p, int fd,
-                      const mttd_fd_kind *kind, int pidfd, const struct ucred *peer, int peer_sock,
-                      void *owner, mttd_session **out);
-/* Ends a running session. Returns 1 while its end is not yet told (the report synced, and
- * after a hangup its cause known: the finished callback tells when), 0 when it was. */
-int mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause);
-/* Whether a connection is the heartbeat of a running session. */
-bool mttd_tracker_owns_running(const mttd_tracker *t, const void *owner);
+                      const mttd_fd_kind *kind, int pidfd, const mttd_opener *by,
+                      mttd_session **out, bool *written);
+/* Ends a running session as its Close says. *told: its end is told already (ANNOUNCED);
+ * when not, the finished hook tells when (the report synced, and after a hangup its cause
+ * known). */
+void mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, const char *cause,
+                        bool *told);
 /* A connection went away: its running sessions crashed. */
-void mttd_tracker_hangup(mttd_tracker *t, void *owner);
+void mttd_tracker_hangup(mttd_tracker *t, mttd_owner *owner);
 /* Someone starts (+1) or stops (-1) watching s, or every session when s is NULL: the rows
  * of watched sessions go to the row hook. */
 void mttd_tracker_watch(mttd_tracker *t, mttd_session *s, int delta);
@@ -68,7 +77,7 @@ void mttd_tracker_watch(mttd_tracker *t, mttd_session *s, int delta);
 void mttd_tracker_shutdown(mttd_tracker *t);
 
 mttd_session *mttd_tracker_find(mttd_tracker *t, uint64_t id);
-/* Sessions oldest first; iterate with s->next. */
+/* Sessions oldest first; iterate with mttd_table_next. */
 mttd_session *mttd_tracker_first(mttd_tracker *t);
 unsigned mttd_tracker_running(const mttd_tracker *t);
 const mttd_config *mttd_tracker_config(const mttd_tracker *t);
