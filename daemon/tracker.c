@@ -679,7 +679,7 @@ static void refresh_oom_system(mttd_tracker *t, uint64_t now_us)
 {
         if (now_us - t->oom_system_us < 1000000)
                 return;
-        t->oom_system = mtt_proto_oom_system();
+        t->oom_system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
         t->oom_system_us = now_us;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client/lib/report.h"
+#include "common/procfs.h"
 #include "mtt/client.h"
 #include "mttctl.h"
 #include "proto/ending.h"
@@ -259,13 +260,13 @@ int mttctl_check(int argc, char **argv)
 
 /* Waits for the child and reaps it. Meanwhile the system's OOM kill count is read again each
  * second, so that an OOM kill long before the child's death is not taken for its cause. */
-static int wait_child(pid_t pid, mtt_proto_oom_counts *oom_before)
+static int wait_child(pid_t pid, mtt_procfs_oom_counts *oom_before)
 {
         int status;
         int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         struct pollfd p = {.fd = pidfd, .events = POLLIN};
         while (pidfd >= 0 && poll(&p, 1, 1000) <= 0)
-                oom_before->system = mtt_proto_oom_system();
+                oom_before->system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
         if (pidfd >= 0)
                 close(pidfd);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -479,9 +480,9 @@ int mttctl_run(int argc, char **argv)
         sigaddset(&block, SIGHUP);
         sigprocmask(SIG_BLOCK, &block, &old);
         /* The command runs in our memory cgroup: its count tells an OOM kill. */
-        mtt_proto_oom_counts oom_before;
-        mtt_proto_oom_counts_of(getpid(), &oom_before);
-        oom_before.system = mtt_proto_oom_system();
+        mtt_procfs_oom_counts oom_before;
+        mtt_procfs_oom_counts_of(MTT_PROCFS_ROOT, MTT_PROCFS_CGROUP_ROOT, getpid(), &oom_before);
+        oom_before.system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
         /* The session opens on the held child (its pid for the process and cgroup scopes)
          * before the command runs. */
         held_child child = {.pid = -1};
@@ -531,9 +532,9 @@ int mttctl_run(int argc, char **argv)
         } else {
                 code = 128 + WTERMSIG(status);
                 outcome = MTT_CRASHED;
-                mtt_proto_oom_counts oom_after;
-                mtt_proto_oom_counts_again(&oom_before, &oom_after);
-                mtt_proto_describe_exit(status, mtt_proto_oom_killed(&oom_before, &oom_after),
+                mtt_procfs_oom_counts oom_after;
+                mtt_procfs_oom_counts_again(MTT_PROCFS_ROOT, &oom_before, &oom_after);
+                mtt_proto_describe_exit(status, mtt_procfs_oom_killed(&oom_before, &oom_after),
                                         cause, sizeof(cause));
         }
         uint64_t id = mtt_session_id(session);
