@@ -43,7 +43,7 @@ typedef struct mtt_procfs_stat {
 int mtt_procfs_stat_parse(const char *text, mtt_procfs_stat *out);
 /* The wait status of pid while it is a zombie, from PROC/PID/stat, read by a process of
  * effective uid reader (the kernel shows 0 to anyone but the owner and root). Returns 0 with
- * *status; -EAGAIN: not yet (a zombie reader may not read, or one being reaped); -ESRCH: no
+ * *status; -EAGAIN: not yet (a zombie that reader may not read, or one being reaped); -ESRCH: no
  * zombie (reaped already, or the pid taken again). */
 int mtt_procfs_zombie_status(const char *proc, pid_t pid, uid_t reader, int *status);
 /* The real uid of pid, from PROC/PID/status. */
