@@ -5,12 +5,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "common/procfs.h"
 
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U /* Linux 5.8 */
@@ -36,39 +37,6 @@ static bool in_list(const char *type, const char *const *list, size_t n)
         return false;
 }
 
-/* The type of the file system of mount id, from /proc/self/mountinfo (a local read: statfs
- * would ask an NFS or FUSE server, and block with it). */
-static bool fs_type_of(uint64_t mnt_id, dev_t dev, char *type, size_t size)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return false;
-        char *line = NULL;
-        size_t cap = 0;
-        bool found = false, by_dev = false;
-        /* The mount itself; else (a mount of another namespace: mttd's own, under
-         * PrivateMounts=, has copies of the host's mounts with ids of their own) one of the
-         * same file system, found by its device number, which the copies share. */
-        while (!found && getline(&line, &cap, f) > 0) {
-                unsigned long long id;
-                unsigned maj, min;
-                char *sep = strstr(line, " - "), t[64];
-                if (!sep || sscanf(line, "%llu %*u %u:%u", &id, &maj, &min) != 3)
-                        continue;
-                if (id != mnt_id && (by_dev || makedev(maj, min) != dev))
-                        continue;
-                if (sscanf(sep + 3, "%63s", t) != 1 || strlen(t) >= size)
-                        continue;
-                strcpy(type, t);
-                found = id == mnt_id;
-                by_dev = true;
-        }
-        found = found || by_dev;
-        free(line);
-        fclose(f);
-        return found;
-}
-
 /* Answers for mounts seen before: mountinfo is read once per mount, not once per Open (it
  * is long on hosts with many mounts). A mount id, like a device number, is given again
  * after an unmount: the whole cache goes whenever the mount table changes, which a poll of
@@ -82,8 +50,10 @@ static int mounts_fd = -2;
 
 void mttd_fd_kind_init(void)
 {
-        if (mounts_fd == -2)
-                mounts_fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+        if (mounts_fd != -2)
+                return;
+        int fd = mtt_procfs_mounts_open(MTT_PROCFS_ROOT);
+        mounts_fd = fd >= 0 ? fd : -1; /* -2 (-ENOENT) is "not opened yet" */
 }
 
 void mttd_fd_kind_done(void)
@@ -114,7 +84,8 @@ static struct verdict judge(uint64_t mnt_id, dev_t dev)
 {
         struct verdict v = {.mnt_id = mnt_id, .may_stall = true, .used = true};
         char type[64];
-        if (!fs_type_of(mnt_id, dev, type, sizeof(type)))
+        /* From the mount table, a local read: statfs would ask an NFS or FUSE server. */
+        if (mtt_procfs_mount_type(MTT_PROCFS_ROOT, mnt_id, dev, type, sizeof(type)) < 0)
                 return v; /* a file system mttd cannot see: assume the worst, allow it */
         v.pseudo = in_list(type, pseudo, sizeof(pseudo) / sizeof(pseudo[0]));
         v.may_stall =

@@ -5,12 +5,10 @@
 #include <fcntl.h>
 #include <linux/types.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +16,7 @@
 
 #include "clock.h"
 #include "pidfd_info.h"
+#include "proto/ending.h"
 #include "target.h"
 
 /* After the process ended, how long its exit status may take to show (until its parent
@@ -29,7 +28,7 @@ struct mttd_peer {
         unsigned users;
         int pidfd;
         pid_t pid;
-        mtt_proto_oom_counts oom; /* the cgroup's at Open, the system's before the hangup */
+        mtt_procfs_oom_counts oom; /* the cgroup's at Open, the system's before the hangup */
         struct ev_loop *loop;
         ev_io exited;      /* the pidfd is readable once the process has ended */
         ev_timer deadline; /* still running / retry the exit status */
@@ -64,7 +63,7 @@ mttd_peer *mttd_peer_new(int sock, pid_t pid)
         p->pidfd = fd;
         p->pid = pid;
         p->users = 1;
-        mtt_proto_oom_counts_of(pid, &p->oom);
+        mtt_procfs_oom_counts_of(MTT_PROCFS_ROOT, MTT_PROCFS_CGROUP_ROOT, pid, &p->oom);
         return p;
 }
 
@@ -96,59 +95,31 @@ bool mttd_peer_probing(const mttd_peer *p)
         return p->loop != NULL;
 }
 
-typedef enum { STATUS_KNOWN, STATUS_NOT_YET, STATUS_LOST } status_answer;
-
-/* The exit status of a zombie, from /proc/PID/stat (field 52): known; not yet (a zombie we may
- * not read: the kernel shows 0 then, and PIDFD_GET_INFO answers once it is reaped; or one being
- * reaped, state X, whose status PIDFD_GET_INFO has a moment later); or lost (reaped already, on
- * a kernel without PIDFD_GET_INFO's exit status). */
-static status_answer zombie_status(const mttd_peer *p, int *status)
-{
-        char path[64], line[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return STATUS_LOST;
-        struct stat st;
-        bool mine = fstat(fileno(f), &st) == 0 && (geteuid() == 0 || st.st_uid == geteuid());
-        bool ok = fgets(line, sizeof(line), f) != NULL;
-        fclose(f);
-        char *rest = ok ? strrchr(line, ')') : NULL; /* the command may hold anything */
-        if (rest && rest[1] == ' ' && rest[2] == 'X')
-                return STATUS_NOT_YET;
-        if (!rest || rest[1] != ' ' || rest[2] != 'Z')
-                return STATUS_LOST; /* reaped, and the pid taken again */
-        if (!mine)
-                return STATUS_NOT_YET;
-        /* Fields from 3 (the state) on; exit_code is field 52. */
-        char *tok = rest + 2;
-        for (int field = 3; field < 52 && tok; field++) {
-                tok = strchr(tok, ' ');
-                if (tok)
-                        tok++;
-        }
-        return tok && sscanf(tok, "%d", status) == 1 ? STATUS_KNOWN : STATUS_LOST;
-}
-
 /* The exit status from PIDFD_GET_INFO, there once the process is reaped. The kernel writes
  * its answer's mask over the request's: each call asks afresh. */
-static bool reaped_status(const mttd_peer *p, int *status)
+static int reaped_status(const mttd_peer *p, int *status)
 {
         struct mttd_pidfd_info info = {.mask = MTTD_PIDFD_INFO_EXIT};
-        if (ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) < 0 || !(info.mask & MTTD_PIDFD_INFO_EXIT))
-                return false;
+        if (ioctl(p->pidfd, MTTD_PIDFD_GET_INFO, &info) < 0)
+                return -errno;
+        if (!(info.mask & MTTD_PIDFD_INFO_EXIT))
+                return -ENODATA;
         *status = info.exit_code;
-        return true;
+        return 0;
 }
 
-static status_answer exit_status(const mttd_peer *p, int *status)
+/* The exit status: 0, known; -EAGAIN, not yet (a zombie we may not read: the kernel shows 0
+ * then, and PIDFD_GET_INFO answers once it is reaped; or one being reaped, whose status
+ * PIDFD_GET_INFO has a moment later); -ESRCH, lost (reaped already, on a kernel without
+ * PIDFD_GET_INFO's exit status). */
+static int exit_status(const mttd_peer *p, int *status)
 {
-        if (reaped_status(p, status))
-                return STATUS_KNOWN;
-        status_answer a = zombie_status(p, status);
-        if (a == STATUS_LOST && reaped_status(p, status)) /* reaped in between */
-                return STATUS_KNOWN;
-        return a;
+        if (reaped_status(p, status) == 0)
+                return 0;
+        int r = mtt_procfs_zombie_status(MTT_PROCFS_ROOT, p->pid, geteuid(), status);
+        if (r == -ESRCH && reaped_status(p, status) == 0) /* reaped in between */
+                return 0;
+        return r == 0 || r == -EAGAIN ? r : -ESRCH;
 }
 
 static void answer(mttd_peer *p, const char *cause)
@@ -161,17 +132,17 @@ static void answer(mttd_peer *p, const char *cause)
 static void try_status(mttd_peer *p)
 {
         int status;
-        status_answer a = exit_status(p, &status);
-        if (a == STATUS_KNOWN) {
-                mtt_proto_oom_counts now;
-                mtt_proto_oom_counts_again(&p->oom, &now);
+        int r = exit_status(p, &status);
+        if (r == 0) {
+                mtt_procfs_oom_counts now;
+                mtt_procfs_oom_counts_again(MTT_PROCFS_ROOT, &p->oom, &now);
                 char cause[160];
-                mtt_proto_describe_exit(status, mtt_proto_oom_killed(&p->oom, &now), cause,
+                mtt_proto_describe_exit(status, mtt_procfs_oom_killed(&p->oom, &now), cause,
                                         sizeof(cause));
                 if (WIFEXITED(status))
                         strncat(cause, " without Close", sizeof(cause) - strlen(cause) - 1);
                 answer(p, cause);
-        } else if (a == STATUS_LOST || mttd_now_us() - p->ended_us >= EXIT_STATUS_WAIT_US) {
+        } else if (r == -ESRCH || mttd_now_us() - p->ended_us >= EXIT_STATUS_WAIT_US) {
                 answer(p, "the client exited without Close");
         } else {
                 ev_timer_set(&p->deadline, EXIT_STATUS_RETRY_S, 0.);

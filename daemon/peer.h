@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proto/ending.h"
+#include "common/procfs.h"
 
 typedef struct mttd_peer mttd_peer;
 /* The probe's answer; the peer may be freed in it. */
@@ -27,6 +27,7 @@ void mttd_peer_unref(mttd_peer *p);
 /* Whether a probe was started (sessions that share the peer start it once). */
 bool mttd_peer_probing(const mttd_peer *p);
 /* After a hangup: answers once the process has ended, or after wait_us if it still runs.
- * oom_system: the system's OOM kill count from shortly before the hangup. */
+ * oom_system: the system's OOM kill count from shortly before the hangup
+ * (mtt_procfs_oom_system). */
 void mttd_peer_probe(mttd_peer *p, struct ev_loop *loop, uint64_t wait_us, long long oom_system,
                      mttd_peer_done done, void *ctx);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/procfs.h"
 #include "target.h"
 
 typedef struct mttd_tree_member {
@@ -87,30 +88,23 @@ static int64_t rss_kb(const mttd_forest *f, member *m, bool keep)
         return resident * f->page_kb;
 }
 
-/* Pss in kB of a process of the forest's user, else -1 (its RSS counts then). The owner is
- * the /proc/PID directory's, the process's effective uid (root when it is not dumpable),
+/* Pss in kB of a process of the forest's user, else -errno (its RSS counts then). The owner
+ * is the /proc/PID directory's, the process's effective uid (root when it is not dumpable),
  * checked before smaps_rollup is opened: another user's process is never read this way, so
  * no other user can hold a forest's read with its memory map lock, root's forest included. */
 static int64_t pss_kb(const mttd_forest *f, pid_t pid)
 {
-        char path[96], buf[2048];
+        char path[96];
         struct stat st;
         snprintf(path, sizeof(path), "%s/%d", f->proc, (int)pid);
-        if (stat(path, &st) < 0 || st.st_uid != f->uid)
-                return -1;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (st.st_uid != f->uid)
+                return -EPERM;
         snprintf(path, sizeof(path), "%s/%d/smaps_rollup", f->proc, (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        int64_t kb = -1;
-        if (read_fd(fd, buf, sizeof(buf)) > 0) {
-                const char *pss = strstr(buf, "\nPss:");
-                long long v;
-                if (pss && sscanf(pss + 5, "%lld", &v) == 1)
-                        kb = v;
-        }
-        close(fd);
-        return kb;
+        long long kb;
+        int r = mtt_procfs_read_value(path, "Pss:", &kb);
+        return r < 0 ? r : kb;
 }
 
 static size_t hash_slot(const mttd_forest *f, pid_t pid)

@@ -31,7 +31,7 @@ typedef struct mttd_tree_root {
 struct mttd_tree_member;
 typedef struct mttd_forest {
         uid_t uid;        /* whose trees: other users' processes give RSS only */
-        const char *proc; /* "/proc", or a fake tree in tests */
+        const char *proc; /* MTT_PROCFS_ROOT, or a fake tree in tests */
         unsigned budget;  /* processes a full read reads at most */
         unsigned rotate;  /* which tree a full read starts with, so a cut moves around */
         struct mttd_tree_member *m;

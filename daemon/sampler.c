@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/procfs.h"
 #include "log.h"
 #include "pool.h"
 #include "proctree.h"
@@ -209,7 +210,7 @@ int mttd_sampler_add(mttd_sampler *s, mttd_source *src, uint64_t now_us)
                         return -ENOMEM;
                 g->sampler = s;
                 g->uid = src->uid;
-                mttd_forest_init(&g->forest, src->uid, "/proc", s->cfg->max_tree_processes);
+                mttd_forest_init(&g->forest, src->uid, MTT_PROCFS_ROOT, s->cfg->max_tree_processes);
                 g->next = s->groups;
                 if (s->groups)
                         s->groups->prev = g;

@@ -2,13 +2,12 @@
 #include "source.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "proto/ending.h"
+#include "common/procfs.h"
 #include "target.h"
 
 const char *mttd_scope_name(mttd_scope s)
@@ -24,25 +23,16 @@ int mttd_scope_of(const char *name, mttd_scope *out)
                         *out = (mttd_scope)s;
                         return 0;
                 }
-        return -1;
+        return -EINVAL;
 }
 
 /* A number file of the cgroup file system, in bytes. */
 static int read_bytes(const char *path, int64_t *out)
 {
-        char buf[64];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        int err = errno;
-        close(fd);
-        if (n <= 0)
-                return n < 0 ? -err : -EIO;
-        buf[n] = '\0';
         long long v;
-        if (sscanf(buf, "%lld", &v) != 1)
-                return -EIO;
+        int r = mtt_procfs_read_number(path, &v);
+        if (r < 0)
+                return r;
         *out = v;
         return 0;
 }
@@ -68,11 +58,13 @@ int mttd_source_new(mttd_scope scope, pid_t pid, int pidfd, uid_t uid, mttd_sour
         src->peak_kb = -1;
         src->read_tick = UINT64_MAX;
         if (scope == MTTD_SCOPE_CGROUP) {
-                char dir[4200], cg[4096];
+                char dir[4200];
                 bool v1;
-                int r = -ENOENT;
-                if (mtt_proto_cgroup_of(pid, cg, sizeof(cg), &v1)) {
-                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s%s", v1 ? "/memory" : "", cg);
+                int r = mtt_procfs_cgroup_dir(MTT_PROCFS_ROOT, MTT_PROCFS_CGROUP_ROOT, pid, dir,
+                                              sizeof(dir), &v1);
+                if (r < 0) {
+                        r = -ENOENT;
+                } else {
                         src->usage_file =
                             join(dir, v1 ? "memory.usage_in_bytes" : "memory.current");
                         src->peak_file =

@@ -12,7 +12,7 @@
 typedef enum mttd_scope { MTTD_SCOPE_SYSTEM, MTTD_SCOPE_PROCESS, MTTD_SCOPE_CGROUP } mttd_scope;
 
 const char *mttd_scope_name(mttd_scope s);
-/* -1 for an unknown name. */
+/* 0, or -EINVAL for an unknown name. */
 int mttd_scope_of(const char *name, mttd_scope *out);
 
 typedef struct mttd_source {

@@ -3,17 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/types.h>
 #include <poll.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/procfs.h"
 #include "pidfd_info.h"
 
 bool mttd_pidfd_ended(int pidfd)
@@ -23,8 +19,8 @@ bool mttd_pidfd_ended(int pidfd)
 }
 
 /* The pid and real uid of a pidfd's process: PIDFD_GET_INFO (Linux 6.13), else
- * /proc/self/fdinfo for the pid and /proc/PID/status for the uid, read while the process
- * is known alive before and after (a live process's pid is not reused). */
+ * the pidfd's fdinfo for the pid and the process's status for the uid, read while the
+ * process is known alive before and after (a live process's pid is not reused). */
 static int identify(int pidfd, pid_t *pid, uid_t *ruid)
 {
         struct mttd_pidfd_info info = {.mask = MTTD_PIDFD_INFO_CREDS};
@@ -33,31 +29,13 @@ static int identify(int pidfd, pid_t *pid, uid_t *ruid)
                 *ruid = info.ruid;
                 return mttd_pidfd_ended(pidfd) ? -ESRCH : 0;
         }
-        char path[64], *line = NULL;
-        size_t cap = 0;
-        long p = -1;
-        unsigned long u = ULONG_MAX;
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-        FILE *f = fopen(path, "re");
-        while (f && getline(&line, &cap, f) > 0)
-                if (sscanf(line, "Pid: %ld", &p) == 1)
-                        break;
-        if (f)
-                fclose(f);
-        if (p > 0) {
-                snprintf(path, sizeof(path), "/proc/%ld/status", p);
-                f = fopen(path, "re");
-                while (f && getline(&line, &cap, f) > 0)
-                        if (sscanf(line, "Uid: %lu", &u) == 1)
-                                break;
-                if (f)
-                        fclose(f);
-        }
-        free(line);
-        if (p <= 0 || u == ULONG_MAX || mttd_pidfd_ended(pidfd))
+        pid_t p;
+        uid_t u;
+        if (mtt_procfs_pidfd_pid(MTT_PROCFS_ROOT, pidfd, &p) < 0 ||
+            mtt_procfs_ruid_of(MTT_PROCFS_ROOT, p, &u) < 0 || mttd_pidfd_ended(pidfd))
                 return -ESRCH;
-        *pid = (pid_t)p;
-        *ruid = (uid_t)u;
+        *pid = p;
+        *ruid = u;
         return 0;
 }
 
@@ -74,19 +52,13 @@ static int peer_pidfd(int sock)
 /* Without pidfds (a kernel before 5.3, valgrind): the pid's owner from /proc alone. */
 static int take_without_pidfd(const struct ucred *peer, pid_t pid, pid_t *out_pid)
 {
-        char path[64], *line = NULL;
-        size_t cap = 0;
-        unsigned long u = ULONG_MAX;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        uid_t u;
+        int r = mtt_procfs_ruid_of(MTT_PROCFS_ROOT, pid, &u);
+        /* No status: no such process. One without a uid we can read names nobody a user
+         * may measure. */
+        if (r < 0 && r != -ENODATA && r != -EINVAL)
                 return -ESRCH;
-        while (getline(&line, &cap, f) > 0)
-                if (sscanf(line, "Uid: %lu", &u) == 1)
-                        break;
-        free(line);
-        fclose(f);
-        if (peer->uid != 0 && u != peer->uid)
+        if (peer->uid != 0 && (r < 0 || u != peer->uid))
                 return -EPERM;
         *out_pid = pid;
         return 0;

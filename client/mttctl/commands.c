@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client/lib/report.h"
+#include "common/procfs.h"
 #include "mtt/client.h"
 #include "mttctl.h"
 #include "proto/ending.h"
@@ -259,13 +260,13 @@ int mttctl_check(int argc, char **argv)
 
 /* Waits for the child and reaps it. Meanwhile the system's OOM kill count is read again each
  * second, so that an OOM kill long before the child's death is not taken for its cause. */
-static int wait_child(pid_t pid, mtt_proto_oom_counts *oom_before)
+static int wait_child(pid_t pid, mtt_procfs_oom_counts *oom_before)
 {
         int status;
         int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         struct pollfd p = {.fd = pidfd, .events = POLLIN};
         while (pidfd >= 0 && poll(&p, 1, 1000) <= 0)
-                oom_before->system = mtt_proto_oom_system();
+                oom_before->system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
         if (pidfd >= 0)
                 close(pidfd);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -393,7 +394,39 @@ static int release_child(held_child *c, bool go)
         return n == sizeof(exec_errno) ? exec_errno : 0;
 }
 
-int mttctl_run(int argc, char **argv)
+/* A run: what its command line asks, then what became of the command. */
+typedef struct run_job {
+        mtt_options mo;
+        const char *output;
+        char **cmd;
+        char label[257], out_buf[PATH_MAX]; /* the defaults, when not given */
+        mtt_procfs_oom_counts oom_before;   /* from before the command ran */
+        mtt_session *session;
+        pid_t pid;
+        int exec_errno; /* why the command could not run, or 0 */
+        int status;     /* its wait status */
+} run_job;
+
+/* How the command ended, in the session's words and as mttctl's exit code. */
+typedef struct run_end {
+        mtt_outcome outcome;
+        int code;
+        char cause[128];
+} run_end;
+
+static int parse_scope(const char *s, mtt_scope *out)
+{
+        static const char *const names[] = {"system", "process", "cgroup"};
+        for (int i = MTT_SCOPE_SYSTEM; i <= MTT_SCOPE_CGROUP; i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *out = (mtt_scope)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* run's command line into job. Returns 0, or -EINVAL once the usage error is printed. */
+static int run_options(int argc, char **argv, run_job *job)
 {
         enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX, OPT_SCOPE };
         static const struct option opts[] = {
@@ -405,72 +438,80 @@ int mttctl_run(int argc, char **argv)
             {"scope", required_argument, NULL, OPT_SCOPE},
             {0},
         };
-        mtt_options mo = {.socket_path = mttctl_socket};
-        const char *output = NULL;
+        mtt_options *mo = &job->mo;
         int c;
         while ((c = getopt_long(argc, argv, "+:o:l:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'o':
-                        output = optarg;
-                        break;
+                        job->output = optarg;
+                        continue;
                 case 'l':
-                        mo.label = optarg;
-                        break;
+                        mo->label = optarg;
+                        continue;
                 case OPT_NO_CALIBRATE:
-                        mo.calibrate = MTT_CALIBRATE_OFF;
-                        break;
+                        mo->calibrate = MTT_CALIBRATE_OFF;
+                        continue;
                 case OPT_MIN:
-                        if (!parse_uint(optarg, 60000000, &mo.min_interval_us))
-                                return mttctl_usage_error("run: bad --min-interval-us '%s'",
-                                                          optarg);
+                        if (parse_uint(optarg, 60000000, &mo->min_interval_us))
+                                continue;
+                        mttctl_usage_error("run: bad --min-interval-us '%s'", optarg);
                         break;
                 case OPT_MAX:
-                        if (!parse_uint(optarg, 86400, &mo.max_interval_s))
-                                return mttctl_usage_error("run: bad --max-interval-s '%s'", optarg);
+                        if (parse_uint(optarg, 86400, &mo->max_interval_s))
+                                continue;
+                        mttctl_usage_error("run: bad --max-interval-s '%s'", optarg);
                         break;
                 case OPT_SCOPE:
-                        if (strcmp(optarg, "system") == 0)
-                                mo.scope = MTT_SCOPE_SYSTEM;
-                        else if (strcmp(optarg, "process") == 0)
-                                mo.scope = MTT_SCOPE_PROCESS;
-                        else if (strcmp(optarg, "cgroup") == 0)
-                                mo.scope = MTT_SCOPE_CGROUP;
-                        else
-                                return mttctl_usage_error(
-                                    "run: --scope takes system, process or cgroup");
+                        if (parse_scope(optarg, &mo->scope) == 0)
+                                continue;
+                        mttctl_usage_error("run: --scope takes system, process or cgroup");
                         break;
                 case ':':
-                        return mttctl_usage_error("run: option '%s' needs an argument",
-                                                  argv[optind - 1]);
+                        mttctl_usage_error("run: option '%s' needs an argument", argv[optind - 1]);
+                        break;
                 default:
-                        return mttctl_usage_error("run: unknown option '%s'", argv[optind - 1]);
+                        mttctl_usage_error("run: unknown option '%s'", argv[optind - 1]);
+                        break;
                 }
+                return -EINVAL; /* every case that gets here printed why */
         }
-        if (optind >= argc)
-                return mttctl_usage_error("run: no command given (mttctl run [OPTION]... -- CMD "
-                                          "[ARG]...)");
-        char **cmd = argv + optind;
-        char label[257], out_buf[PATH_MAX];
-        if (!mo.label) {
-                default_label(label, sizeof(label), cmd);
-                mo.label = label;
+        if (optind >= argc) {
+                mttctl_usage_error("run: no command given (mttctl run [OPTION]... -- CMD "
+                                   "[ARG]...)");
+                return -EINVAL;
         }
-        if (!output) {
-                default_output(out_buf, sizeof(out_buf), cmd[0]);
-                output = out_buf;
+        job->cmd = argv + optind;
+        if (!mo->label) {
+                default_label(job->label, sizeof(job->label), job->cmd);
+                mo->label = job->label;
         }
+        if (!job->output) {
+                default_output(job->out_buf, sizeof(job->out_buf), job->cmd[0]);
+                job->output = job->out_buf;
+        }
+        return 0;
+}
 
-        /* Tell "no daemon" from "no report file" before touching the file. */
+/* Tells "no daemon" from "no report file" before the file is touched. Returns 0, or -errno
+ * once the error is printed. */
+static int daemon_reachable(const mtt_options *mo)
+{
         char path[PATH_MAX];
         mtt_proto_conn probe;
-        int r = mtt_socket_path(&mo, path, sizeof(path)) ? mtt_proto_conn_open(&probe, path)
-                                                         : -ENAMETOOLONG;
+        int r = mtt_socket_path(mo, path, sizeof(path)) ? mtt_proto_conn_open(&probe, path)
+                                                        : -ENAMETOOLONG;
         if (r < 0) {
                 mttctl_unreachable(path, r);
-                return MTTCTL_RUN_NO_TRACKING;
+                return r;
         }
         mtt_proto_conn_close(&probe);
+        return 0;
+}
 
+/* Forks the command held, opens the session on it, then lets it run, with the signals
+ * passed on to it. Returns 0, or -errno once the error is printed (no command ran). */
+static int start_tracked(run_job *job)
+{
         /* Like a shell running a foreground job: ^C and ^\ go to the child alone (the
          * terminal sends them to both), termination requests are passed on. */
         sigset_t block, old;
@@ -479,71 +520,91 @@ int mttctl_run(int argc, char **argv)
         sigaddset(&block, SIGHUP);
         sigprocmask(SIG_BLOCK, &block, &old);
         /* The command runs in our memory cgroup: its count tells an OOM kill. */
-        mtt_proto_oom_counts oom_before;
-        mtt_proto_oom_counts_of(getpid(), &oom_before);
-        oom_before.system = mtt_proto_oom_system();
+        mtt_procfs_oom_counts_of(MTT_PROCFS_ROOT, MTT_PROCFS_CGROUP_ROOT, getpid(),
+                                 &job->oom_before);
+        job->oom_before.system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
         /* The session opens on the held child (its pid for the process and cgroup scopes)
          * before the command runs. */
         held_child child = {.pid = -1};
-        r = spawn_held(cmd, &child);
+        int r = spawn_held(job->cmd, &child);
         if (r < 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 mttctl_error("cannot fork: %s", strerror(-r));
-                return MTTCTL_RUN_NO_TRACKING;
+                return r;
         }
-        if (mo.scope != MTT_SCOPE_SYSTEM)
-                mo.pid = child.pid;
-        mtt_session *session;
-        r = mtt_open(output, &mo, &session);
+        if (job->mo.scope != MTT_SCOPE_SYSTEM)
+                job->mo.pid = child.pid;
+        r = mtt_open(job->output, &job->mo, &job->session);
         if (r < 0) {
                 release_child(&child, false);
                 waitpid(child.pid, NULL, 0);
                 sigprocmask(SIG_SETMASK, &old, NULL);
-                mttctl_error("cannot start tracking into %s: %s", output, strerror(-r));
-                return MTTCTL_RUN_NO_TRACKING;
+                mttctl_error("cannot start tracking into %s: %s", job->output, strerror(-r));
+                return r;
         }
-        int exec_errno = release_child(&child, true);
-        pid_t pid = child.pid;
-        child_pid = pid;
+        job->exec_errno = release_child(&child, true);
+        job->pid = child.pid;
+        child_pid = job->pid;
         struct sigaction fwd = {.sa_handler = forward_signal}, ign = {.sa_handler = SIG_IGN};
         sigaction(SIGTERM, &fwd, NULL);
         sigaction(SIGHUP, &fwd, NULL);
         sigaction(SIGINT, &ign, NULL);
         sigaction(SIGQUIT, &ign, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
+        return 0;
+}
 
-        int status = wait_child(pid, &oom_before);
-        child_pid = 0; /* reaped: its pid may be anyone's now */
-
-        char cause[128];
-        mtt_outcome outcome;
-        int code;
-        if (exec_errno) {
-                outcome = MTT_FAILED;
-                code = exec_errno == ENOENT ? MTTCTL_RUN_NOT_FOUND : MTTCTL_RUN_CANNOT_EXEC;
-                snprintf(cause, sizeof(cause), "cannot execute %s: %s", cmd[0],
-                         strerror(exec_errno));
-                mttctl_error("%s", cause);
-        } else if (WIFEXITED(status)) {
-                code = WEXITSTATUS(status);
-                outcome = code == 0 ? MTT_COMPLETED : MTT_FAILED;
-                mtt_proto_describe_exit(status, false, cause, sizeof(cause));
+/* How the command ended; a SIGKILL is the OOM killer's when an OOM kill count moved. */
+static void describe_end(const run_job *job, run_end *end)
+{
+        if (job->exec_errno) {
+                end->outcome = MTT_FAILED;
+                end->code =
+                    job->exec_errno == ENOENT ? MTTCTL_RUN_NOT_FOUND : MTTCTL_RUN_CANNOT_EXEC;
+                snprintf(end->cause, sizeof(end->cause), "cannot execute %s: %s", job->cmd[0],
+                         strerror(job->exec_errno));
+                mttctl_error("%s", end->cause);
+        } else if (WIFEXITED(job->status)) {
+                end->code = WEXITSTATUS(job->status);
+                end->outcome = end->code == 0 ? MTT_COMPLETED : MTT_FAILED;
+                mtt_proto_describe_exit(job->status, false, end->cause, sizeof(end->cause));
         } else {
-                code = 128 + WTERMSIG(status);
-                outcome = MTT_CRASHED;
-                mtt_proto_oom_counts oom_after;
-                mtt_proto_oom_counts_again(&oom_before, &oom_after);
-                mtt_proto_describe_exit(status, mtt_proto_oom_killed(&oom_before, &oom_after),
-                                        cause, sizeof(cause));
+                end->code = 128 + WTERMSIG(job->status);
+                end->outcome = MTT_CRASHED;
+                mtt_procfs_oom_counts oom_after;
+                mtt_procfs_oom_counts_again(MTT_PROCFS_ROOT, &job->oom_before, &oom_after);
+                mtt_proto_describe_exit(job->status,
+                                        mtt_procfs_oom_killed(&job->oom_before, &oom_after),
+                                        end->cause, sizeof(end->cause));
         }
-        uint64_t id = mtt_session_id(session);
-        r = mtt_close_with_cause(session, outcome, cause);
+}
+
+/* Closes the session with the end's cause and says where the report is. */
+static void close_and_say(run_job *job, const run_end *end)
+{
         static const char *const names[] = {"completed", "failed", "crashed"};
+        uint64_t id = mtt_session_id(job->session);
+        int r = mtt_close_with_cause(job->session, end->outcome, end->cause);
+        job->session = NULL;
         if (r < 0)
                 mttctl_error("session %llu: the report %s may be incomplete: %s",
-                             (unsigned long long)id, output, strerror(-r));
+                             (unsigned long long)id, job->output, strerror(-r));
         else
                 fprintf(stderr, "mttctl: session %llu %s (%s); report: %s\n",
-                        (unsigned long long)id, names[outcome], cause, output);
-        return code;
+                        (unsigned long long)id, names[end->outcome], end->cause, job->output);
+}
+
+int mttctl_run(int argc, char **argv)
+{
+        run_job job = {.mo = {.socket_path = mttctl_socket}};
+        if (run_options(argc, argv, &job) < 0)
+                return MTTCTL_USAGE;
+        if (daemon_reachable(&job.mo) < 0 || start_tracked(&job) < 0)
+                return MTTCTL_RUN_NO_TRACKING;
+        job.status = wait_child(job.pid, &job.oom_before);
+        child_pid = 0; /* reaped: its pid may be anyone's now */
+        run_end end;
+        describe_end(&job, &end);
+        close_and_say(&job, &end);
+        return end.code;
 }

@@ -19,6 +19,7 @@
 
 #include <ev.h>
 
+#include "common/procfs.h"
 #include "meminfo.h"
 #include "rows.h"
 #include "mtt-version.h"
@@ -160,7 +161,7 @@ static void bench_tree_reads(unsigned n_procs, int rounds, double *full_us, doub
 {
         pid_t leader = spawn_tree(n_procs);
         mttd_forest f;
-        mttd_forest_init(&f, 0, "/proc", 4096);
+        mttd_forest_init(&f, 0, MTT_PROCFS_ROOT, 4096);
         mttd_tree_root root = {.pid = leader, .pidfd = -1};
         double full[9], fast[9];
         for (int k = 0; k < 9; k++) {

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "common/procfs.h"
 #include "proctree.h"
 
 static char proc[64];
@@ -189,7 +190,7 @@ static void test_live_tree_is_summed(void **state)
         int ready[2];
         assert_int_equal(pipe(ready), 0);
         mttd_forest f;
-        mttd_forest_init(&f, getuid(), "/proc", 4096);
+        mttd_forest_init(&f, getuid(), MTT_PROCFS_ROOT, 4096);
         mttd_tree_root me = {.pid = getpid(), .pidfd = -1};
         mttd_forest_full(&f, &me, 1);
         assert_int_equal(me.error, 0);

@@ -1,5 +1,4 @@
-/* Tests for proto/text.c (client text made fit for terminals and logs) and the cgroup line
- * parser of proto/ending.c. */
+/* Tests for proto/text.c: client text made fit for terminals and logs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include "proto/ending.h"
 #include "proto/text.h"
 
 static void check_printable(const char *in, const char *want)
@@ -37,37 +35,10 @@ static void test_controls_and_bidi(void **state)
                         "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5");
 }
 
-static void test_cgroup_lines(void **state)
-{
-        char out[4096];
-        bool v1;
-        assert_true(mtt_proto_cgroup_parse("0::/user.slice/a.scope\n", out, sizeof(out), &v1));
-        assert_string_equal(out, "/user.slice/a.scope");
-        assert_false(v1);
-        /* v1's memory controller wins where it is mounted; a path may hold ':'. */
-        assert_true(
-            mtt_proto_cgroup_parse("12:cpu:/x\n4:memory:/a:b\n0::/u\n", out, sizeof(out), &v1));
-        assert_string_equal(out, "/a:b");
-        assert_true(v1);
-        assert_false(mtt_proto_cgroup_parse("1:name=systemd:/x\n", out, sizeof(out), &v1));
-        /* A line longer than any fixed buffer is one line: its tail (here cut at 1023 bytes,
-         * where a 1024-byte fgets cut it) is no line of its own. */
-        char *text = malloc(3000);
-        strcpy(text, "0::/");
-        memset(text + 4, 'a', 1019);
-        strcpy(text + 1023, "4:memory:/evil\n");
-        assert_true(mtt_proto_cgroup_parse(text, out, sizeof(out), &v1));
-        assert_false(v1);
-        assert_int_equal(strlen(out), 1 + 1019 + strlen("4:memory:/evil"));
-        assert_false(mtt_proto_cgroup_parse(text, out, 100, &v1)); /* does not fit */
-        free(text);
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_controls_and_bidi),
-            cmocka_unit_test(test_cgroup_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
