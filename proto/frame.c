@@ -219,7 +219,7 @@ bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b)
 int mtt_proto_frame_take_fd(mtt_proto_frame *f, size_t i)
 {
         if (!f->set || i >= f->n_fds || f->set->fds[i] < 0)
-                return -1;
+                return -EBADF;
         int fd = f->set->fds[i];
         f->set->fds[i] = -1;
         f->set->claimed = true;
@@ -283,7 +283,7 @@ int mtt_proto_outbuf_flush(mtt_proto_outbuf *b, int sockfd)
                 b->off += (size_t)n;
         }
         b->off = b->len = 0;
-        return 1;
+        return 0;
 }
 
 bool mtt_proto_outbuf_pending(const mtt_proto_outbuf *b)

@@ -68,7 +68,8 @@ int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out);
 /* True while bytes of an unfinished message are held. */
 bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b);
 
-/* Takes offered fd i: the caller owns it from now on. Returns -1 when there is none. */
+/* Takes offered fd i: the caller owns it from now on. Returns the fd, or -EBADF when there is
+ * none (no fd i, or taken already). */
 int mtt_proto_frame_take_fd(mtt_proto_frame *f, size_t i);
 
 typedef struct mtt_proto_outbuf {
@@ -84,7 +85,8 @@ void mtt_proto_outbuf_free(mtt_proto_outbuf *b);
 /* Queues bytes plus the terminating NUL. -ENOBUFS when unsent bytes would pass the limit
  * (a message into an empty buffer always fits), -ENOMEM. */
 int mtt_proto_outbuf_put(mtt_proto_outbuf *b, const char *msg, size_t len);
-/* Sends what it can without blocking: 1 when empty, 0 when bytes remain, or -errno. */
+/* Sends what it can without blocking. Returns 0 or -errno; bytes the socket could not take
+ * yet stay pending (mtt_proto_outbuf_pending). */
 int mtt_proto_outbuf_flush(mtt_proto_outbuf *b, int sockfd);
 bool mtt_proto_outbuf_pending(const mtt_proto_outbuf *b);
 

@@ -7,6 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The numbers of interface.h as text, for the interface text to state them. */
+#define LABEL_MAX               MTT_PROTO_STRINGIFY(MTT_PROTO_LABEL_MAX)
+#define CAUSE_MAX               MTT_PROTO_STRINGIFY(MTT_PROTO_CAUSE_MAX)
+#define MIN_INTERVAL_US_LO      MTT_PROTO_STRINGIFY(MTT_PROTO_MIN_INTERVAL_US_LO)
+#define MIN_INTERVAL_US_HI      MTT_PROTO_STRINGIFY(MTT_PROTO_MIN_INTERVAL_US_HI)
+#define MIN_INTERVAL_US_DEFAULT MTT_PROTO_STRINGIFY(MTT_PROTO_MIN_INTERVAL_US_DEFAULT)
+#define MAX_INTERVAL_S_LO       MTT_PROTO_STRINGIFY(MTT_PROTO_MAX_INTERVAL_S_LO)
+#define MAX_INTERVAL_S_HI       MTT_PROTO_STRINGIFY(MTT_PROTO_MAX_INTERVAL_S_HI)
+#define MAX_INTERVAL_S_DEFAULT  MTT_PROTO_STRINGIFY(MTT_PROTO_MAX_INTERVAL_S_DEFAULT)
+#define HISTORY_DEFAULT         MTT_PROTO_STRINGIFY(MTT_PROTO_HISTORY_DEFAULT)
+
 const char mtt_proto_tracker_description[] =
     "# Memory-and-time tracking: mttd samples /proc/meminfo and writes one report per\n"
     "# session into a file descriptor the client passes with Open.\n"
@@ -17,7 +28,8 @@ const char mtt_proto_tracker_description[] =
     "  label: string,\n"
     "  pid: int,\n"
     "  uid: int,\n"
-    "  # running, completed, failed, crashed or error\n"
+    "  # " MTT_PROTO_RUNNING ", " MTT_PROTO_COMPLETED ", " MTT_PROTO_FAILED ", " MTT_PROTO_CRASHED
+    " or " MTT_PROTO_ERROR "\n"
     "  state: string,\n"
     "  # wall clock at open, microseconds since the epoch\n"
     "  started: int,\n"
@@ -33,15 +45,18 @@ const char mtt_proto_tracker_description[] =
     "  calibrate: bool,\n"
     "  min_interval_us: int,\n"
     "  max_interval_s: int,\n"
-    "  # for an ended session: completed, failed or crashed, and what is known of why\n"
-    "  # (\"killed by SIGKILL (OOM killer)\", \"exited with status 3 without Close\", ...)\n"
+    "  # for an ended session: " MTT_PROTO_COMPLETED ", " MTT_PROTO_FAILED " or " MTT_PROTO_CRASHED
+    "\n"
     "  outcome: ?string,\n"
+    "  # and what is known of why (\"killed by SIGKILL (OOM killer)\",\n"
+    "  # \"exited with status 3 without Close\", ...)\n"
     "  cause: ?string,\n"
     "  # seconds the current write to the report has been waiting, when it is stalled\n"
     "  write_stalled: ?float,\n"
     "  error: ?string,\n"
-    "  # system, process or cgroup, and for the last two whose\n"
+    "  # " MTT_PROTO_SCOPE_SYSTEM ", " MTT_PROTO_SCOPE_PROCESS " or " MTT_PROTO_SCOPE_CGROUP "\n"
     "  scope: string,\n"
+    "  # for the " MTT_PROTO_SCOPE_PROCESS " and " MTT_PROTO_SCOPE_CGROUP " scopes: whose\n"
     "  tracked_pid: ?int,\n"
     "  # sessions that ran at the same time as this one, and the first labels of them\n"
     "  overlaps: int,\n"
@@ -60,16 +75,28 @@ const char mtt_proto_tracker_description[] =
     "\n"
     "# Starts a session that writes its report into the file descriptor passed with this\n"
     "# call; fd is its index among the descriptors the message carries.\n"
-    "# scope: system (the default: the machine, as memory_time_tracker measures), process\n"
-    "# (a process and its descendants: their Pss, else RSS) or cgroup (its memory cgroup);\n"
+    "# label: at most " LABEL_MAX " bytes.\n"
+    "# min_interval_us: " MIN_INTERVAL_US_LO " to " MIN_INTERVAL_US_HI
+    " (default " MIN_INTERVAL_US_DEFAULT ").\n"
+    "# max_interval_s: " MAX_INTERVAL_S_LO " to " MAX_INTERVAL_S_HI
+    " (default " MAX_INTERVAL_S_DEFAULT "), never below min_interval_us.\n"
+    "# scope: " MTT_PROTO_SCOPE_SYSTEM " (the default: the machine, as memory_time_tracker "
+    "measures), " MTT_PROTO_SCOPE_PROCESS "\n"
+    "# (a process and its descendants: their Pss, else RSS) or " MTT_PROTO_SCOPE_CGROUP
+    " (its memory cgroup);\n"
     "# pid: whose (default: the caller's), a process the caller owns unless it is root.\n"
     "method Open(fd: int, label: ?string, calibrate: ?bool, min_interval_us: ?int,\n"
     "            max_interval_s: ?int, scope: ?string, pid: ?int) -> (session: Session)\n"
     "\n"
-    "# Ends a session: completed and failed write the last row and the ending, crashed\n"
+    "# Ends a session: " MTT_PROTO_COMPLETED " and " MTT_PROTO_FAILED
+    " write the last row and the ending, " MTT_PROTO_CRASHED "\n"
     "# writes the last row only. Replies once the report is written and synced.\n"
+    "# outcome: " MTT_PROTO_COMPLETED ", " MTT_PROTO_FAILED " or " MTT_PROTO_CRASHED ".\n"
+    "# cause: at most " CAUSE_MAX " bytes.\n"
     "method Close(id: int, outcome: string, cause: ?string) -> (session: Session)\n"
     "\n"
+    "# The running sessions and the recently ended ones (by default the last " HISTORY_DEFAULT
+    ").\n"
     "method List() -> (sessions: []Session)\n"
     "method Status(id: int) -> (session: Session)\n"
     "\n"

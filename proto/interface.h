@@ -37,6 +37,30 @@
 #define MTT_PROTO_RUNNING   "running"
 #define MTT_PROTO_ERROR     "error"
 
+/* Scopes as Open's scope spells them, in the order of mtt_scope (client.h) and mttd_scope. */
+#define MTT_PROTO_SCOPE_SYSTEM  "system"
+#define MTT_PROTO_SCOPE_PROCESS "process"
+#define MTT_PROTO_SCOPE_CGROUP  "cgroup"
+
+/* What mttd accepts from a client; beyond it a call gets InvalidParameter. Open's
+ * min_interval_us goes from _LO to _HI microseconds, its max_interval_s from _LO to _HI seconds
+ * and never below min_interval_us; one left out is the _DEFAULT. Plain numbers, so that the
+ * interface text states them from these definitions (MTT_PROTO_STRINGIFY). */
+#define MTT_PROTO_LABEL_MAX               256  /* bytes of Open's label */
+#define MTT_PROTO_CAUSE_MAX               1024 /* bytes of Close's cause */
+#define MTT_PROTO_MIN_INTERVAL_US_LO      100
+#define MTT_PROTO_MIN_INTERVAL_US_HI      60000000 /* a minute */
+#define MTT_PROTO_MIN_INTERVAL_US_DEFAULT 1000
+#define MTT_PROTO_MAX_INTERVAL_S_LO       1
+#define MTT_PROTO_MAX_INTERVAL_S_HI       86400 /* a day */
+#define MTT_PROTO_MAX_INTERVAL_S_DEFAULT  60
+/* Ended sessions List and Status still show, by default (mttd --history). */
+#define MTT_PROTO_HISTORY_DEFAULT 256
+
+/* A number macro above as a string literal: "256". */
+#define MTT_PROTO_STRINGIFY(x)  MTT_PROTO_STRINGIFY_(x)
+#define MTT_PROTO_STRINGIFY_(x) #x
+
 extern const char mtt_proto_tracker_description[];
 extern const char mtt_proto_service_description[];
 

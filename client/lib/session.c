@@ -49,7 +49,11 @@ static json_t *open_params(const mtt_options *opts)
                 json_object_set_new(p, "min_interval_us", json_integer(opts->min_interval_us));
         if (opts->max_interval_s)
                 json_object_set_new(p, "max_interval_s", json_integer(opts->max_interval_s));
-        static const char *const scopes[] = {"system", "process", "cgroup"};
+        static const char *const scopes[] = {
+            [MTT_SCOPE_SYSTEM] = MTT_PROTO_SCOPE_SYSTEM,
+            [MTT_SCOPE_PROCESS] = MTT_PROTO_SCOPE_PROCESS,
+            [MTT_SCOPE_CGROUP] = MTT_PROTO_SCOPE_CGROUP,
+        };
         if (opts->scope > MTT_SCOPE_SYSTEM && opts->scope <= MTT_SCOPE_CGROUP)
                 json_object_set_new(p, "scope", json_string(scopes[opts->scope]));
         if (opts->pid > 0)

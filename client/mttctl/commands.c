@@ -66,7 +66,7 @@ static void format_state(char *buf, size_t size, const json_t *s)
         const char *error = str(s, "error");
         const char *why = error[0] ? error : cause;
         bool shared = num(s, "overlaps") > 0 &&
-                      (!str(s, "scope")[0] || strcmp(str(s, "scope"), "system") == 0);
+                      (!str(s, "scope")[0] || strcmp(str(s, "scope"), MTT_PROTO_SCOPE_SYSTEM) == 0);
         snprintf(buf, size, "%s%s%s%s", str(s, "state"), why[0] ? ": " : "", why,
                  shared ? " [shared machine]" : "");
 }
@@ -144,8 +144,9 @@ int mttctl_status(int argc, char **argv)
                 json_decref(p);
                 return MTTCTL_OK;
         }
-        char user[64], elapsed[32], ram[32], peak[32], base[32], state[1200], started[64];
-        char label[260];
+        char user[64], elapsed[32], ram[32], peak[32], base[32], started[64];
+        char label[MTT_PROTO_LABEL_MAX + 1];
+        char state[MTT_PROTO_CAUSE_MAX + 64]; /* the state, its cause, " [shared machine]" */
         mttctl_format_user(user, sizeof(user), (uid_t)num(s, "uid"));
         mttctl_format_duration(elapsed, sizeof(elapsed), num(s, "elapsed"));
         mttctl_format_gib(ram, sizeof(ram), num(s, "ram"));

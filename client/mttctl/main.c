@@ -23,7 +23,8 @@ static void usage(FILE *f)
               "  list [--json]                  sessions: running and recently ended\n"
               "  status ID [--json]             one session in full\n"
               "  run [-o FILE] [-l LABEL] [--no-calibrate] [--min-interval-us N]\n"
-              "      [--max-interval-s N] [--scope system|process|cgroup] -- CMD [ARG]...\n"
+              "      [--max-interval-s N] [--scope " MTT_PROTO_SCOPE_SYSTEM
+              "|" MTT_PROTO_SCOPE_PROCESS "|" MTT_PROTO_SCOPE_CGROUP "] -- CMD [ARG]...\n"
               "                                 track a command; exits with its status\n"
               "                                 (128+N when killed by signal N)\n"
               "  check FILE... [--json]         each report's verdict; exit 0 only if all\n"

@@ -53,7 +53,7 @@ static const char *str(const json_t *o, const char *key)
 /* "session 3 (label) completed after 1.2s, 40 rows, peak 1.0 GiB: cause" */
 static void print_session(watch *w, const json_t *s)
 {
-        char label[300], elapsed[32], peak[32];
+        char label[MTT_PROTO_LABEL_MAX + 1], elapsed[32], peak[32];
         snprintf(label, sizeof(label), "%s", str(s, "label"));
         mtt_proto_printable(label);
         const char *state = str(s, "state");
@@ -71,7 +71,7 @@ static void print_session(watch *w, const json_t *s)
                        (long long)json_integer_value(json_object_get(s, "rows")), peak);
         if (strcmp(state, MTT_PROTO_RUNNING) != 0) {
                 const char *why = str(s, "error")[0] ? str(s, "error") : str(s, "cause");
-                char text[1100];
+                char text[MTT_PROTO_CAUSE_MAX + 1];
                 snprintf(text, sizeof(text), "%s", why);
                 mtt_proto_printable(text);
                 printf("%s%s\n", text[0] ? ": " : "", text);

@@ -39,6 +39,39 @@ static void test_tracker_description(void **state)
         }
 }
 
+/* The limits are plain numbers: the interface text states them (MTT_PROTO_STRINGIFY), and
+ * clients such as the Python package read them there as numbers. */
+static void test_limits_are_plain_numbers(void **state)
+{
+#define LIMIT(x) #x, MTT_PROTO_STRINGIFY(x), x
+        static const struct {
+                const char *name, *text;
+                long long value;
+        } limits[] = {
+            {LIMIT(MTT_PROTO_LABEL_MAX)},
+            {LIMIT(MTT_PROTO_CAUSE_MAX)},
+            {LIMIT(MTT_PROTO_MIN_INTERVAL_US_LO)},
+            {LIMIT(MTT_PROTO_MIN_INTERVAL_US_HI)},
+            {LIMIT(MTT_PROTO_MIN_INTERVAL_US_DEFAULT)},
+            {LIMIT(MTT_PROTO_MAX_INTERVAL_S_LO)},
+            {LIMIT(MTT_PROTO_MAX_INTERVAL_S_HI)},
+            {LIMIT(MTT_PROTO_MAX_INTERVAL_S_DEFAULT)},
+            {LIMIT(MTT_PROTO_HISTORY_DEFAULT)},
+        };
+#undef LIMIT
+        for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+                char *end;
+                long long v = strtoll(limits[i].text, &end, 10);
+                if (end == limits[i].text || *end || v != limits[i].value)
+                        fail_msg("%s is \"%s\", not a plain number", limits[i].name,
+                                 limits[i].text);
+        }
+        assert_true(MTT_PROTO_MIN_INTERVAL_US_LO <= MTT_PROTO_MIN_INTERVAL_US_DEFAULT &&
+                    MTT_PROTO_MIN_INTERVAL_US_DEFAULT <= MTT_PROTO_MIN_INTERVAL_US_HI);
+        assert_true(MTT_PROTO_MAX_INTERVAL_S_LO <= MTT_PROTO_MAX_INTERVAL_S_DEFAULT &&
+                    MTT_PROTO_MAX_INTERVAL_S_DEFAULT <= MTT_PROTO_MAX_INTERVAL_S_HI);
+}
+
 static void test_service_description(void **state)
 {
         const char *d = mtt_proto_interface_description("org.varlink.service");
@@ -191,6 +224,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_tracker_description),
+            cmocka_unit_test(test_limits_are_plain_numbers),
             cmocka_unit_test(test_service_description),
             cmocka_unit_test(test_unknown_interface),
             cmocka_unit_test(test_error_to_errno),

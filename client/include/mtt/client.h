@@ -2,7 +2,7 @@
  *
  * A session asks mttd (the mtt daemon) to record the machine's memory use over time into a
  * report file (CSV, "delta,ram") until the session is closed. Every function returns 0 or a
- * negative errno value; none prints or exits. See mtt-client(3). */
+ * negative errno value; none prints or exits. See libmtt-client(3). */
 #ifndef MTT_CLIENT_H
 #define MTT_CLIENT_H
 
@@ -54,8 +54,8 @@ typedef struct mtt_options {
         const char *label;       /* shown by mttctl list; NULL: none */
         const char *socket_path; /* NULL: $MTT_SOCKET, the user's mttd, then the system's */
         mtt_calibrate calibrate;
-        uint32_t min_interval_us; /* 0: the daemon's default (1000); at least 100 */
-        uint32_t max_interval_s;  /* 0: the daemon's default (60) */
+        uint32_t min_interval_us; /* 0: the daemon's default; bounds: libmtt-client(3) */
+        uint32_t max_interval_s;  /* 0: the daemon's default; bounds: libmtt-client(3) */
         int timeout_ms;           /* per call; 0: 30000, negative: wait forever */
         mtt_scope scope;
         int32_t pid; /* for the process and cgroup scopes: whose (one you own); 0: yours */
@@ -66,7 +66,8 @@ typedef struct mtt_options {
  * (0666 less the umask) and opens a session that writes the report into it. Returns once the
  * report has its header and first row (a process killed right after leaves a report, not an
  * empty file). Without a daemon it fails before it touches the file. -EINVAL for a label
- * that is not UTF-8; the write's errno when mttd cannot write the report. */
+ * that is not UTF-8 or options past mttd's limits (libmtt-client(3)); the write's errno when
+ * mttd cannot write the report. */
 MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
 /* Opens a session writing into fd, which must be open for writing and be a regular file, a
  * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */
@@ -74,7 +75,8 @@ MTT_API int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out);
 /* Ends the session, waits until the report is written and synced, and frees s (always, even
  * on error). -EIO (or the write's errno) when the daemon could not write the report. */
 MTT_API int mtt_close(mtt_session *s, mtt_outcome outcome);
-/* The same, with a cause recorded for the session (for MTT_CRASHED: "killed by SIGKILL"). */
+/* The same, with a cause recorded for the session (for MTT_CRASHED: "killed by SIGKILL");
+ * -EINVAL for a cause past mttd's limit (libmtt-client(3)). */
 MTT_API int mtt_close_with_cause(mtt_session *s, mtt_outcome outcome, const char *cause);
 /* The session's id in mttd (as mttctl shows it). */
 MTT_API uint64_t mtt_session_id(const mtt_session *s);

@@ -7,16 +7,17 @@ import os
 import time
 
 from .errors import MttError
+from .interface import COMPLETED, ERROR, FAILED, MAX_CAUSE, SCOPE_SYSTEM
 from .varlink import Connection
 
 
 def _cause(exc_type, exc_value):
-    """What the block raised, within the 1024 bytes mttd takes."""
+    """What the block raised, within the MAX_CAUSE bytes mttd takes."""
     try:
         text = "raised {}: {}".format(exc_type.__name__, exc_value)
     except Exception:
         text = "raised {}".format(exc_type.__name__)
-    return text.encode()[:1024].decode("utf-8", "ignore")
+    return text.encode()[:MAX_CAUSE].decode("utf-8", "ignore")
 
 
 class Tracker:
@@ -32,7 +33,7 @@ class Tracker:
 
     def __init__(self, file_name, end_delay=4, calibrate=True, calibration_seconds=2,
                  verbose=False, start_delay=5, *, label=None, socket_path=None,
-                 min_interval_us=None, max_interval_s=None, scope="system", pid=None):
+                 min_interval_us=None, max_interval_s=None, scope=SCOPE_SYSTEM, pid=None):
         self.file_name = file_name
         self.end_delay = end_delay
         self.calibrate = calibrate
@@ -69,14 +70,14 @@ class Tracker:
                     params["min_interval_us"] = int(self.min_interval_us)
                 if self.max_interval_s:
                     params["max_interval_s"] = int(self.max_interval_s)
-                if self.scope != "system":
+                if self.scope != SCOPE_SYSTEM:
                     params["scope"] = self.scope
                 if self.pid:
                     params["pid"] = int(self.pid)
                 self.session = conn.call("Open", params, fds=[fd])["session"]
             finally:
                 os.close(fd)  # mttd holds its own copy
-            if self.session.get("state") == "error":
+            if self.session.get("state") == ERROR:
                 raise MttError("the report {} could not be written: {}".format(
                     self.file_name, self.session.get("error")), None, self.session)
         except BaseException:
@@ -93,7 +94,7 @@ class Tracker:
         self.end_time = time.time()
         failed = exc_type is not None
         try:
-            params = {"id": self.id, "outcome": "failed" if failed else "completed"}
+            params = {"id": self.id, "outcome": FAILED if failed else COMPLETED}
             if failed:
                 params["cause"] = _cause(exc_type, exc_value)
             # The reply comes once the report is written and synced.
@@ -109,7 +110,7 @@ class Tracker:
                 print("The program had an exception {}".format(exc_value))
             print("The peak ram used by the process was {} Gb".format(self.session.get("peak")))
             print("The process took {} seconds".format(self.end_time - self.start_time))
-        if not failed and self.session.get("state") == "error":
+        if not failed and self.session.get("state") == ERROR:
             raise MttError("the report {} could not be written: {}".format(
                 self.file_name, self.session.get("error")), None, self.session)
         return False  # an exception in the block goes on, KeyboardInterrupt included
