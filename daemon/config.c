@@ -1,6 +1,8 @@
 /* mttd's defaults. */
 #include "config.h"
 
+#include "proto/interface.h"
+
 #include "rows.h"
 
 void mttd_config_defaults(mttd_config *c)
@@ -8,9 +10,9 @@ void mttd_config_defaults(mttd_config *c)
         *c = (mttd_config){
             .meminfo_path = "/proc/meminfo",
             .fine_interval_us = 10000,
-            .min_interval_us = 1000,
-            .floor_interval_us = 100,
-            .max_interval_us = 60000000,
+            .min_interval_us = MTT_PROTO_MIN_INTERVAL_US_DEFAULT,
+            .floor_interval_us = MTT_PROTO_MIN_INTERVAL_US_LO,
+            .max_interval_us = MTT_PROTO_MAX_INTERVAL_S_DEFAULT * 1000000ull,
             .calibration_us = 2000000,
             .baseline_band_kb = 1024,
             .flush_delay_us = 900000,
@@ -25,7 +27,7 @@ void mttd_config_defaults(mttd_config *c)
             .max_connections = 16384,
             .max_connections_per_uid = 1024,
             .idle_timeout_us = 60000000,
-            .history = 256,
+            .history = MTT_PROTO_HISTORY_DEFAULT,
             .writer_threads = 16,
             .max_blocking_per_uid = 16,
             .max_frame = 64 * 1024,

@@ -9,6 +9,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "proto/interface.h"
 #include "proto/text.h"
 
 static enum { TO_TERMINAL, TO_STREAM, TO_JOURNAL } target;
@@ -83,5 +84,5 @@ void mttd_log_session_event(int priority, const mttd_log_session *s, const char 
         sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", priority & 7, "SYSLOG_IDENTIFIER=mttd",
                         "MTT_SESSION_ID=%llu", (unsigned long long)s->id, "MTT_LABEL=%s", label,
                         "MTT_PID=%d", (int)s->pid, "MTT_UID=%u", (unsigned)s->uid, "MTT_OUTCOME=%s",
-                        s->outcome ? s->outcome : "running", "MTT_CAUSE=%s", cause, NULL);
+                        s->outcome ? s->outcome : MTT_PROTO_RUNNING, "MTT_CAUSE=%s", cause, NULL);
 }

@@ -14,8 +14,6 @@
 #include "peer.h"
 #include "target.h"
 
-#define MAX_LABEL 256
-
 typedef json_t *(*method_fn)(mttd_request *req, int *deferred);
 
 static json_t *varlink_invalid(const char *parameter)
@@ -143,7 +141,7 @@ static json_t *open_session(mttd_request *req, int *deferred)
         } p = {
             .fd = -1,
             .label = "",
-            .scope = "system",
+            .scope = MTT_PROTO_SCOPE_SYSTEM,
             .calibrate = true,
             .min_interval_us = (int64_t)cfg->min_interval_us,
             .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
@@ -161,16 +159,21 @@ static json_t *open_session(mttd_request *req, int *deferred)
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
                 return varlink_invalid(bad);
-        if (strlen(p.label) > MAX_LABEL)
-                return tracker_invalid("label", "longer than 256 bytes");
-        if (p.min_interval_us < (int64_t)cfg->floor_interval_us || p.min_interval_us > 60000000)
+        if (strlen(p.label) > MTT_PROTO_LABEL_MAX)
+                return tracker_invalid(
+                    "label", "longer than " MTT_PROTO_STRINGIFY(MTT_PROTO_LABEL_MAX) " bytes");
+        if (p.min_interval_us < (int64_t)cfg->floor_interval_us ||
+            p.min_interval_us > MTT_PROTO_MIN_INTERVAL_US_HI)
                 return tracker_invalid("min_interval_us", "out of range");
-        if (p.max_interval_s < 1 || p.max_interval_s > 86400 ||
+        if (p.max_interval_s < MTT_PROTO_MAX_INTERVAL_S_LO ||
+            p.max_interval_s > MTT_PROTO_MAX_INTERVAL_S_HI ||
             p.max_interval_s * 1000000 < p.min_interval_us)
                 return tracker_invalid("max_interval_s", "out of range");
         mttd_scope scope;
         if (mttd_scope_of(p.scope, &scope) < 0)
-                return tracker_invalid("scope", "must be system, process or cgroup");
+                return tracker_invalid("scope",
+                                       "must be " MTT_PROTO_SCOPE_SYSTEM
+                                       ", " MTT_PROTO_SCOPE_PROCESS " or " MTT_PROTO_SCOPE_CGROUP);
         if (p.pid < 0 || p.pid > INT32_MAX || (p.pid > 0 && scope == MTTD_SCOPE_SYSTEM))
                 return tracker_invalid("pid", "a process ID, for the process or cgroup scope");
         if (p.fd < 0 || (uint64_t)p.fd >= req->frame->n_fds)
@@ -268,9 +271,11 @@ static json_t *close_session(mttd_request *req, int *deferred)
         else if (strcmp(p.outcome, MTT_PROTO_CRASHED) == 0)
                 outcome = MTTD_CRASHED;
         else
-                return tracker_invalid("outcome", "must be completed, failed or crashed");
-        if (p.cause && strlen(p.cause) > 1024)
-                return tracker_invalid("cause", "longer than 1024 bytes");
+                return tracker_invalid("outcome", "must be " MTT_PROTO_COMPLETED
+                                                  ", " MTT_PROTO_FAILED " or " MTT_PROTO_CRASHED);
+        if (p.cause && strlen(p.cause) > MTT_PROTO_CAUSE_MAX)
+                return tracker_invalid(
+                    "cause", "longer than " MTT_PROTO_STRINGIFY(MTT_PROTO_CAUSE_MAX) " bytes");
         json_t *err = NULL;
         mttd_session *s = owned_session(req, p.id, &err);
         if (!s)

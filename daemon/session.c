@@ -10,10 +10,12 @@
 #include "csv.h"
 #include "meminfo.h"
 #include "peer.h"
+#include "proto/interface.h"
 
 const char *mttd_state_name(mttd_state s)
 {
-        static const char *const names[] = {"running", "completed", "failed", "crashed", "error"};
+        static const char *const names[] = {MTT_PROTO_RUNNING, MTT_PROTO_COMPLETED,
+                                            MTT_PROTO_FAILED, MTT_PROTO_CRASHED, MTT_PROTO_ERROR};
         return names[s];
 }
 

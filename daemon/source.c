@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "common/procfs.h"
+#include "proto/interface.h"
 #include "target.h"
 
 const char *mttd_scope_name(mttd_scope s)
 {
-        static const char *const names[] = {"system", "process", "cgroup"};
+        static const char *const names[] = {MTT_PROTO_SCOPE_SYSTEM, MTT_PROTO_SCOPE_PROCESS,
+                                            MTT_PROTO_SCOPE_CGROUP};
         return names[s];
 }
 

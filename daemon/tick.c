@@ -9,7 +9,7 @@
 #include "clock.h"
 #include "due.h"
 #include "log.h"
-#include "proto/ending.h"
+#include "common/procfs.h"
 #include "sampler.h"
 #include "ticker.h"
 
@@ -247,7 +247,7 @@ static void refresh_oom_system(mttd_tick *t, uint64_t now_us)
 {
         if (now_us - t->oom_system_us < 1000000)
                 return;
-        t->oom_system = mtt_proto_oom_system();
+        t->oom_system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
         t->oom_system_us = now_us;
 }
 

@@ -13,7 +13,7 @@ trap 'rm -rf "$DIR"' EXIT
 chmod 755 "$DIR"
 U=$DIR/user
 mkdir "$U" "$U/src"
-for f in CMakeLists.txt cmake client daemon proto systemd tests; do
+for f in CMakeLists.txt cmake client common daemon proto systemd tests; do
         cp -R "$SRC/$f" "$U/src/"
 done
 if [ "$(id -u)" = 0 ]; then
