@@ -1,6 +1,7 @@
 /* fds closed on threads. */
 #include "closer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ int mttd_closer_new(struct ev_loop *loop, mttd_closer **out)
 {
         mttd_closer *c = calloc(1, sizeof(*c));
         if (!c)
-                return -1;
+                return -ENOMEM;
         /* One thread: closes are rare (fds a call carried and nobody took); one that waits
          * makes the pool grow past it. */
         int r = mttd_pool_new(loop, 1, on_done, c, &c->pool);

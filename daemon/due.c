@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/grow.h"
+
 void mttd_due_init(mttd_due *d)
 {
         *d = (mttd_due){0};
@@ -29,14 +31,8 @@ static void swap(mttd_due_entry *a, mttd_due_entry *b)
 
 int mttd_due_push(mttd_due *d, uint64_t at_us, void *item)
 {
-        if (d->n == d->cap) {
-                size_t cap = d->cap ? d->cap * 2 : 64;
-                mttd_due_entry *p = realloc(d->heap, cap * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                d->heap = p;
-                d->cap = cap;
-        }
+        if (mtt_grow(&d->heap, &d->cap, d->n + 1, sizeof(*d->heap), 64) < 0)
+                return -ENOMEM;
         size_t i = d->n++;
         d->heap[i] = (mttd_due_entry){at_us, item};
         while (i > 0 && d->heap[(i - 1) / 2].at_us > d->heap[i].at_us) {

@@ -44,7 +44,7 @@ static void submit_shared(mttd_flush *f, mttd_write_job *job, uint64_t now_us)
                 return;
         /* No thread at all would take it: these reports cannot be written. */
         for (size_t i = 0; i < job->n; i++)
-                lost(f, &job->items[i], EAGAIN, now_us);
+                lost(f, &job->items[i], -EAGAIN, now_us);
         mttd_write_job_free(job);
 }
 
@@ -54,7 +54,7 @@ static void write_alone(mttd_flush *f, mttd_session *s, uint64_t now_us, bool wi
         mttd_write_job *job = mttd_write_job_new(1);
         if (!job) {
                 bool was_running = mttd_session_running(s);
-                mttd_session_abandon(s, ENOMEM, now_us);
+                mttd_session_abandon(s, -ENOMEM, now_us);
                 f->hooks.broke(f->hooks.ctx, s, was_running);
                 return;
         }
@@ -63,7 +63,7 @@ static void write_alone(mttd_flush *f, mttd_session *s, uint64_t now_us, bool wi
         mttd_write_job_add(job, &item);
         if (mttd_writer_submit(lane_of(f, s), job) < 0) {
                 /* The fd and the text are in the job: whatever it held is lost with it. */
-                lost(f, &item, EAGAIN, now_us);
+                lost(f, &item, -EAGAIN, now_us);
                 mttd_write_job_free(job);
         }
 }
@@ -75,7 +75,7 @@ static void add_shared(mttd_flush *f, mttd_write_job **job, const mttd_write_ite
         if (!*job && !(*job = mttd_write_job_new(MTTD_WRITER_BATCH_MAX))) {
                 /* Out of memory: this item's text (and fd, for a last write) is lost. */
                 free(item->data);
-                lost(f, item, ENOMEM, now_us);
+                lost(f, item, -ENOMEM, now_us);
                 return;
         }
         mttd_write_job_add(*job, item);

@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "listen.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
@@ -240,10 +241,12 @@ static int get_listener(mttd *d)
         }
         if (d->cfg.socket_path)
                 snprintf(d->socket_path, sizeof(d->socket_path), "%s", d->cfg.socket_path);
-        else if (!mtt_proto_daemon_socket(d->socket_path, sizeof(d->socket_path)))
+        else if (!mtt_proto_daemon_socket(d->socket_path, sizeof(d->socket_path))) {
+                mttd_log(LOG_ERR, "the default socket path does not fit ($XDG_RUNTIME_DIR?)");
                 return -ENAMETOOLONG;
+        }
         const char *what = "";
-        int fd = mttd_server_listen(d->socket_path, &what);
+        int fd = mttd_listen(d->socket_path, &what);
         if (fd < 0) {
                 mttd_log(LOG_ERR, "%s: %s (%s)", d->socket_path, what, strerror(-fd));
                 return fd;
@@ -360,13 +363,16 @@ int main(int argc, char **argv)
             .ctx = &d,
         };
         int r = mttd_tracker_new(d.loop, &d.cfg, &hooks, &d.tracker);
-        if (r < 0)
+        if (r < 0) { /* what failed was logged where it did; this says mttd gives up */
+                mttd_log(LOG_ERR, "cannot start tracking: %s", strerror(-r));
                 goto out;
+        }
         int fd = get_listener(&d);
         if (fd < 0)
                 goto out;
         r = mttd_server_new(d.loop, &d.cfg, d.tracker, fd, &d.server);
         if (r < 0) {
+                mttd_log(LOG_ERR, "cannot serve %s: %s", d.socket_path, strerror(-r));
                 close(fd);
                 goto out;
         }

@@ -14,7 +14,7 @@
 #include "peer.h"
 #include "target.h"
 
-typedef json_t *(*method_fn)(mttd_request *req, int *deferred);
+typedef json_t *(*method_fn)(mttd_request *req);
 
 static json_t *varlink_invalid(const char *parameter)
 {
@@ -71,7 +71,7 @@ static mttd_session *owned_session(const mttd_request *req, int64_t id, json_t *
         return *err ? NULL : s;
 }
 
-static json_t *get_info(mttd_request *req, int *deferred)
+static json_t *get_info(mttd_request *req)
 {
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
@@ -83,7 +83,7 @@ static json_t *get_info(mttd_request *req, int *deferred)
                                    false);
 }
 
-static json_t *get_interface_description(mttd_request *req, int *deferred)
+static json_t *get_interface_description(mttd_request *req)
 {
         struct {
                 const char *interface;
@@ -127,18 +127,22 @@ static json_t *invalid_fd(const char *reason)
                                    json_pack("{s:s}", "reason", reason));
 }
 
-static json_t *open_session(mttd_request *req, int *deferred)
+/* Open's parameters, as the call gave them or their defaults. */
+typedef struct open_params {
+        int64_t fd;
+        const char *label;
+        bool calibrate;
+        int64_t min_interval_us;
+        int64_t max_interval_s;
+        const char *scope;
+        int64_t pid;
+} open_params;
+
+/* Parses and checks Open's parameters: NULL, or the error reply. */
+static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg, open_params *p,
+                                 mttd_scope *scope)
 {
-        const mttd_config *cfg = mttd_tracker_config(req->tracker);
-        struct {
-                int64_t fd;
-                const char *label;
-                bool calibrate;
-                int64_t min_interval_us;
-                int64_t max_interval_s;
-                const char *scope;
-                int64_t pid;
-        } p = {
+        *p = (open_params){
             .fd = -1,
             .label = "",
             .scope = MTT_PROTO_SCOPE_SYSTEM,
@@ -147,60 +151,105 @@ static json_t *open_session(mttd_request *req, int *deferred)
             .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
         };
         static const mtt_proto_field fields[] = {
-            {"fd", MTT_PROTO_INT, true, offsetof(typeof(p), fd)},
-            {"label", MTT_PROTO_STRING, false, offsetof(typeof(p), label)},
-            {"calibrate", MTT_PROTO_BOOL, false, offsetof(typeof(p), calibrate)},
-            {"min_interval_us", MTT_PROTO_INT, false, offsetof(typeof(p), min_interval_us)},
-            {"max_interval_s", MTT_PROTO_INT, false, offsetof(typeof(p), max_interval_s)},
-            {"scope", MTT_PROTO_STRING, false, offsetof(typeof(p), scope)},
-            {"pid", MTT_PROTO_INT, false, offsetof(typeof(p), pid)},
+            {"fd", MTT_PROTO_INT, true, offsetof(open_params, fd)},
+            {"label", MTT_PROTO_STRING, false, offsetof(open_params, label)},
+            {"calibrate", MTT_PROTO_BOOL, false, offsetof(open_params, calibrate)},
+            {"min_interval_us", MTT_PROTO_INT, false, offsetof(open_params, min_interval_us)},
+            {"max_interval_s", MTT_PROTO_INT, false, offsetof(open_params, max_interval_s)},
+            {"scope", MTT_PROTO_STRING, false, offsetof(open_params, scope)},
+            {"pid", MTT_PROTO_INT, false, offsetof(open_params, pid)},
             {0},
         };
         const char *bad;
-        if (mtt_proto_params_parse(req->call->parameters, fields, &p, &bad) < 0)
+        if (mtt_proto_params_parse(req->call->parameters, fields, p, &bad) < 0)
                 return varlink_invalid(bad);
-        if (strlen(p.label) > MTT_PROTO_LABEL_MAX)
+        if (strlen(p->label) > MTT_PROTO_LABEL_MAX)
                 return tracker_invalid(
                     "label", "longer than " MTT_PROTO_STRINGIFY(MTT_PROTO_LABEL_MAX) " bytes");
-        if (p.min_interval_us < (int64_t)cfg->floor_interval_us ||
-            p.min_interval_us > MTT_PROTO_MIN_INTERVAL_US_HI)
+        if (p->min_interval_us < (int64_t)cfg->floor_interval_us ||
+            p->min_interval_us > MTT_PROTO_MIN_INTERVAL_US_HI)
                 return tracker_invalid("min_interval_us", "out of range");
-        if (p.max_interval_s < MTT_PROTO_MAX_INTERVAL_S_LO ||
-            p.max_interval_s > MTT_PROTO_MAX_INTERVAL_S_HI ||
-            p.max_interval_s * 1000000 < p.min_interval_us)
+        if (p->max_interval_s < MTT_PROTO_MAX_INTERVAL_S_LO ||
+            p->max_interval_s > MTT_PROTO_MAX_INTERVAL_S_HI ||
+            p->max_interval_s * 1000000 < p->min_interval_us)
                 return tracker_invalid("max_interval_s", "out of range");
-        mttd_scope scope;
-        if (mttd_scope_of(p.scope, &scope) < 0)
+        if (mttd_scope_of(p->scope, scope) < 0)
                 return tracker_invalid("scope",
                                        "must be " MTT_PROTO_SCOPE_SYSTEM
                                        ", " MTT_PROTO_SCOPE_PROCESS " or " MTT_PROTO_SCOPE_CGROUP);
-        if (p.pid < 0 || p.pid > INT32_MAX || (p.pid > 0 && scope == MTTD_SCOPE_SYSTEM))
+        if (p->pid < 0 || p->pid > INT32_MAX || (p->pid > 0 && *scope == MTTD_SCOPE_SYSTEM))
                 return tracker_invalid("pid", "a process ID, for the process or cgroup scope");
-        if (p.fd < 0 || (uint64_t)p.fd >= req->frame->n_fds)
+        if (p->fd < 0 || (uint64_t)p->fd >= req->frame->n_fds)
                 return invalid_fd("no file descriptor passed at that index");
+        return NULL;
+}
 
+/* The process a scope names (asked: 0 for the caller), held by a pidfd before its owner is
+ * checked on it: NULL with *pid and *pidfd set, or the error reply. */
+static json_t *open_target(const mttd_request *req, int64_t asked, pid_t *pid, int *pidfd)
+{
+        int r = mttd_target_take(req->peer, req->conn_fd, (pid_t)asked, pid, pidfd);
+        if (r == -EPERM)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_PERMISSION_DENIED,
+                                           json_pack("{s:I}", "pid", (json_int_t)asked));
+        if (r == -ESRCH && asked == 0)
+                return tracker_invalid("pid", "the process that connected has exited");
+        if (r == -ESRCH)
+                return tracker_invalid("pid", "no such process");
+        if (r < 0) /* out of fds or memory: no verdict on the process */
+                return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
+                                           json_pack("{s:s}", "reason", strerror(-r)));
+        return NULL;
+}
+
+/* Who opens: the connection and its client process, whose pidfd explains an end without
+ * Close: one for the sessions that run at the same time on this connection; a new one, with
+ * the OOM counts of now, once none runs. */
+static mttd_opener opener_of(mttd_request *req)
+{
+        if (!*req->client || req->owner->running == 0) {
+                mttd_peer_unref(*req->client);
+                *req->client = mttd_peer_new(req->conn_fd, req->peer->pid);
+        }
+        return (mttd_opener){
+            .uid = req->peer->uid,
+            .pid = req->peer->pid,
+            .owner = req->owner,
+            .peer = *req->client,
+        };
+}
+
+/* The reply to an Open the tracker refused (r < 0). */
+static json_t *open_refused(int r, const mttd_config *cfg)
+{
+        if (r == -EUSERS)
+                return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
+                                           json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));
+        if (r == -ESRCH)
+                return tracker_invalid("pid", "no such process");
+        if (r == -ENOENT)
+                return tracker_invalid("scope", "the process has no memory cgroup mttd can read");
+        return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
+                                   json_pack("{s:s}", "reason", strerror(-r)));
+}
+
+static json_t *open_session(mttd_request *req)
+{
+        const mttd_config *cfg = mttd_tracker_config(req->tracker);
+        open_params p;
+        mttd_scope scope;
+        json_t *err = open_params_check(req, cfg, &p, &scope);
+        if (err)
+                return err;
         int fd = req->frame->fds[p.fd];
         mttd_fd_kind kind;
         const char *why = fd_unfit(fd, &kind);
         if (why)
                 return invalid_fd(why);
-        /* The scope's process is held by a pidfd before its owner is checked on it. */
         pid_t pid = 0;
         int pidfd = -1;
-        if (scope != MTTD_SCOPE_SYSTEM) {
-                int r = mttd_target_take(req->peer, req->conn_fd, (pid_t)p.pid, &pid, &pidfd);
-                if (r == -EPERM)
-                        return mtt_proto_error_new(MTT_PROTO_ERROR_PERMISSION_DENIED,
-                                                   json_pack("{s:I}", "pid", (json_int_t)p.pid));
-                if (r == -ESRCH && p.pid == 0)
-                        return tracker_invalid("pid", "the process that connected has exited");
-                if (r == -ESRCH)
-                        return tracker_invalid("pid", "no such process");
-                if (r < 0) /* out of fds or memory: no verdict on the process */
-                        return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
-                                                   json_pack("{s:s}", "reason", strerror(-r)));
-        }
-
+        if (scope != MTTD_SCOPE_SYSTEM && (err = open_target(req, p.pid, &pid, &pidfd)))
+                return err;
         mttd_session_params sp = {
             .label = p.label,
             .scope = scope,
@@ -210,44 +259,23 @@ static json_t *open_session(mttd_request *req, int *deferred)
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
             .peak_min_kb = cfg->peak_min_kb,
         };
-        /* The client process, whose pidfd explains an end without Close: one for the
-         * sessions that run at the same time on this connection; a new one, with the OOM
-         * counts of now, once none runs. */
-        if (!*req->client || req->owner->running == 0) {
-                mttd_peer_unref(*req->client);
-                *req->client = mttd_peer_new(req->conn_fd, req->peer->pid);
-        }
-        const mttd_opener by = {
-            .uid = req->peer->uid,
-            .pid = req->peer->pid,
-            .owner = req->owner,
-            .peer = *req->client,
-        };
+        const mttd_opener by = opener_of(req);
         mttd_session *s;
         bool written;
         int r = mttd_tracker_open(req->tracker, &sp, fd, &kind, pidfd, &by, &s, &written);
-        if (r == -EUSERS)
-                return mtt_proto_error_new(MTT_PROTO_ERROR_TOO_MANY_SESSIONS,
-                                           json_pack("{s:i}", "limit", cfg->max_sessions_per_uid));
-        if (r == -ESRCH)
-                return tracker_invalid("pid", "no such process");
-        if (r == -ENOENT)
-                return tracker_invalid("scope", "the process has no memory cgroup mttd can read");
         if (r < 0)
-                return mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
-                                           json_pack("{s:s}", "reason", strerror(-r)));
+                return open_refused(r, cfg);
         mtt_proto_frame_take_fd(req->frame, (size_t)p.fd); /* the session has it now */
         /* The reply waits until the report has its header, so the caller finds it there. */
         if (!written && !req->call->oneway) {
                 req->waiting_on = s;
                 req->waiting_open = true;
-                *deferred = 1;
                 return NULL;
         }
         return mttd_methods_session_reply(req->tracker, s, false);
 }
 
-static json_t *close_session(mttd_request *req, int *deferred)
+static json_t *close_session(mttd_request *req)
 {
         struct {
                 int64_t id;
@@ -285,13 +313,12 @@ static json_t *close_session(mttd_request *req, int *deferred)
         mttd_tracker_close(req->tracker, s, outcome, p.cause, &told);
         if (!told && !req->call->oneway) {
                 req->waiting_on = s;
-                *deferred = 1;
                 return NULL;
         }
         return mttd_methods_session_reply(req->tracker, s, false);
 }
 
-static json_t *list_sessions(mttd_request *req, int *deferred)
+static json_t *list_sessions(mttd_request *req)
 {
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
@@ -303,7 +330,7 @@ static json_t *list_sessions(mttd_request *req, int *deferred)
         return mtt_proto_reply_new(json_pack("{s:o}", "sessions", a), false);
 }
 
-static json_t *status_session(mttd_request *req, int *deferred)
+static json_t *status_session(mttd_request *req)
 {
         struct {
                 int64_t id;
@@ -320,7 +347,7 @@ static json_t *status_session(mttd_request *req, int *deferred)
         return s ? mttd_methods_session_reply(req->tracker, s, false) : err;
 }
 
-static json_t *sample(mttd_request *req, int *deferred)
+static json_t *sample(mttd_request *req)
 {
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
@@ -350,7 +377,7 @@ static json_t *sample(mttd_request *req, int *deferred)
 
 /* Watch(id) streams the session: itself, its rows as they are made, and itself again,
  * ended, as the last reply. Watch() streams every session the caller may see, with no end. */
-static json_t *watch(mttd_request *req, int *deferred)
+static json_t *watch(mttd_request *req)
 {
         struct {
                 int64_t id;
@@ -385,7 +412,7 @@ static json_t *watch(mttd_request *req, int *deferred)
         return mttd_methods_session_reply(req->tracker, s, true);
 }
 
-int mttd_methods_dispatch(mttd_request *req, json_t **reply)
+json_t *mttd_methods_dispatch(mttd_request *req)
 {
         static const struct {
                 const char *name;
@@ -400,20 +427,17 @@ int mttd_methods_dispatch(mttd_request *req, json_t **reply)
             {MTT_PROTO_METHOD_SAMPLE, sample},
             {MTT_PROTO_METHOD_WATCH, watch},
         };
-        int deferred = 0;
         for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-                if (strcmp(methods[i].name, req->call->method) == 0) {
-                        *reply = methods[i].fn(req, &deferred);
-                        if (!deferred && !*reply) {
-                                *reply = mtt_proto_error_new(
-                                    MTT_PROTO_ERROR_INTERNAL,
-                                    json_pack("{s:s}", "reason", "out of memory"));
-                                req->watch = false;
-                        }
-                        return deferred;
+                if (strcmp(methods[i].name, req->call->method) != 0)
+                        continue;
+                json_t *reply = methods[i].fn(req);
+                if (!reply && !req->waiting_on) {
+                        req->watch = false;
+                        reply = mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
+                                                    json_pack("{s:s}", "reason", "out of memory"));
                 }
+                return reply;
         }
-        *reply = mtt_proto_error_new(MTT_PROTO_ERROR_METHOD_NOT_FOUND,
-                                     json_pack("{s:s}", "method", req->call->method));
-        return 0;
+        return mtt_proto_error_new(MTT_PROTO_ERROR_METHOD_NOT_FOUND,
+                                   json_pack("{s:s}", "method", req->call->method));
 }

@@ -26,9 +26,9 @@ typedef struct mttd_request {
         mttd_session *watch_session;
 } mttd_request;
 
-/* Returns 0 with *reply set, or 1 when the reply must wait until req->waiting_on is
+/* The reply, or NULL when it must wait (req->waiting_on is set) until that session is
  * finished (or, for an Open, until its first write is back). */
-int mttd_methods_dispatch(mttd_request *req, json_t **reply);
+json_t *mttd_methods_dispatch(mttd_request *req);
 
 /* The reply to a Close that waited, once its session is finished; with continues, a
  * Watch's message about the session. */

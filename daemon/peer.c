@@ -38,16 +38,14 @@ struct mttd_peer {
 };
 
 /* The peer's pidfd, race-free where the kernel has SO_PEERPIDFD: a pid may be reused. */
+/* The peer's pidfd from its socket, else one opened for its pid: the fd or -errno. */
 static int peer_pidfd(int sock, pid_t pid)
 {
-        int fd = -1;
-        socklen_t len = sizeof(fd);
-        if (sock >= 0 && getsockopt(sock, SOL_SOCKET, MTTD_SO_PEERPIDFD, &fd, &len) == 0 &&
-            fd >= 0) {
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
+        int fd = mttd_target_peer_pidfd(sock);
+        if (fd >= 0)
                 return fd;
-        }
-        return (int)syscall(SYS_pidfd_open, pid, 0);
+        fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        return fd >= 0 ? fd : -errno;
 }
 
 mttd_peer *mttd_peer_new(int sock, pid_t pid)

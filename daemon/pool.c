@@ -14,6 +14,8 @@ unsigned mttd_pool_threads_left(void)
         return threads_left;
 }
 
+TAILQ_HEAD(mttd_pool_jobs, mttd_pool_job);
+
 struct mttd_pool {
         struct ev_loop *loop;
         ev_async async;
@@ -22,9 +24,9 @@ struct mttd_pool {
 
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        mttd_pool_job *queue_head, *queue_tail; /* waiting for a thread */
-        mttd_pool_job *done_head, *done_tail;   /* waiting for the loop */
-        mttd_pool_job *running;                 /* in a thread's hands */
+        struct mttd_pool_jobs queue;   /* waiting for a thread */
+        struct mttd_pool_jobs done;    /* waiting for the loop */
+        struct mttd_pool_jobs running; /* in a thread's hands */
         size_t queued;
         unsigned threads, idle, max_threads;
         bool stopping;
@@ -32,24 +34,11 @@ struct mttd_pool {
         size_t pending; /* loop thread only */
 };
 
-static void push(mttd_pool_job **head, mttd_pool_job **tail, mttd_pool_job *job)
+static mttd_pool_job *pop(struct mttd_pool_jobs *head)
 {
-        job->next = NULL;
-        if (*tail)
-                (*tail)->next = job;
-        else
-                *head = job;
-        *tail = job;
-}
-
-static mttd_pool_job *pop(mttd_pool_job **head, mttd_pool_job **tail)
-{
-        mttd_pool_job *job = *head;
-        if (job) {
-                *head = job->next;
-                if (!*head)
-                        *tail = NULL;
-        }
+        mttd_pool_job *job = TAILQ_FIRST(head);
+        if (job)
+                TAILQ_REMOVE(head, job, link);
         return job;
 }
 
@@ -60,21 +49,11 @@ uint64_t mttd_pool_now_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void unlink_running(mttd_pool *p, mttd_pool_job *job)
-{
-        for (mttd_pool_job **j = &p->running; *j; j = &(*j)->next) {
-                if (*j == job) {
-                        *j = job->next;
-                        return;
-                }
-        }
-}
-
 /* Under the lock: the job is done, the loop hears of it. */
 static void finish_locked(mttd_pool *p, mttd_pool_job *job)
 {
         bool quiet = job->quiet;
-        push(&p->done_head, &p->done_tail, job);
+        TAILQ_INSERT_TAIL(&p->done, job, link);
         if (!p->loop_gone && !quiet)
                 ev_async_send(p->loop, &p->async);
 }
@@ -84,7 +63,7 @@ static void *thread_main(void *arg)
         mttd_pool *p = arg;
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                mttd_pool_job *job = pop(&p->queue_head, &p->queue_tail);
+                mttd_pool_job *job = pop(&p->queue);
                 if (!job) {
                         if (p->stopping)
                                 break;
@@ -95,12 +74,11 @@ static void *thread_main(void *arg)
                 }
                 p->queued--;
                 job->started_us = mttd_pool_now_us();
-                job->next = p->running;
-                p->running = job;
+                TAILQ_INSERT_TAIL(&p->running, job, link);
                 pthread_mutex_unlock(&p->lock);
                 job->run(job);
                 pthread_mutex_lock(&p->lock);
-                unlink_running(p, job);
+                TAILQ_REMOVE(&p->running, job, link);
                 finish_locked(p, job);
         }
         p->threads--;
@@ -122,12 +100,11 @@ void mttd_pool_hurry(mttd_pool *p, mttd_pool_job *job)
 void mttd_pool_collect(mttd_pool *p)
 {
         pthread_mutex_lock(&p->lock);
-        mttd_pool_job *list = p->done_head;
-        p->done_head = p->done_tail = NULL;
+        struct mttd_pool_jobs list = TAILQ_HEAD_INITIALIZER(list);
+        TAILQ_CONCAT(&list, &p->done, link);
         pthread_mutex_unlock(&p->lock);
-        while (list) {
-                mttd_pool_job *job = list;
-                list = job->next;
+        mttd_pool_job *job;
+        while ((job = pop(&list))) {
                 p->pending--;
                 p->done_cb(p->ctx, job);
         }
@@ -148,6 +125,9 @@ int mttd_pool_new(struct ev_loop *loop, unsigned max_threads, mttd_pool_done don
         p->done_cb = done;
         p->ctx = ctx;
         p->max_threads = max_threads ? max_threads : 1;
+        TAILQ_INIT(&p->queue);
+        TAILQ_INIT(&p->done);
+        TAILQ_INIT(&p->running);
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->cond, NULL);
         ev_async_init(&p->async, on_async);
@@ -184,9 +164,10 @@ static unsigned thread_cap(mttd_pool *p)
 {
         unsigned stalled = 0;
         uint64_t now = mttd_pool_now_us();
-        for (mttd_pool_job *j = p->running; j; j = j->next)
-                if (now - j->started_us >= MTTD_POOL_STALLED_US)
-                        stalled++;
+        mttd_pool_job *j;
+        TAILQ_FOREACH(j, &p->running, link)
+        if (now - j->started_us >= MTTD_POOL_STALLED_US)
+                stalled++;
         unsigned cap = p->max_threads + stalled;
         return cap < MTTD_POOL_HARD_MAX ? cap : MTTD_POOL_HARD_MAX;
 }
@@ -194,7 +175,7 @@ static unsigned thread_cap(mttd_pool *p)
 static int queue_locked(mttd_pool *p, mttd_pool_job *job)
 {
         int r = 0;
-        push(&p->queue_head, &p->queue_tail, job);
+        TAILQ_INSERT_TAIL(&p->queue, job, link);
         p->queued++;
         if (p->queued > p->idle && p->threads < thread_cap(p))
                 r = spawn(p);
@@ -214,7 +195,7 @@ int mttd_pool_submit(mttd_pool *p, mttd_pool_job *job)
         int r = queue_locked(p, job);
         /* With no thread at all the job could never run: refuse it. */
         if (r < 0 && p->threads == 0) {
-                p->queue_head = p->queue_tail = NULL;
+                TAILQ_INIT(&p->queue);
                 p->queued = 0;
                 pthread_mutex_unlock(&p->lock);
                 return r;
@@ -241,8 +222,9 @@ size_t mttd_pool_pending(const mttd_pool *p)
 void mttd_pool_each_running(mttd_pool *p, void (*fn)(void *ctx, mttd_pool_job *job), void *ctx)
 {
         pthread_mutex_lock(&p->lock);
-        for (mttd_pool_job *j = p->running; j; j = j->next)
-                fn(ctx, j);
+        mttd_pool_job *j;
+        TAILQ_FOREACH(j, &p->running, link)
+        fn(ctx, j);
         pthread_mutex_unlock(&p->lock);
 }
 
@@ -264,7 +246,7 @@ bool mttd_pool_free(mttd_pool *p, mttd_pool_cancel cancel)
         p->stopping = true;
         pthread_cond_broadcast(&p->cond);
         mttd_pool_job *job;
-        while ((job = pop(&p->queue_head, &p->queue_tail)))
+        while ((job = pop(&p->queue)))
                 cancel(job, false);
         /* Idle threads leave at once; one stuck in a job stays stuck, and is abandoned. */
         struct timespec deadline;
@@ -281,7 +263,7 @@ bool mttd_pool_free(mttd_pool *p, mttd_pool_cancel cancel)
         ev_async_stop(p->loop, &p->async);
         if (abandoned)
                 return false; /* a stuck thread still points at p: leave it allocated */
-        while ((job = pop(&p->done_head, &p->done_tail)))
+        while ((job = pop(&p->done)))
                 cancel(job, true);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);

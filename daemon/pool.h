@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 /* A job running longer than this holds its thread without counting against the cap. */
 #define MTTD_POOL_STALLED_US 1000000
@@ -16,8 +17,8 @@
 #define MTTD_POOL_HARD_MAX 256
 
 typedef struct mttd_pool_job {
-        struct mttd_pool_job *next;
-        uint64_t started_us; /* when a thread took it (the pool's business) */
+        TAILQ_ENTRY(mttd_pool_job) link; /* the pool's: queued, running or done */
+        uint64_t started_us;             /* when a thread took it (the pool's business) */
         bool quiet; /* finished, it waits for mttd_pool_collect rather than wake the loop */
         /* Runs on a pool thread. */
         void (*run)(struct mttd_pool_job *job);

@@ -63,7 +63,7 @@ static ssize_t read_fd(int fd, char *buf, size_t size)
         return n;
 }
 
-/* A member's RSS in kB, or -1 when the process is gone (an fd kept open follows the
+/* A member's RSS in kB, or -ESRCH when the process is gone (an fd kept open follows the
  * process it was opened for, never a pid reused since). statm takes no lock another
  * process holds. With keep, the fd is kept for the fast reads. */
 static int64_t rss_kb(const mttd_forest *f, member *m, bool keep)
@@ -84,7 +84,7 @@ static int64_t rss_kb(const mttd_forest *f, member *m, bool keep)
                         close(fd);
         }
         if (n <= 0 || sscanf(buf, "%lld %lld", &size, &resident) != 2)
-                return -1;
+                return -ESRCH;
         return resident * f->page_kb;
 }
 

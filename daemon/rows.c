@@ -38,7 +38,7 @@ static void put_peak(mttd_rows *r, int64_t next_kb)
 void mttd_rows_start(mttd_rows *r, const mttd_schedule *s, int64_t kb, mttd_row_sink sink,
                      void *ctx)
 {
-        *r = (mttd_rows){.schedule = *s, .sink = sink, .ctx = ctx, .started = true};
+        *r = (mttd_rows){.schedule = *s, .sink = sink, .ctx = ctx};
         emit(r, (mttd_point){0, kb});
         r->next_due_us = mttd_schedule_next(s, 0);
 }

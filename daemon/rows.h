@@ -27,7 +27,7 @@ typedef struct mttd_rows {
         mttd_point held;     /* the latest row of a flat run, not yet handed over */
         mttd_point max;      /* the highest sample since the last scheduled row */
         int64_t peak_min_kb; /* a peak row must stand this far above both neighbours */
-        bool started, have_held, have_max;
+        bool have_held, have_max;
         mttd_row_sink sink;
         void *ctx;
 } mttd_rows;

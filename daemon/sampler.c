@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/procfs.h"
 #include "log.h"
 #include "pool.h"
@@ -14,8 +15,8 @@
 #define SAMPLER_THREADS 2
 
 typedef struct group {
-        mttd_pool_job job; /* first: the pool hands it back */
-        struct group *prev, *next;
+        mttd_pool_job job;      /* first: the pool hands it back */
+        LIST_ENTRY(group) link; /* the sampler's groups */
         mttd_sampler *sampler;
         uid_t uid;
         /* The loop's: */
@@ -41,7 +42,7 @@ struct mttd_sampler {
         mttd_pool *pool;
         mttd_sampler_answered answered;
         void *ctx;
-        group *groups;
+        LIST_HEAD(, group) groups;
 };
 
 static void run(mttd_pool_job *job)
@@ -55,13 +56,7 @@ static void run(mttd_pool_job *job)
 
 static void group_free(group *g)
 {
-        mttd_sampler *s = g->sampler;
-        if (g->prev)
-                g->prev->next = g->next;
-        else
-                s->groups = g->next;
-        if (g->next)
-                g->next->prev = g->prev;
+        LIST_REMOVE(g, link);
         mttd_forest_free(&g->forest);
         free(g->srcs);
         free(g->roots);
@@ -190,9 +185,9 @@ void mttd_sampler_free(mttd_sampler *s)
         mttd_sampler_log_late(s, mttd_pool_now_us());
         mttd_pool_free(s->pool, on_cancel);
         /* A group whose job is stuck on a thread stays allocated, as the thread does. */
-        group *next;
-        for (group *g = s->groups; g; g = next) {
-                next = g->next;
+        group *g, *next;
+        for (g = LIST_FIRST(&s->groups); g; g = next) {
+                next = LIST_NEXT(g, link);
                 if (!g->out)
                         group_free(g);
         }
@@ -201,9 +196,9 @@ void mttd_sampler_free(mttd_sampler *s)
 
 int mttd_sampler_add(mttd_sampler *s, mttd_source *src, uint64_t now_us)
 {
-        group *g = s->groups;
+        group *g = LIST_FIRST(&s->groups);
         while (g && g->uid != src->uid)
-                g = g->next;
+                g = LIST_NEXT(g, link);
         if (!g) {
                 g = calloc(1, sizeof(*g));
                 if (!g)
@@ -211,21 +206,12 @@ int mttd_sampler_add(mttd_sampler *s, mttd_source *src, uint64_t now_us)
                 g->sampler = s;
                 g->uid = src->uid;
                 mttd_forest_init(&g->forest, src->uid, MTT_PROCFS_ROOT, s->cfg->max_tree_processes);
-                g->next = s->groups;
-                if (s->groups)
-                        s->groups->prev = g;
-                s->groups = g;
+                LIST_INSERT_HEAD(&s->groups, g, link);
         }
-        if (g->n_srcs == g->cap_srcs) {
-                size_t cap = g->cap_srcs ? g->cap_srcs * 2 : 8;
-                mttd_source **p = realloc(g->srcs, cap * sizeof(*p));
-                if (!p) {
-                        if (g->n_srcs == 0 && !g->out)
-                                group_free(g);
-                        return -ENOMEM;
-                }
-                g->srcs = p;
-                g->cap_srcs = cap;
+        if (mtt_grow(&g->srcs, &g->cap_srcs, g->n_srcs + 1, sizeof(*g->srcs), 8) < 0) {
+                if (g->n_srcs == 0 && !g->out)
+                        group_free(g);
+                return -ENOMEM;
         }
         g->srcs[g->n_srcs++] = src;
         src->group = g;
@@ -284,9 +270,9 @@ void mttd_sampler_collect(mttd_sampler *s)
 
 void mttd_sampler_tick(mttd_sampler *s, uint64_t now_us)
 {
-        group *next;
-        for (group *g = s->groups; g; g = next) {
-                next = g->next;
+        group *g, *next;
+        for (g = LIST_FIRST(&s->groups); g; g = next) {
+                next = LIST_NEXT(g, link);
                 if (!g->out) {
                         send_job(s, g, now_us, true);
                         continue;
@@ -307,11 +293,12 @@ void mttd_sampler_tick(mttd_sampler *s, uint64_t now_us)
 
 void mttd_sampler_log_late(mttd_sampler *s, uint64_t now_us)
 {
-        for (group *g = s->groups; g; g = g->next)
-                if (g->out && now_us - g->out_us >= s->cfg->read_timeout_us)
-                        mttd_log(LOG_WARNING,
-                                 "leaving a thread behind that reads uid %u's process trees: "
-                                 "the kernel has held it for %.1f s (a process's memory map "
-                                 "lock)",
-                                 (unsigned)g->uid, (double)(now_us - g->out_us) / 1e6);
+        group *g;
+        LIST_FOREACH(g, &s->groups, link)
+        if (g->out && now_us - g->out_us >= s->cfg->read_timeout_us)
+                mttd_log(LOG_WARNING,
+                         "leaving a thread behind that reads uid %u's process trees: "
+                         "the kernel has held it for %.1f s (a process's memory map "
+                         "lock)",
+                         (unsigned)g->uid, (double)(now_us - g->out_us) / 1e6);
 }

@@ -164,8 +164,8 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
             .client = &c->client,
             .conn_fd = c->fd,
         };
-        json_t *reply = NULL;
-        if (mttd_methods_dispatch(&req, &reply) > 0) {
+        json_t *reply = mttd_methods_dispatch(&req);
+        if (req.waiting_on) {
                 c->waiting_on = req.waiting_on;
                 c->waiting_open = req.waiting_open;
                 c->srv->n_waiting++;
@@ -195,7 +195,7 @@ static int conn_process(mttd_conn *c)
                !mtt_proto_outbuf_pending(&c->out)) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
-                if (r == 0)
+                if (r == -EAGAIN)
                         break;
                 if (r < 0) {
                         protocol_error(c, "message larger than the limit");
@@ -565,71 +565,4 @@ void mttd_server_free(mttd_server *srv)
         if (srv->listen_fd >= 0)
                 close(srv->listen_fd);
         free(srv);
-}
-
-static int mkdir_parents(char *path)
-{
-        for (char *p = path + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                int r = mkdir(path, 0755);
-                *p = '/';
-                if (r < 0 && errno != EEXIST)
-                        return -errno;
-        }
-        return 0;
-}
-
-int mttd_server_listen(const char *path, const char **what)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                *what = "socket path too long";
-                return -ENAMETOOLONG;
-        }
-        strcpy(sa.sun_path, path);
-        int r = mkdir_parents(sa.sun_path);
-        if (r < 0) {
-                *what = "cannot create the socket's directory";
-                return r;
-        }
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) {
-                *what = "cannot create a socket";
-                return -errno;
-        }
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                if (errno != EADDRINUSE)
-                        goto bind_failed;
-                /* A socket file nobody answers on is left over from a crash: replace it. */
-                int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-                if (probe >= 0)
-                        close(probe);
-                struct stat st;
-                if (live || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-                        close(fd);
-                        *what = live ? "another mttd is listening there"
-                                     : "the path exists and is not a socket";
-                        return -EADDRINUSE;
-                }
-                unlink(path);
-                if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                        goto bind_failed;
-        }
-        /* Any local user may track (SPEC 7); directories guard private sockets. */
-        chmod(path, 0666);
-        if (listen(fd, SOMAXCONN) < 0) {
-                r = -errno;
-                close(fd);
-                *what = "cannot listen";
-                return r;
-        }
-        return fd;
-bind_failed:
-        r = -errno;
-        close(fd);
-        *what = "cannot bind the socket";
-        return r;
 }

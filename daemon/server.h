@@ -22,7 +22,3 @@ void mttd_server_session_finished(mttd_server *srv, mttd_session *s);
 void mttd_server_session_written(mttd_server *srv, mttd_session *s);
 void mttd_server_session_opened(mttd_server *srv, mttd_session *s);
 void mttd_server_row(mttd_server *srv, const mttd_session *s, uint64_t t_us, double ram_gib);
-
-/* Binds and listens on a UNIX socket path, creating its directory and replacing a stale
- * socket file (never a live one). Returns the fd or -errno; *what says which step failed. */
-int mttd_server_listen(const char *path, const char **what);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/grow.h"
 #include "csv.h"
 #include "meminfo.h"
 #include "peer.h"
@@ -26,20 +27,10 @@ const char *mttd_phase_name(mttd_phase p)
         return names[p];
 }
 
-static int append(mttd_session *s, const char *text, size_t len, uint64_t now_us)
+static int append(mttd_session *s, const char *text, size_t len)
 {
-        if (s->text_len + len > s->text_cap) {
-                size_t cap = s->text_cap ? s->text_cap : 512;
-                while (cap < s->text_len + len)
-                        cap *= 2;
-                char *p = realloc(s->text, cap);
-                if (!p)
-                        return -ENOMEM;
-                s->text = p;
-                s->text_cap = cap;
-        }
-        if (s->text_len == 0)
-                s->oldest_text_us = now_us;
+        if (mtt_grow(&s->text, &s->text_cap, s->text_len + len, 1, 512) < 0)
+                return -ENOMEM;
         memcpy(s->text + s->text_len, text, len);
         s->text_len += len;
         return 0;
@@ -57,11 +48,11 @@ static void on_row(void *ctx, uint64_t t_us, int64_t kb)
         char row[MTTD_CSV_ROW_MAX];
         size_t n = mttd_csv_row(row, t_us, mttd_session_gib(s, kb));
         /* Out of memory loses this row only; the next append tries again. */
-        if (append(s, row, n, s->t0_us + t_us) == 0)
+        if (append(s, row, n) == 0)
                 s->n_rows++;
-        if (s->watch) /* the number as the row prints it: six decimals, rounded to even */
-                s->watch->fn(s->watch->ctx, s, t_us,
-                             nearbyint(mttd_session_gib(s, kb) * 1e6) / 1e6);
+        if (s->telling) /* the number as the row prints it: six decimals, rounded to even */
+                s->telling->fn(s->telling->ctx, s, t_us,
+                               nearbyint(mttd_session_gib(s, kb) * 1e6) / 1e6);
 }
 
 static void track_value(mttd_session *s, int64_t kb)
@@ -96,7 +87,7 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->fd = -1;
         s->peak_kb = kb;
         s->last_kb = kb;
-        if (append(s, MTTD_CSV_HEADER, strlen(MTTD_CSV_HEADER), now_us) < 0) {
+        if (append(s, MTTD_CSV_HEADER, strlen(MTTD_CSV_HEADER)) < 0) {
                 mttd_session_free(s);
                 return -ENOMEM;
         }
@@ -108,7 +99,18 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         return 0;
 }
 
-void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value)
+/* Rows made from here to told() go to hook too, while anyone watches. */
+static void telling(mttd_session *s, const mttd_row_hook *hook)
+{
+        s->telling = s->watched && hook && hook->fn ? hook : NULL;
+}
+
+static void told(mttd_session *s)
+{
+        s->telling = NULL;
+}
+
+void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value, const mttd_row_hook *hook)
 {
         if (s->phase != MTTD_PHASE_STARTING)
                 return;
@@ -120,7 +122,9 @@ void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value)
         mttd_schedule sched = s->rows.schedule;
         int64_t peak_min_kb = s->rows.peak_min_kb;
         s->phase = MTTD_PHASE_RUNNING;
+        telling(s, hook);
         mttd_rows_start(&s->rows, &sched, s->last_kb, on_row, s);
+        told(s);
         mttd_rows_set_peak_min(&s->rows, peak_min_kb);
 }
 
@@ -199,12 +203,14 @@ void mttd_session_free(mttd_session *s)
         free(s);
 }
 
-void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb)
+void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb, const mttd_row_hook *hook)
 {
         if (!mttd_session_making_rows(s))
                 return;
         track_value(s, kb);
+        telling(s, hook);
         mttd_rows_feed(&s->rows, now_us - s->t0_us, kb);
+        told(s);
 }
 
 bool mttd_session_text_due(const mttd_session *s)
@@ -257,19 +263,21 @@ void mttd_session_take_sync(mttd_session *s, uint64_t now_us, mttd_write_item *i
 }
 
 int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
-                     const char *cause, bool awaits_cause)
+                     const char *cause, bool awaits_cause, const mttd_row_hook *hook)
 {
         if (!mttd_session_running(s))
                 return -EALREADY;
-        mttd_session_begin(s, kb, s->source != NULL);
+        mttd_session_begin(s, kb, s->source != NULL, hook);
         s->phase = MTTD_PHASE_ENDED;
         s->cause_awaited = awaits_cause;
         track_value(s, kb);
+        telling(s, hook);
         mttd_rows_finish(&s->rows, now_us - s->t0_us, kb);
+        told(s);
         if (state == MTTD_COMPLETED)
-                append(s, MTTD_CSV_END_COMPLETED, strlen(MTTD_CSV_END_COMPLETED), now_us);
+                append(s, MTTD_CSV_END_COMPLETED, strlen(MTTD_CSV_END_COMPLETED));
         else if (state == MTTD_FAILED)
-                append(s, MTTD_CSV_END_FAILED, strlen(MTTD_CSV_END_FAILED), now_us);
+                append(s, MTTD_CSV_END_FAILED, strlen(MTTD_CSV_END_FAILED));
         s->state = s->outcome = state;
         s->end_us = now_us;
         free(s->cause);
@@ -401,8 +409,8 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
         json_object_set_new(o, "overlaps_other_users", json_integer(s->overlaps_other_users));
         json_object_set_new(o, "overlapped_with", with);
         if (s->write_error) {
-                json_object_set_new(o, "error", json_string(strerror(s->write_error)));
-                json_object_set_new(o, "errno", json_integer(s->write_error));
+                json_object_set_new(o, "error", json_string(strerror(-s->write_error)));
+                json_object_set_new(o, "errno", json_integer(-s->write_error));
         }
         /* A write in flight for long, or a first write still waiting for its user's share. */
         uint64_t since = s->writing                        ? s->write_since_us

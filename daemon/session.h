@@ -79,7 +79,7 @@ typedef struct mttd_session {
         mttd_state outcome; /* what the session's end said it was; MTTD_RUNNING until then */
         char *cause;        /* why it ended, when known */
         bool cause_awaited; /* ended by a hangup: its cause is being found, the end not told */
-        int write_error;    /* errno of a failed write, 0 if none */
+        int write_error;    /* -errno of a failed write, 0 if none */
 
         uint64_t started_wall_us;
         uint64_t t0_us;  /* monotonic at open */
@@ -96,7 +96,6 @@ typedef struct mttd_session {
         int fd; /* the client's report fd, -1 once handed to the last write */
         char *text;
         size_t text_len, text_cap;
-        uint64_t oldest_text_us; /* when the oldest unwritten row was made */
         uint64_t last_sync_us;
         uint64_t writes_done, synced_writes; /* writes back, and how many a sync covered */
         bool writing;                        /* a write item is with the writer */
@@ -108,11 +107,12 @@ typedef struct mttd_session {
         dev_t dev;                           /* the file system of its fd */
         mttd_share share;
 
-        struct mttd_owner *owner;   /* the connection whose lifetime is the session's heartbeat */
-        unsigned watchers;          /* connections that watch this session alone */
-        const mttd_row_hook *watch; /* set while anyone watches it */
-        struct mttd_peer *peer;     /* its client process, while an end without Close may come */
-        mttd_source *source;        /* while running: what it measures; NULL for the system */
+        struct mttd_owner *owner;     /* the connection whose lifetime is the session's heartbeat */
+        unsigned watchers;            /* connections that watch this session alone */
+        bool watched;                 /* anyone watches it: its rows go to the row hook too */
+        const mttd_row_hook *telling; /* that hook, during a call that makes rows only */
+        struct mttd_peer *peer;       /* its client process, while an end without Close may come */
+        mttd_source *source;          /* while running: what it measures; NULL for the system */
         mttd_scope scope;
         pid_t tracked_pid; /* process and cgroup scopes */
         unsigned waits;    /* MTTD_WAIT_* */
@@ -133,18 +133,18 @@ void mttd_session_free(mttd_session *s);
 /* STARTING -> RUNNING: the row at delta 0 with kb (after a watcher, if any, heard of the
  * session). For a source of its own, kb is also its baseline when calibrated (a process
  * tree's first value, which it waited for). */
-void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value);
+void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value, const mttd_row_hook *hook);
 /* RUNNING -> CLOSING: a Close said how it ended; it ends once its tree is read again. */
 void mttd_session_closing(mttd_session *s, uint64_t now_us, mttd_state outcome, const char *cause);
 /* STARTING, RUNNING or CLOSING -> ENDED: last row and the ending for the state (a session
  * still STARTING begins first, with kb). -EALREADY if it ended. awaits_cause: its cause
  * comes later (a hangup); the end is not told until it does (mttd_session_cause). */
 int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state state,
-                     const char *cause, bool awaits_cause);
-/* The report is broken (err, a positive errno): -> ENDED in error, its buffered text is
+                     const char *cause, bool awaits_cause, const mttd_row_hook *hook);
+/* The report is broken (err, a -errno): -> ENDED in error, its buffered text is
  * dropped; its fd is closed by its last write, when nothing else is in flight. */
 void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
-/* The report cannot be written at all (err, a positive errno): its fd is closed here and
+/* The report cannot be written at all (err, a -errno): its fd is closed here and
  * it goes to CLOSED at once. */
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);
 /* The cause of a hangup is known (NULL: no more waiting for it, what is known stands). */
@@ -173,7 +173,9 @@ bool mttd_session_wait(mttd_session *s, unsigned what);
 /* ... stops waiting; false if it did not wait. */
 bool mttd_session_unwait(mttd_session *s, unsigned what);
 
-void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb);
+/* The functions that make rows (begin, feed, end) hand them to hook too while the session
+ * is watched (hook may be NULL). */
+void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb, const mttd_row_hook *hook);
 /* Whether buffered rows are due for a write: any, or a lot of them when batched. */
 bool mttd_session_text_due(const mttd_session *s);
 /* Whether a sync is due: writes since the last sync, and the interval passed. */
@@ -192,7 +194,7 @@ typedef struct mttd_write_result {
         bool finished; /* it was the last write: ENDED -> CLOSED */
         bool again;    /* its last write is due at once */
 } mttd_write_result;
-/* An item of this session never reached a writer (err, a positive errno): its fd is closed
+/* An item of this session never reached a writer (err, a -errno): its fd is closed
  * if the item held it, and the session ends in error, CLOSED unless another item of it is
  * still in flight (that one's return closes it). */
 void mttd_session_write_lost(mttd_session *s, const mttd_write_item *item, int err,

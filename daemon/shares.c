@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/grow.h"
+
 void mttd_shares_free(mttd_shares *sh)
 {
         free(sh->v);
@@ -22,14 +24,8 @@ int mttd_shares_add(mttd_shares *sh, uid_t uid)
 {
         mttd_uid_writes *w = find(sh, uid);
         if (!w) {
-                if (sh->n == sh->cap) {
-                        size_t cap = sh->cap ? sh->cap * 2 : 8;
-                        mttd_uid_writes *v = realloc(sh->v, cap * sizeof(*v));
-                        if (!v)
-                                return -ENOMEM;
-                        sh->v = v;
-                        sh->cap = cap;
-                }
+                if (mtt_grow(&sh->v, &sh->cap, sh->n + 1, sizeof(*sh->v), 8) < 0)
+                        return -ENOMEM;
                 w = &sh->v[sh->n++];
                 *w = (mttd_uid_writes){.uid = uid};
         }

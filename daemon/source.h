@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 typedef enum mttd_scope { MTTD_SCOPE_SYSTEM, MTTD_SCOPE_PROCESS, MTTD_SCOPE_CGROUP } mttd_scope;
@@ -16,7 +17,7 @@ const char *mttd_scope_name(mttd_scope s);
 int mttd_scope_of(const char *name, mttd_scope *out);
 
 typedef struct mttd_source {
-        struct mttd_source *prev, *next;
+        LIST_ENTRY(mttd_source) link; /* the tick's sources */
         mttd_scope scope;
         pid_t pid;              /* the tree's root, or the process whose cgroup it is */
         int pidfd;              /* that process, so a pid reused is not followed */

@@ -34,7 +34,7 @@ void mttd_table_unreserve(mttd_table *t, uid_t uid)
 
 static void set_watch(const mttd_table *t, mttd_session *s)
 {
-        s->watch = s->watchers || t->n_watch_all ? &t->row : NULL;
+        s->watched = s->watchers || t->n_watch_all;
 }
 
 void mttd_table_add(mttd_table *t, mttd_session *s)

@@ -39,12 +39,16 @@ static int identify(int pidfd, pid_t *pid, uid_t *ruid)
         return 0;
 }
 
-static int peer_pidfd(int sock)
+int mttd_target_peer_pidfd(int sock)
 {
         int fd = -1;
         socklen_t len = sizeof(fd);
-        if (sock < 0 || getsockopt(sock, SOL_SOCKET, MTTD_SO_PEERPIDFD, &fd, &len) < 0 || fd < 0)
-                return -1;
+        if (sock < 0)
+                return -EBADF;
+        if (getsockopt(sock, SOL_SOCKET, MTTD_SO_PEERPIDFD, &fd, &len) < 0)
+                return -errno;
+        if (fd < 0)
+                return -ESRCH;
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         return fd;
 }
@@ -67,7 +71,7 @@ static int take_without_pidfd(const struct ucred *peer, pid_t pid, pid_t *out_pi
 int mttd_target_take(const struct ucred *peer, int sock, pid_t pid, pid_t *out_pid, int *out_pidfd)
 {
         *out_pidfd = -1;
-        int fd = pid == 0 ? peer_pidfd(sock) : -1;
+        int fd = pid == 0 ? mttd_target_peer_pidfd(sock) : -1;
         bool from_socket = fd >= 0;
         if (fd < 0)
                 fd = (int)syscall(SYS_pidfd_open, pid ? pid : peer->pid, 0);

@@ -16,3 +16,6 @@
 int mttd_target_take(const struct ucred *peer, int sock, pid_t pid, pid_t *out_pid, int *out_pidfd);
 /* Whether the process of a pidfd has ended (its pid may be anyone's now). */
 bool mttd_pidfd_ended(int pidfd);
+/* The pidfd of the process at the other end of sock (SO_PEERPIDFD, Linux 6.5), close-on-exec:
+ * the fd or -errno. */
+int mttd_target_peer_pidfd(int sock);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "baseline.h"
 #include "clock.h"
 #include "due.h"
@@ -42,8 +43,8 @@ struct mttd_tick {
         hot *hot;              /* running sessions, densely */
         size_t n_hot, cap_hot;
 
-        mttd_source *sources;  /* of running sessions, shared */
-        mttd_sampler *sampler; /* reads the process-tree sources, off the loop */
+        LIST_HEAD(, mttd_source) sources; /* of running sessions, shared */
+        mttd_sampler *sampler;            /* reads the process-tree sources, off the loop */
         unsigned n_process_sources;
         unsigned n_waiting[3];       /* sessions waiting for each kind of read (MTTD_WAIT_*) */
         uint64_t next_late_check_us; /* when those waiting too long are looked at */
@@ -155,15 +156,7 @@ static void hot_refresh(mttd_tick *t, mttd_session *s)
 
 int mttd_tick_reserve(mttd_tick *t)
 {
-        if (t->n_hot < t->cap_hot)
-                return 0;
-        size_t cap = t->cap_hot ? t->cap_hot * 2 : 64;
-        hot *p = realloc(t->hot, cap * sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        t->hot = p;
-        t->cap_hot = cap;
-        return 0;
+        return mtt_grow(&t->hot, &t->cap_hot, t->n_hot + 1, sizeof(*t->hot), 64);
 }
 
 size_t mttd_tick_n_running(const mttd_tick *t)
@@ -198,13 +191,14 @@ static int source_take(mttd_tick *t, mttd_scope scope, pid_t pid, int pidfd, uid
         int r = mttd_source_new(scope, pid, pidfd, uid, &src);
         if (r < 0)
                 return r;
-        for (mttd_source *o = t->sources; o; o = o->next)
-                if (mttd_source_same(o, src)) {
-                        mttd_source_free(src);
-                        o->users++;
-                        *out = o;
-                        return 0;
-                }
+        mttd_source *o;
+        LIST_FOREACH(o, &t->sources, link)
+        if (mttd_source_same(o, src)) {
+                mttd_source_free(src);
+                o->users++;
+                *out = o;
+                return 0;
+        }
         if (scope == MTTD_SCOPE_PROCESS) {
                 r = mttd_sampler_add(t->sampler, src, mttd_now_us());
                 if (r < 0) {
@@ -214,10 +208,7 @@ static int source_take(mttd_tick *t, mttd_scope scope, pid_t pid, int pidfd, uid
                 t->n_process_sources++;
         }
         src->users = 1;
-        src->next = t->sources;
-        if (t->sources)
-                t->sources->prev = src;
-        t->sources = src;
+        LIST_INSERT_HEAD(&t->sources, src, link);
         *out = src;
         return 0;
 }
@@ -226,12 +217,7 @@ void mttd_tick_release(mttd_tick *t, mttd_source *src)
 {
         if (!src || --src->users > 0)
                 return;
-        if (src->prev)
-                src->prev->next = src->next;
-        else
-                t->sources = src->next;
-        if (src->next)
-                src->next->prev = src->prev;
+        LIST_REMOVE(src, link);
         if (src->scope != MTTD_SCOPE_PROCESS) {
                 mttd_source_free(src);
                 return;
@@ -335,7 +321,7 @@ void mttd_tick_remove(mttd_tick *t, mttd_session *s)
 void mttd_tick_feed(mttd_tick *t, mttd_session *s, uint64_t now_us, int64_t kb)
 {
         uint64_t rows = s->n_rows;
-        mttd_session_feed(s, now_us, kb);
+        mttd_session_feed(s, now_us, kb, &t->table->row);
         t->stats.rows_written += s->n_rows - rows;
         if (mttd_session_running(s))
                 hot_refresh(t, s);
@@ -352,7 +338,7 @@ void mttd_tick_end(mttd_tick *t, mttd_session *s, mttd_state outcome, const char
         if (s->source)
                 kb = mttd_source_ready(s->source) ? source_kb(t, s->source) : s->last_kb;
         uint64_t rows = s->n_rows;
-        mttd_session_end(s, now, kb, outcome, cause, awaits_cause);
+        mttd_session_end(s, now, kb, outcome, cause, awaits_cause, &t->table->row);
         t->stats.rows_written += s->n_rows - rows;
         mttd_tick_remove(t, s);
 }
@@ -543,9 +529,9 @@ void mttd_tick_free(mttd_tick *t)
          * the sources, which go below. */
         mttd_sampler_free(t->sampler);
         mttd_due_free(&t->due);
-        while (t->sources) {
-                mttd_source *src = t->sources;
-                t->sources = src->next;
+        mttd_source *src;
+        while ((src = LIST_FIRST(&t->sources))) {
+                LIST_REMOVE(src, link);
                 mttd_source_free(src);
         }
         free(t->hot);

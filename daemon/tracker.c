@@ -36,7 +36,7 @@ static mttd_log_session log_fields(const mttd_session *s)
             .outcome = mttd_session_running(s)      ? NULL
                        : s->outcome == MTTD_RUNNING ? mttd_state_name(s->state)
                                                     : mttd_state_name(s->outcome),
-            .cause = s->write_error ? strerror(s->write_error) : s->cause,
+            .cause = s->write_error ? strerror(-s->write_error) : s->cause,
         };
 }
 
@@ -46,7 +46,7 @@ static void log_end(const mttd_session *s)
         if (s->write_error)
                 mttd_log_session_event(
                     LOG_WARNING, &f, "session %llu (%s): report write failed: %s",
-                    (unsigned long long)s->id, s->label, strerror(s->write_error));
+                    (unsigned long long)s->id, s->label, strerror(-s->write_error));
         else
                 mttd_log_session_event(
                     LOG_INFO, &f, "session %llu (%s) %s%s%s after %.3f s, %llu rows, peak %.6f GiB",
@@ -130,7 +130,7 @@ static void on_first_value(void *ctx, mttd_session *s, int64_t kb, uint64_t now_
 {
         mttd_tracker *t = ctx;
         uint64_t rows = s->n_rows;
-        mttd_session_begin(s, kb, true);
+        mttd_session_begin(s, kb, true, &t->table.row);
         mttd_tick_started(t->tick, s, rows);
         if (!s->writing)
                 mttd_flush_soon(t->flush, s, now_us, false);
@@ -271,7 +271,7 @@ static void start(mttd_tracker *t, mttd_session *s, const mttd_opener *by, uint6
         mttd_tick_add(t->tick, s);
         bool waits = s->waits & MTTD_WAIT_VALUE;
         if (!waits) {
-                mttd_session_begin(s, 0, false);
+                mttd_session_begin(s, 0, false, &t->table.row);
                 mttd_tick_started(t->tick, s, 0);
         }
         if (t->hooks.running)

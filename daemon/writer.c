@@ -19,7 +19,7 @@ static int datasync(int fd)
 {
         if (fdatasync(fd) == 0 || errno == EINVAL || errno == EROFS || errno == ENOTSUP)
                 return 0;
-        return errno;
+        return -errno;
 }
 
 static void write_item(mttd_write_item *it)
@@ -28,11 +28,11 @@ static void write_item(mttd_write_item *it)
                 ssize_t n = write(it->fd, it->data + it->written, it->len - it->written);
                 if (n < 0) {
                         if (errno != EINTR)
-                                it->error = errno;
+                                it->error = -errno;
                         continue;
                 }
                 if (n == 0)
-                        it->error = EIO;
+                        it->error = -EIO;
                 it->written += (size_t)n;
         }
 }

@@ -34,7 +34,7 @@ typedef struct mttd_write_item {
         dev_t dev;     /* the file system of fd, for shared syncs */
         uint64_t tag;  /* the owner's, handed back untouched */
         /* results, set by the writer */
-        int error; /* 0 or a positive errno of the write or the sync */
+        int error; /* 0, or the -errno of the write or the sync */
         size_t written;
 } mttd_write_item;
 

@@ -65,10 +65,10 @@ int mtt_proto_conn_recv(mtt_proto_conn *c, int timeout_ms, mtt_proto_reply *out)
         for (;;) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
-                if (r < 0)
-                        return r;
-                if (r > 0) /* fds a service sent are not taken: the buffer closes them */
+                if (r == 0) /* fds a service sent are not taken: the buffer closes them */
                         return mtt_proto_reply_parse(f.data, f.len, out);
+                if (r != -EAGAIN)
+                        return r;
                 int wait = -1;
                 if (deadline >= 0) {
                         long long left = deadline - now_ms();

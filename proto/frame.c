@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/grow.h"
+
 #define INBUF_INITIAL 4096
 
 /* The fds the buffer drops: close(2), or the owner's closer. */
@@ -193,7 +195,7 @@ int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out)
             b->scanned < b->len ? memchr(b->data + b->scanned, '\0', b->len - b->scanned) : NULL;
         if (!nul) {
                 b->scanned = b->len;
-                return b->len > b->max_frame ? -EMSGSIZE : 0;
+                return b->len > b->max_frame ? -EMSGSIZE : -EAGAIN;
         }
         size_t len = (size_t)(nul - b->data);
         if (len > b->max_frame)
@@ -208,7 +210,7 @@ int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out)
         }
         b->consumed = len + 1;
         b->scanned = b->consumed;
-        return 1;
+        return 0;
 }
 
 bool mtt_proto_inbuf_partial(const mtt_proto_inbuf *b)
@@ -252,16 +254,8 @@ int mtt_proto_outbuf_put(mtt_proto_outbuf *b, const char *msg, size_t len)
                 b->len -= b->off;
                 b->off = 0;
         }
-        if (b->len + len + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 1024;
-                while (cap < b->len + len + 1)
-                        cap *= 2;
-                char *p = realloc(b->data, cap);
-                if (!p)
-                        return -ENOMEM;
-                b->data = p;
-                b->cap = cap;
-        }
+        if (mtt_grow(&b->data, &b->cap, b->len + len + 1, 1, 1024) < 0)
+                return -ENOMEM;
         memcpy(b->data + b->len, msg, len);
         b->data[b->len + len] = '\0';
         b->len += len + 1;

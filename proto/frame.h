@@ -61,8 +61,8 @@ int mtt_proto_inbuf_feed(mtt_proto_inbuf *b, const void *data, size_t len, const
  * -EMSGSIZE when a message outgrows the frame cap, -EPROTO for truncated or misplaced fds). */
 long mtt_proto_inbuf_recv(mtt_proto_inbuf *b, int sockfd);
 
-/* Returns 1 and the next whole message, 0 when more bytes are needed, or -EMSGSIZE when the
- * message being received is larger than the cap. */
+/* Returns 0 and the next whole message, -EAGAIN when more bytes are needed, or -EMSGSIZE
+ * when the message being received is larger than the cap. */
 int mtt_proto_inbuf_next(mtt_proto_inbuf *b, mtt_proto_frame *out);
 
 /* True while bytes of an unfinished message are held. */

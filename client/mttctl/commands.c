@@ -21,7 +21,8 @@
 #include "proto/interface.h"
 #include "table.h"
 
-/* Parses "--json" as a command's only option; returns 1 for json, 0 without, or -1. */
+/* Parses "--json" as a command's only option; returns 1 for json, 0 without, or -EINVAL (said
+ * why). */
 static int parse_json_flag(int argc, char **argv, int min_args, int max_args, const char *what)
 {
         static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
@@ -29,14 +30,14 @@ static int parse_json_flag(int argc, char **argv, int min_args, int max_args, co
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
                 if (c != 'j') {
                         mttctl_usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
-                        return -1;
+                        return -EINVAL;
                 }
                 json = 1;
         }
         int n = argc - optind;
         if (n < min_args || n > max_args) {
                 mttctl_usage_error("%s: %s", argv[0], what);
-                return -1;
+                return -EINVAL;
         }
         return json;
 }

@@ -2,6 +2,7 @@
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ static int render(const char *out, format f, const mttctl_chart *c, const mttctl
         cairo_surface_destroy(surface);
         if (st != CAIRO_STATUS_SUCCESS) {
                 mttctl_error("cannot write %s: %s", out, cairo_status_to_string(st));
-                return -1;
+                return -EIO;
         }
         return 0;
 }

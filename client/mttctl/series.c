@@ -25,11 +25,11 @@ int mttctl_series_read(const char *path, mttctl_series *out, char *err, size_t e
         int ret = mtt_report_read(path, true, &r);
         if (ret < 0) {
                 snprintf(err, err_size, "%s", ret == -ENOENT ? "no such file" : strerror(-ret));
-                return -1;
+                return ret;
         }
         if (r.verdict == MTT_REPORT_NOT_A_REPORT) {
                 snprintf(err, err_size, "not a report: %s", r.reason);
-                return -1;
+                return -EINVAL;
         }
         /* The sentinels go: "0,0" after a completed run, "0,0" and "-1,-1" after a graceful
          * crash. */
@@ -39,14 +39,14 @@ int mttctl_series_read(const char *path, mttctl_series *out, char *err, size_t e
         if (r.n < drop + 1) {
                 mtt_report_free(&r);
                 snprintf(err, err_size, "not a report: no data rows");
-                return -1;
+                return -EINVAL;
         }
         *out = (mttctl_series){.t = r.t, .gib = r.gib, .n = r.n - drop, .verdict = r.verdict};
         set_name(out, path);
         if (!out->name) {
                 mttctl_series_free(out);
                 snprintf(err, err_size, "out of memory");
-                return -1;
+                return -ENOMEM;
         }
         return 0;
 }

@@ -14,7 +14,7 @@ typedef struct mttctl_series {
         mtt_report_verdict verdict;
 } mttctl_series;
 
-/* Reads path with the library's reader. On failure returns -1 with why in err ("not a
+/* Reads path with the library's reader. On failure returns -errno with why in err ("not a
  * report: ...", "no such file", "Is a directory"). */
 int mttctl_series_read(const char *path, mttctl_series *out, char *err, size_t err_size);
 void mttctl_series_free(mttctl_series *s);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
+
 void mttctl_format_duration(char *buf, size_t size, double s)
 {
         if (s < 0)
@@ -56,14 +58,8 @@ void mttctl_table_init(mttctl_table *t, size_t n_cols, const char *const *heads,
 
 int mttctl_table_add(mttctl_table *t, const char *const *row)
 {
-        if (t->n_rows == t->cap_rows) {
-                size_t cap = t->cap_rows ? t->cap_rows * 2 : 16;
-                char **p = realloc(t->cells, cap * t->n_cols * sizeof(char *));
-                if (!p)
-                        return -ENOMEM;
-                t->cells = p;
-                t->cap_rows = cap;
-        }
+        if (mtt_grow(&t->cells, &t->cap_rows, t->n_rows + 1, t->n_cols * sizeof(char *), 16) < 0)
+                return -ENOMEM;
         char **cells = t->cells + t->n_rows * t->n_cols;
         for (size_t i = 0; i < t->n_cols; i++) {
                 cells[i] = strdup(row[i] ? row[i] : "");

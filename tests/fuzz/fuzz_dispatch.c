@@ -11,13 +11,15 @@
 #include <ev.h>
 
 #include "methods.h"
+#include "peer.h"
 #include "proto/frame.h"
 #include "tracker.h"
 
 static struct ev_loop *loop;
 static mttd_tracker *tracker;
 static mttd_config cfg;
-static int conn; /* stands for a connection: only its address matters */
+static mttd_owner conn;          /* stands for a connection */
+static struct mttd_peer *client; /* ... and its client process */
 
 static void on_finished(void *ctx, mttd_session *s)
 {
@@ -78,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mtt_proto_inbuf_feed(&in, msg, size, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
         free(msg);
         mtt_proto_frame f;
-        if (mtt_proto_inbuf_next(&in, &f) > 0) {
+        if (mtt_proto_inbuf_next(&in, &f) == 0) {
                 mtt_proto_call call;
                 const char *why;
                 if (mtt_proto_call_parse(f.data, f.len, &call, &why) == 0) {
@@ -87,17 +89,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             .call = &call,
                                             .frame = &f,
                                             .peer = &peer,
-                                            .conn = &conn,
+                                            .owner = &conn,
+                                            .client = &client,
                                             .conn_fd = -1};
-                        json_t *reply = NULL;
-                        mttd_methods_dispatch(&req, &reply);
-                        json_decref(reply);
+                        json_decref(mttd_methods_dispatch(&req));
                         mtt_proto_call_done(&call);
                 }
         }
         mtt_proto_inbuf_free(&in);
         /* The connection goes: its sessions end; the writers' replies come back. */
         mttd_tracker_hangup(tracker, &conn);
+        mttd_peer_unref(client);
+        client = NULL;
         ev_run(loop, EVRUN_NOWAIT);
         return 0;
 }

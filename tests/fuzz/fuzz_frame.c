@@ -1,6 +1,7 @@
 /* libFuzzer target: the varlink input path. The first byte picks a chunk size (1 to 143, as
  * systemd's own fuzzer splits writes), the rest is fed in chunks of that size, every whole
  * frame is parsed as a call and its parameters run through a field table. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         break;
                 mtt_proto_frame f;
                 int r;
-                while ((r = mtt_proto_inbuf_next(&in, &f)) > 0) {
+                while ((r = mtt_proto_inbuf_next(&in, &f)) == 0) {
                         mtt_proto_call call;
                         const char *why, *bad;
                         if (mtt_proto_call_parse(f.data, f.len, &call, &why) == 0) {
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         if (mtt_proto_reply_parse(f.data, f.len, &reply) == 0)
                                 mtt_proto_reply_done(&reply);
                 }
-                if (r < 0)
+                if (r != -EAGAIN)
                         break;
         }
         mtt_proto_inbuf_free(&in);

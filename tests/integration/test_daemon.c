@@ -712,7 +712,7 @@ static void test_fds_with_coalesced_calls(void **state)
                 json_t *replies[2] = {NULL, NULL};
                 for (int got = 0; got < 2;) {
                         mtt_proto_frame f;
-                        if (mtt_proto_inbuf_next(&in, &f) == 1) {
+                        if (mtt_proto_inbuf_next(&in, &f) == 0) {
                                 replies[got++] = json_loadb(f.data, f.len, 0, NULL);
                                 continue;
                         }

@@ -1,5 +1,6 @@
 /* Unit tests for mttctl's plot pieces: report files into series (client/mttctl/series.c)
  * and the chart drawn with cairo into an image (client/mttctl/chart.c). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,25 +87,25 @@ static void test_series_refuses_what_is_not_a_report(void **state)
         mttctl_series s;
         char err[160];
         const char *p = write_report("text.csv", "hello\nworld\n");
-        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "not a report"));
         p = write_report("bad-row.csv", "delta,ram\n0.1,0.2\nabc,0.3\n0.3,0.4\n");
-        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "line 3"));
         p = write_report("infinite.csv", "delta,ram\n0.1,0.2\n1e400,0.3\n0,0\n");
-        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -EINVAL);
         p = write_report("empty.csv", "");
-        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -EINVAL);
         assert_string_equal(err, "not a report: the file is empty");
         p = write_report("passwd", "root:x:0:0:root:/root:/bin/bash\n");
-        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -EINVAL);
         assert_string_equal(err, "not a report: the first line is not \"delta,ram\"");
-        assert_int_equal(mttctl_series_read(dir, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(dir, &s, err, sizeof(err)), -EISDIR);
         assert_string_equal(err, "Is a directory");
         p = write_report("only-end.csv", "delta,ram\n0,0\n");
-        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(p, &s, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "no data rows"));
-        assert_int_equal(mttctl_series_read("/nonexistent/x.csv", &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read("/nonexistent/x.csv", &s, err, sizeof(err)), -ENOENT);
         assert_non_null(strstr(err, "no such file"));
 }
 
@@ -133,7 +134,7 @@ static void test_series_fifo(void **state)
         assert_int_equal(mkfifo(path, 0600), 0);
         mttctl_series s;
         alarm(10); /* a hang fails the test here, not at ctest's timeout */
-        assert_int_equal(mttctl_series_read(path, &s, err, sizeof(err)), -1);
+        assert_int_equal(mttctl_series_read(path, &s, err, sizeof(err)), -EINVAL);
         alarm(0);
         assert_string_equal(err, "not a report: not a regular file");
 }

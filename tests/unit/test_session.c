@@ -69,7 +69,7 @@ static void test_new_is_starting_with_its_header(void **state)
         assert_false(mttd_session_making_rows(s));
         assert_string_equal(text(s, buf, sizeof(buf)), "delta,ram\n");
         /* No rows before it begins: a fed sample is not taken. */
-        mttd_session_feed(s, 1500000, 2 * GIB_KB);
+        mttd_session_feed(s, 1500000, 2 * GIB_KB, NULL);
         assert_int_equal(s->n_rows, 0);
         mttd_session_free(s);
 }
@@ -79,14 +79,14 @@ static void test_begin_makes_the_row_at_zero(void **state)
         char buf[256];
         mttd_session *s = make(GIB_KB, NULL);
         /* A source's first value is its baseline: the run starts at 0. */
-        mttd_session_begin(s, 3 * GIB_KB, true);
+        mttd_session_begin(s, 3 * GIB_KB, true, NULL);
         assert_int_equal(s->phase, MTTD_PHASE_RUNNING);
         assert_true(mttd_session_making_rows(s));
         assert_int_equal(s->n_rows, 1);
         assert_string_equal(text(s, buf, sizeof(buf)), "delta,ram\n0.000000,0.000000\n");
         assert_int_equal((long long)s->baseline_kb, 3 * GIB_KB);
         /* Once only. */
-        mttd_session_begin(s, 5 * GIB_KB, true);
+        mttd_session_begin(s, 5 * GIB_KB, true, NULL);
         assert_int_equal(s->n_rows, 1);
         mttd_session_free(s);
 }
@@ -96,7 +96,7 @@ static void test_closing_keeps_what_the_close_said(void **state)
         mttd_session *s = make(GIB_KB, NULL);
         mttd_session_closing(s, 1100000, MTTD_FAILED, "x"); /* not yet running: no step */
         assert_int_equal(s->phase, MTTD_PHASE_STARTING);
-        mttd_session_begin(s, 0, false);
+        mttd_session_begin(s, 0, false, NULL);
         mttd_session_closing(s, 1200000, MTTD_FAILED, "exit 3");
         assert_int_equal(s->phase, MTTD_PHASE_CLOSING);
         assert_true(mttd_session_running(s));
@@ -104,8 +104,8 @@ static void test_closing_keeps_what_the_close_said(void **state)
         assert_int_equal(s->end_outcome, MTTD_FAILED);
         assert_string_equal(s->end_cause, "exit 3");
         assert_int_equal(s->end_requested_us, 1200000);
-        assert_int_equal(mttd_session_end(s, 1300000, GIB_KB, s->end_outcome, s->end_cause, false),
-                         0);
+        assert_int_equal(
+            mttd_session_end(s, 1300000, GIB_KB, s->end_outcome, s->end_cause, false, NULL), 0);
         assert_int_equal(s->phase, MTTD_PHASE_ENDED);
         assert_int_equal(s->state, MTTD_FAILED);
         assert_string_equal(s->cause, "exit 3");
@@ -116,15 +116,17 @@ static void test_end_writes_the_ending_once(void **state)
 {
         char buf[256];
         mttd_session *s = make(GIB_KB, NULL);
-        mttd_session_begin(s, 0, false);
-        assert_int_equal(mttd_session_end(s, 1500000, GIB_KB, MTTD_COMPLETED, NULL, false), 0);
+        mttd_session_begin(s, 0, false, NULL);
+        assert_int_equal(mttd_session_end(s, 1500000, GIB_KB, MTTD_COMPLETED, NULL, false, NULL),
+                         0);
         assert_int_equal(s->phase, MTTD_PHASE_ENDED);
         assert_false(mttd_session_running(s));
         assert_int_equal(s->state, MTTD_COMPLETED);
         assert_int_equal(s->end_us, 1500000);
         const char *t = text(s, buf, sizeof(buf));
         assert_string_equal(t + strlen(t) - 4, "0,0\n");
-        assert_int_equal(mttd_session_end(s, 1600000, GIB_KB, MTTD_FAILED, NULL, false), -EALREADY);
+        assert_int_equal(mttd_session_end(s, 1600000, GIB_KB, MTTD_FAILED, NULL, false, NULL),
+                         -EALREADY);
         assert_int_equal(s->state, MTTD_COMPLETED);
         mttd_session_free(s);
 }
@@ -134,7 +136,7 @@ static void test_end_while_starting_begins_first(void **state)
 {
         char buf[256];
         mttd_session *s = make(GIB_KB, NULL);
-        assert_int_equal(mttd_session_end(s, 1500000, GIB_KB, MTTD_FAILED, "gone", false), 0);
+        assert_int_equal(mttd_session_end(s, 1500000, GIB_KB, MTTD_FAILED, "gone", false, NULL), 0);
         assert_int_equal(s->phase, MTTD_PHASE_ENDED);
         assert_string_equal(text(s, buf, sizeof(buf)),
                             "delta,ram\n0.000000,0.000000\n0.500000,0.000000\n0,0\n-1,-1\n");
@@ -144,7 +146,7 @@ static void test_end_while_starting_begins_first(void **state)
 static void test_last_write_closes_then_announce(void **state)
 {
         mttd_session *s = make(GIB_KB, NULL);
-        mttd_session_begin(s, 0, false);
+        mttd_session_begin(s, 0, false, NULL);
         mttd_write_item item;
         mttd_session_take_write(s, 1100000, false, &item);
         assert_true(s->writing);
@@ -152,7 +154,7 @@ static void test_last_write_closes_then_announce(void **state)
         assert_true(r.first);
         assert_false(r.finished);
         assert_false(r.again);
-        mttd_session_end(s, 1500000, GIB_KB, MTTD_COMPLETED, NULL, false);
+        mttd_session_end(s, 1500000, GIB_KB, MTTD_COMPLETED, NULL, false, NULL);
         assert_true(mttd_session_last_due(s));
         assert_false(mttd_session_announce(s)); /* not before its fd is closed */
         mttd_session_take_write(s, 1500000, false, &item);
@@ -173,10 +175,10 @@ static void test_last_write_closes_then_announce(void **state)
 static void test_end_during_a_write_asks_again(void **state)
 {
         mttd_session *s = make(GIB_KB, NULL);
-        mttd_session_begin(s, 0, false);
+        mttd_session_begin(s, 0, false, NULL);
         mttd_write_item item;
         mttd_session_take_write(s, 1100000, false, &item);
-        mttd_session_end(s, 1200000, GIB_KB, MTTD_COMPLETED, NULL, false);
+        mttd_session_end(s, 1200000, GIB_KB, MTTD_COMPLETED, NULL, false, NULL);
         assert_false(mttd_session_last_due(s)); /* a write is out */
         mttd_write_result r = back(s, &item, 0);
         assert_true(r.again);
@@ -187,8 +189,8 @@ static void test_end_during_a_write_asks_again(void **state)
 static void test_a_hangup_is_told_once_its_cause_is_known(void **state)
 {
         mttd_session *s = make(GIB_KB, NULL);
-        mttd_session_begin(s, 0, false);
-        mttd_session_end(s, 1200000, GIB_KB, MTTD_CRASHED, "hangup", true);
+        mttd_session_begin(s, 0, false, NULL);
+        mttd_session_end(s, 1200000, GIB_KB, MTTD_CRASHED, "hangup", true, NULL);
         assert_true(s->cause_awaited);
         mttd_write_item item;
         mttd_session_take_write(s, 1200000, false, &item);
@@ -201,7 +203,7 @@ static void test_a_hangup_is_told_once_its_cause_is_known(void **state)
         assert_true(mttd_session_announce(s));
         /* NULL: no more waiting, what was known stands. */
         mttd_session *u = make(GIB_KB, NULL);
-        mttd_session_end(u, 1200000, GIB_KB, MTTD_CRASHED, "hangup", true);
+        mttd_session_end(u, 1200000, GIB_KB, MTTD_CRASHED, "hangup", true, NULL);
         mttd_session_cause(u, NULL);
         assert_string_equal(u->cause, "hangup");
         mttd_session_free(u);
@@ -212,16 +214,16 @@ static void test_fail_drops_the_text_and_keeps_the_fd(void **state)
 {
         int fd;
         mttd_session *s = make(GIB_KB, &fd);
-        mttd_session_begin(s, 0, false);
-        mttd_session_fail(s, EIO, 1300000);
+        mttd_session_begin(s, 0, false, NULL);
+        mttd_session_fail(s, -EIO, 1300000);
         assert_int_equal(s->phase, MTTD_PHASE_ENDED);
         assert_int_equal(s->state, MTTD_ERROR);
-        assert_int_equal(s->write_error, EIO);
+        assert_int_equal(s->write_error, -EIO);
         assert_int_equal(s->text_len, 0);
         assert_true(fd_open(fd)); /* its last write closes it */
         assert_true(mttd_session_last_due(s));
-        mttd_session_fail(s, ENOSPC, 1400000); /* the first error stands */
-        assert_int_equal(s->write_error, EIO);
+        mttd_session_fail(s, -ENOSPC, 1400000); /* the first error stands */
+        assert_int_equal(s->write_error, -EIO);
         mttd_session_free(s);
 }
 
@@ -229,7 +231,7 @@ static void test_abandon_closes_at_once(void **state)
 {
         int fd;
         mttd_session *s = make(GIB_KB, &fd);
-        mttd_session_abandon(s, EAGAIN, 1300000);
+        mttd_session_abandon(s, -EAGAIN, 1300000);
         assert_int_equal(s->phase, MTTD_PHASE_CLOSED);
         assert_int_equal(s->state, MTTD_ERROR);
         assert_int_equal(s->fd, -1);
@@ -244,26 +246,26 @@ static void test_a_lost_write(void **state)
 {
         int fd;
         mttd_session *s = make(GIB_KB, &fd);
-        mttd_session_begin(s, 0, false);
+        mttd_session_begin(s, 0, false, NULL);
         mttd_write_item w, sync;
         mttd_session_take_write(s, 1100000, false, &w);
         s->writes_done = 1; /* something to sync */
         mttd_session_take_sync(s, 1100000, &sync);
-        mttd_session_write_lost(s, &w, EAGAIN, 1200000);
+        mttd_session_write_lost(s, &w, -EAGAIN, 1200000);
         free(w.data);
         assert_false(s->writing);
         assert_int_equal(s->phase, MTTD_PHASE_ENDED);
         assert_true(fd_open(fd)); /* the sync still uses it */
-        mttd_session_write_lost(s, &sync, EAGAIN, 1200000);
+        mttd_session_write_lost(s, &sync, -EAGAIN, 1200000);
         assert_false(s->syncing);
         assert_int_equal(s->phase, MTTD_PHASE_CLOSED); /* nothing out: no last write to wait */
         assert_false(fd_open(fd));
         mttd_session_free(s);
 
         mttd_session *u = make(GIB_KB, &fd);
-        mttd_session_begin(u, 0, false);
+        mttd_session_begin(u, 0, false, NULL);
         mttd_session_take_write(u, 1100000, false, &w);
-        mttd_session_write_lost(u, &w, EAGAIN, 1200000);
+        mttd_session_write_lost(u, &w, -EAGAIN, 1200000);
         free(w.data);
         assert_int_equal(u->phase, MTTD_PHASE_CLOSED);
         assert_false(fd_open(fd));
@@ -283,6 +285,40 @@ static void test_waits(void **state)
         mttd_session_free(s);
 }
 
+static int told_rows;
+static uint64_t told_us;
+static double told_gib;
+
+static void on_told(void *ctx, const mttd_session *s, uint64_t t_us, double ram_gib)
+{
+        told_rows++;
+        told_us = t_us;
+        told_gib = ram_gib;
+}
+
+/* A watched session's rows go to the hook with the report's numbers; nobody else's do. */
+static void test_rows_of_a_watched_session_are_told(void **state)
+{
+        const mttd_row_hook hook = {on_told, NULL};
+        mttd_session *quiet = make(GIB_KB, NULL);
+        mttd_session_begin(quiet, 0, false, &hook);
+        assert_int_equal(told_rows, 0);
+        mttd_session_free(quiet);
+
+        mttd_session *s = make(GIB_KB, NULL);
+        s->watched = true;
+        mttd_session_begin(s, 0, false, &hook);
+        assert_int_equal(told_rows, 1);
+        assert_int_equal(told_us, 0);
+        /* 1.5 GiB over the baseline, at 0.25 s: the row's numbers, six decimals. */
+        mttd_session_end(s, 1250000, GIB_KB + GIB_KB / 2 + 3, MTTD_COMPLETED, NULL, false, &hook);
+        assert_true(told_rows >= 2);
+        assert_int_equal(told_us, 250000);
+        assert_true(told_gib == 0.500003); /* 0.50000286... as the report prints it */
+        assert_null(s->telling);
+        mttd_session_free(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -298,6 +334,7 @@ int main(void)
             cmocka_unit_test(test_abandon_closes_at_once),
             cmocka_unit_test(test_a_lost_write),
             cmocka_unit_test(test_waits),
+            cmocka_unit_test(test_rows_of_a_watched_session_are_told),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
