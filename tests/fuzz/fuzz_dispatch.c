@@ -37,7 +37,7 @@ static void on_written(void *ctx, mttd_session *s)
 {
 }
 
-static void on_row(void *ctx, mttd_session *s, const char *line, size_t len)
+static void on_row(void *ctx, const mttd_session *s, uint64_t t_us, double ram_gib)
 {
 }
 
