@@ -20,13 +20,6 @@ const char *mttd_state_name(mttd_state s)
         return names[s];
 }
 
-const char *mttd_phase_name(mttd_phase p)
-{
-        static const char *const names[] = {"starting", "running", "closing",
-                                            "ended",    "closed",  "announced"};
-        return names[p];
-}
-
 static int append(mttd_session *s, const char *text, size_t len)
 {
         if (mtt_grow(&s->text, &s->text_cap, s->text_len + len, 1, 512) < 0)

@@ -46,7 +46,7 @@ typedef struct mttd_row_hook {
 
 /* A session's life, in order; each step is taken in this module alone (the others ask).
  * STARTING -> RUNNING -> (CLOSING ->) ENDED -> CLOSED -> ANNOUNCED; a session whose report
- * cannot be written at all goes from any of the first three to CLOSED at once. */
+ * cannot be written at all goes from any phase before CLOSED to CLOSED at once. */
 typedef enum mttd_phase {
         MTTD_PHASE_STARTING,  /* open; its process tree's first value is not in: no rows yet */
         MTTD_PHASE_RUNNING,   /* making rows */
@@ -55,8 +55,6 @@ typedef enum mttd_phase {
         MTTD_PHASE_CLOSED,    /* the last write is back, the fd closed */
         MTTD_PHASE_ANNOUNCED, /* its end was told (log, Close replies, watchers) */
 } mttd_phase;
-
-const char *mttd_phase_name(mttd_phase p);
 
 /* Reads of its process tree a running session waits for (bits of mttd_session.waits). */
 enum {
@@ -130,9 +128,9 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
                      uint64_t now_us, int64_t kb, double baseline_kb, mttd_session **out);
 void mttd_session_free(mttd_session *s);
 
-/* STARTING -> RUNNING: the row at delta 0 with kb (after a watcher, if any, heard of the
- * session). For a source of its own, kb is also its baseline when calibrated (a process
- * tree's first value, which it waited for). */
+/* STARTING -> RUNNING: the row at delta 0 (after a watcher, if any, heard of the session).
+ * With own_value, kb is its source's first value (a process tree's, which it waited for):
+ * the value of that row, and its baseline when calibrated. */
 void mttd_session_begin(mttd_session *s, int64_t kb, bool own_value, const mttd_row_hook *hook);
 /* RUNNING -> CLOSING: a Close said how it ended; it ends once its tree is read again. */
 void mttd_session_closing(mttd_session *s, uint64_t now_us, mttd_state outcome, const char *cause);
