@@ -360,7 +360,7 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
         uint64_t end = s->end_us ? s->end_us : now_us;
         bool running = mttd_session_running(s);
         /* A running session of the system scope is not given every sample: the latest is
-         * the tracker's. Another scope's latest is the value the session was last given. */
+         * the tick's. Another scope's latest is the value the session was last given. */
         bool system_now = running && s->scope == MTTD_SCOPE_SYSTEM;
         int64_t last_kb = system_now ? v->current_kb : s->last_kb;
         int64_t peak_kb = system_now && v->current_kb > s->peak_kb ? v->current_kb : s->peak_kb;

@@ -1,6 +1,7 @@
-/* One tracking session: its clock, row selection, baseline, buffered report text, and the
- * write jobs that carry that text to the client's fd. The tracker owns sessions and drives
- * them; this module knows nothing of sockets. */
+/* One tracking session: its phase, clock, row selection, baseline, buffered report text, and
+ * the write items that carry that text to the client's fd. The session table owns sessions;
+ * the tick feeds them, flush.c writes them, the tracker takes them through their lives; this
+ * module alone changes their phase, and knows nothing of sockets. */
 #pragma once
 
 #include <jansson.h>

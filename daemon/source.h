@@ -25,7 +25,7 @@ typedef struct mttd_source {
         char *usage_file;       /* cgroup: memory.current (v2) or memory.usage_in_bytes (v1) */
         char *peak_file;        /* cgroup: memory.peak or memory.max_usage_in_bytes, or NULL */
         unsigned users;         /* sessions that hold it */
-        uint64_t read_tick;     /* cgroup: the tracker's tick of the last read */
+        uint64_t read_tick;     /* cgroup: the tick's count at the last read */
         int64_t kb;             /* what the last read found, a spike the kernel saw included */
         int64_t peak_kb;        /* cgroup: the kernel's peak at that read, or -1 */
         int error;              /* 0, or the negative errno of that read */
