@@ -37,8 +37,8 @@ struct mttd_peer {
         void *ctx;
 };
 
-/* The peer's pidfd, race-free where the kernel has SO_PEERPIDFD: a pid may be reused. */
-/* The peer's pidfd from its socket, else one opened for its pid: the fd or -errno. */
+/* The peer's pidfd from its socket, race-free where the kernel has SO_PEERPIDFD (a pid may be
+ * reused), else one opened for its pid: the fd or -errno. */
 static int peer_pidfd(int sock, pid_t pid)
 {
         int fd = mttd_target_peer_pidfd(sock);
