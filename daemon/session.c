@@ -167,6 +167,24 @@ bool mttd_session_announce(mttd_session *s)
         return true;
 }
 
+int mttd_session_resume(mttd_session *s, mttd_phase phase, const mttd_rows *rows, const char *text,
+                        size_t len)
+{
+        s->text_len = 0;
+        if (len > 0 && append(s, text, len) < 0)
+                return -ENOMEM;
+        s->phase = phase;
+        if (phase > MTTD_PHASE_STARTING) {
+                s->rows = *rows;
+                s->rows.sink = on_row;
+                s->rows.ctx = s;
+        } else { /* its rows have not started: their options only */
+                s->rows.schedule = rows->schedule;
+                s->rows.peak_min_kb = rows->peak_min_kb;
+        }
+        return 0;
+}
+
 void mttd_session_overlap(mttd_session *s, const mttd_session *other)
 {
         s->overlaps++;

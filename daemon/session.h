@@ -128,6 +128,11 @@ typedef struct mttd_session {
 int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t uid, int fd,
                      uint64_t now_us, int64_t kb, double baseline_kb, mttd_session **out);
 void mttd_session_free(mttd_session *s);
+/* A session made anew from its snapshot (snapshot.h) takes up where it was: its phase, its
+ * rows' position (rows: the schedule and points; the sink is its own) and the text not yet
+ * written, which replaces the header mttd_session_new put there. 0 or -ENOMEM. */
+int mttd_session_resume(mttd_session *s, mttd_phase phase, const mttd_rows *rows, const char *text,
+                        size_t len);
 
 /* STARTING -> RUNNING: the row at delta 0 (after a watcher, if any, heard of the session).
  * With own_value, kb is its source's first value (a process tree's, which it waited for):
