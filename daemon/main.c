@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "fdstore.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -213,27 +214,25 @@ static int parse_args(mttd *d, int argc, char **argv)
 /* The listening socket: systemd's if it passed one, else our own. */
 static int get_listener(mttd *d)
 {
-        char **names = NULL;
-        int n = sd_listen_fds_with_names(1, &names);
-        if (n < 0) {
-                mttd_log(LOG_ERR, "cannot take sockets from systemd: %s", strerror(-n));
-                return n;
+        mttd_fdstore passed;
+        int r = mttd_fdstore_received(&passed);
+        if (r < 0) {
+                mttd_log(LOG_ERR, "cannot take sockets from systemd: %s", strerror(-r));
+                return r;
         }
-        if (n >= 1) {
-                /* The one named "varlink" (FileDescriptorName=), else the first. */
-                int use = SD_LISTEN_FDS_START;
-                for (int i = 0; i < n; i++)
-                        if (names && names[i] && strcmp(names[i], "varlink") == 0)
-                                use = SD_LISTEN_FDS_START + i;
-                for (int i = 0; names && i < n; i++)
-                        free(names[i]);
-                free(names);
-                for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
-                        if (fd != use)
-                                close(fd);
-                if (sd_is_socket_unix(use, SOCK_STREAM, 1, NULL, 0) <= 0) {
+        if (passed.n > 0) {
+                /* The one named "varlink" (FileDescriptorName=), else a listening socket
+                 * passed under another name. */
+                int use = mttd_fdstore_take(&passed, "varlink");
+                if (use < 0)
+                        use = mttd_fdstore_take_listener(&passed);
+                /* Whatever else came (an earlier mttd's stored fds) is not adopted: closed. */
+                mttd_fdstore_done(&passed);
+                if (use < 0 || sd_is_socket_unix(use, SOCK_STREAM, 1, NULL, 0) <= 0) {
                         mttd_log(LOG_ERR, "the socket systemd passed is not a listening "
                                           "UNIX stream socket");
+                        if (use >= 0)
+                                close(use);
                         return -EINVAL;
                 }
                 snprintf(d->socket_path, sizeof(d->socket_path), "(socket activation)");

@@ -47,4 +47,20 @@ check "mttd stops cleanly (exit 0)" test $? -eq 0
 ACTIVATOR=
 check "the socket file stays the activator's (mttd does not unlink it)" test -S "$MTT_SOCKET"
 
+# Passed fds under names mttd does not know (an earlier mttd's stored ones) are not its socket:
+# the listening socket is found by its kind, the rest closed. A file alone is refused, said why.
+systemd-socket-activate -l "$DIR/sock2" --fdname=state "$MTTD" 2>"$DIR/mttd2.log" &
+ACTIVATOR=$!
+i=0
+while [ ! -S "$DIR/sock2" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+MTT_SOCKET="$DIR/sock2" "$MTTCTL" run -o "$DIR/named.csv" -- true 2>"$DIR/err"
+check "a listening socket under another name serves" test $? -eq 0
+kill -TERM "$ACTIVATOR"
+wait "$ACTIVATOR"
+ACTIVATOR=
+sh -c 'exec 3<"$1"; shift; LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=varlink exec "$@"' sh \
+        "$DIR/named.csv" "$MTTD" >"$DIR/mttd3.log" 2>&1
+check "a passed file that is no socket: mttd exits 1" test $? -eq 1
+check "... and says why" grep -q "not a listening UNIX stream socket" "$DIR/mttd3.log"
+
 summary

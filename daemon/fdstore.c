@@ -1,0 +1,109 @@
+/* systemd's file descriptor store. */
+#include "fdstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+bool mttd_fdstore_name_ok(const char *name)
+{
+        size_t n = strlen(name);
+        if (n == 0 || n > 255)
+                return false;
+        return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+               n;
+}
+
+/* sd_notify's answers: > 0 sent, 0 no $NOTIFY_SOCKET, < 0 -errno. */
+static int sent(int r)
+{
+        return r > 0 ? 0 : r == 0 ? -ENOTCONN : r;
+}
+
+int mttd_fdstore_push(const char *name, int fd)
+{
+        if (!mttd_fdstore_name_ok(name) || fd < 0)
+                return -EINVAL;
+        char msg[300];
+        snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+        return sent(sd_pid_notify_with_fds(0, 0, msg, &fd, 1));
+}
+
+int mttd_fdstore_remove(const char *name)
+{
+        if (!mttd_fdstore_name_ok(name))
+                return -EINVAL;
+        char msg[300];
+        snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+        return sent(sd_notify(0, msg));
+}
+
+int mttd_fdstore_received(mttd_fdstore *st)
+{
+        *st = (mttd_fdstore){0};
+        char **names = NULL;
+        int n = sd_listen_fds_with_names(1, &names);
+        if (n <= 0)
+                return n;
+        st->v = calloc((size_t)n, sizeof(*st->v));
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+                if (st->v) {
+                        st->v[i] = (mttd_fdstore_fd){.name = names ? names[i] : NULL, .fd = fd};
+                        if (names)
+                                names[i] = NULL;
+                } else {
+                        close(fd); /* out of memory: nothing can be adopted */
+                }
+        }
+        for (int i = 0; names && i < n; i++)
+                free(names[i]);
+        free(names);
+        if (!st->v)
+                return -ENOMEM;
+        st->n = (size_t)n;
+        return 0;
+}
+
+int mttd_fdstore_take(mttd_fdstore *st, const char *name)
+{
+        for (size_t i = 0; i < st->n; i++) {
+                mttd_fdstore_fd *e = &st->v[i];
+                if (e->fd >= 0 && e->name && strcmp(e->name, name) == 0) {
+                        int fd = e->fd;
+                        e->fd = -1;
+                        return fd;
+                }
+        }
+        return -ENOENT;
+}
+
+int mttd_fdstore_take_listener(mttd_fdstore *st)
+{
+        for (size_t i = 0; i < st->n; i++) {
+                mttd_fdstore_fd *e = &st->v[i];
+                if (e->fd >= 0 && sd_is_socket_unix(e->fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+                        int fd = e->fd;
+                        e->fd = -1;
+                        return fd;
+                }
+        }
+        return -ENOENT;
+}
+
+void mttd_fdstore_done(mttd_fdstore *st)
+{
+        for (size_t i = 0; i < st->n; i++) {
+                if (st->v[i].fd >= 0)
+                        close(st->v[i].fd);
+                free(st->v[i].name);
+        }
+        free(st->v);
+        *st = (mttd_fdstore){0};
+}
