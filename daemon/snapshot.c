@@ -38,7 +38,7 @@ static json_t *progress(const mttd_session *s)
 {
         return json_pack(
             "{s:i, s:i, s:i, s:s?, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:I, "
-            "s:s#, s:i, s:s?, s:I}",
+            "s:s%, s:i, s:s?, s:I}",
             "phase", (int)s->phase, "state", (int)s->state, "outcome", (int)s->outcome, "cause",
             s->cause, "cause_awaited", s->cause_awaited, "write_error", s->write_error, "n_rows",
             (json_int_t)s->n_rows, "last_kb", (json_int_t)s->last_kb, "peak_kb",
