@@ -133,10 +133,20 @@ int mtt_procfs_read_value(const char *path, const char *key, long long *out)
 
 int mtt_procfs_read_number(const char *path, long long *out)
 {
+        /* One read: a number file comes whole in it, and the cgroup scope reads this at every
+         * tick on the loop (a second read only to see the end would double its cost). */
         char buf[64];
-        int r = mtt_procfs_read(path, buf, sizeof(buf));
-        if (r < 0)
-                return r;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR) {
+        }
+        int err = n < 0 ? -errno : 0;
+        close(fd);
+        if (err < 0)
+                return err;
+        buf[n] = '\0';
         return parse_number(buf, out);
 }
 

@@ -27,7 +27,7 @@ int mtt_procfs_read_alloc(const char *path, char **out, size_t *len);
 int mtt_procfs_value(const char *text, const char *key, long long *out);
 /* The same, read from the file at path. */
 int mtt_procfs_read_value(const char *path, const char *key, long long *out);
-/* A file that holds one number (a cgroup's memory.current). */
+/* A file that holds one number (a cgroup's memory.current), read in one read(2). */
 int mtt_procfs_read_number(const char *path, long long *out);
 
 /* ---- processes ---- */

@@ -220,6 +220,8 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
         pid_t pid = (pid_t)get_int(&rd, id, "pid");
         uid_t uid = (uid_t)get_int(&rd, id, "uid");
         uint64_t t0 = (uint64_t)get_int(&rd, id, "t0_us");
+        uint64_t started_wall_us = (uint64_t)get_int(&rd, id, "started_wall_us");
+        uint64_t end_us = (uint64_t)get_int(&rd, id, "end_us");
         json_t *baseline = field(&rd, id, "baseline_kb", ANY);
         if (!rd.why && !json_is_number(baseline))
                 rd.why = "baseline_kb";
@@ -235,10 +237,9 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
         if (r < 0)
                 return r;
         s->baseline_kb = json_number_value(baseline); /* also when not calibrated: as it was */
-        s->started_wall_us = (uint64_t)get_int(&rd, id, "started_wall_us");
-        s->end_us = (uint64_t)get_int(&rd, id, "end_us");
-        if (r == 0)
-                r = rd.why ? -EINVAL : read_progress(&rd, p, rows, s);
+        s->started_wall_us = started_wall_us;
+        s->end_us = end_us;
+        r = read_progress(&rd, p, rows, s);
         if (r == 0)
                 r = read_overlaps(&rd, record, s);
         if (r < 0) {

@@ -289,6 +289,7 @@ void mttd_tick_add(mttd_tick *t, mttd_session *s)
         /* A new process tree's first value is a moment away: the session waits for it. */
         if (s->source && !mttd_source_ready(s->source))
                 wait_for(t, s, MTTD_WAIT_VALUE);
+        /* The first to run (the table counts it already): fine ticks start now. */
         if (t->table->n_running == 1)
                 t->next_full_us = mttd_now_us() + t->cfg->fine_interval_us;
 }

@@ -47,7 +47,8 @@ int mttd_tick_level_at_open(mttd_tick *t, const mttd_session_params *sp, int pid
 void mttd_tick_release(mttd_tick *t, mttd_source *src);
 /* Room for one more running session, so that adding cannot fail. 0 or -ENOMEM. */
 int mttd_tick_reserve(mttd_tick *t);
-/* A new session runs: counted at the sample taken for it, fanned out to from now on. */
+/* A new session runs (added to the table first): counted at the sample taken for it, fanned
+ * out to from now on. */
 void mttd_tick_add(mttd_tick *t, mttd_session *s);
 /* Its rows started (mttd_session_begin): it is due by its schedule from now on. */
 void mttd_tick_started(mttd_tick *t, mttd_session *s, uint64_t rows_before);

@@ -221,6 +221,15 @@ int harness_write_meminfo(const char *path, long long used_kb)
         return ok ? 0 : -1;
 }
 
+int harness_fake_meminfo(char *path_template, long long used_kb)
+{
+        int fd = mkstemp(path_template);
+        if (fd < 0)
+                return -1;
+        close(fd);
+        return harness_write_meminfo(path_template, used_kb);
+}
+
 char *harness_read_file(const char *path)
 {
         FILE *f = fopen(path, "re");

@@ -57,6 +57,9 @@ int harness_full_pipe(int p[2]);
  * Cached - Slab) is used_kb: fixed-width numbers, rewritten in place, since mttd keeps the
  * file open and must never read half of one value and half of another. 0 or -1. */
 int harness_write_meminfo(const char *path, long long used_kb);
+/* A new fake meminfo at a unique path made from path_template ("...XXXXXX", rewritten in
+ * place), with used_kb in use. 0 or -1. */
+int harness_fake_meminfo(char *path_template, long long used_kb);
 /* The file's contents (malloc'ed, NUL-terminated) or NULL. */
 char *harness_read_file(const char *path);
 

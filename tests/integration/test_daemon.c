@@ -819,10 +819,7 @@ static double last_data_value(const char *text)
 static void test_baseline_and_flush(void **state)
 {
         char meminfo[] = "/tmp/mtt-meminfo-XXXXXX";
-        int mfd = mkstemp(meminfo);
-        assert_true(mfd >= 0);
-        close(mfd);
-        write_meminfo(meminfo, 2 * 1048576LL); /* 2 GiB used */
+        assert_int_equal(harness_fake_meminfo(meminfo, 2 * 1048576LL), 0); /* 2 GiB used */
         const char *args[] = {"--meminfo", meminfo, NULL};
         harness h2;
         assert_int_equal(harness_start(&h2, args), 0);

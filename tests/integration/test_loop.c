@@ -25,11 +25,7 @@ static char meminfo[] = "/tmp/mtt-loop-meminfo-XXXXXX";
 
 static int start(void **state)
 {
-        int fd = mkstemp(meminfo);
-        if (fd < 0)
-                return -1;
-        close(fd);
-        if (harness_write_meminfo(meminfo, 1000 * MIB) < 0)
+        if (harness_fake_meminfo(meminfo, 1000 * MIB) < 0)
                 return -1;
         const char *args[] = {"--meminfo", meminfo, NULL};
         return harness_start(&H, args);

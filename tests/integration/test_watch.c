@@ -32,11 +32,7 @@ static char meminfo[] = "/tmp/mtt-watch-meminfo-XXXXXX";
 
 static int start(void **state)
 {
-        int fd = mkstemp(meminfo);
-        if (fd < 0)
-                return -1;
-        close(fd);
-        if (harness_write_meminfo(meminfo, 1000 * MIB) < 0)
+        if (harness_fake_meminfo(meminfo, 1000 * MIB) < 0)
                 return -1;
         /* A small output buffer: a watcher that does not read is dropped sooner. */
         const char *args[] = {"--max-output-kb", "16", "--meminfo", meminfo, NULL};
