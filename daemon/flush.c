@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "keep.h"
 #include "log.h"
 #include "shares.h"
 
@@ -60,6 +61,7 @@ static void write_alone(mttd_flush *f, mttd_session *s, uint64_t now_us, bool wi
         }
         mttd_write_item item;
         mttd_session_take_write(s, now_us, with_sync, &item);
+        mttd_keep_progress(s, &item);
         mttd_write_job_add(job, &item);
         if (mttd_writer_submit(lane_of(f, s), job) < 0) {
                 /* The fd and the text are in the job: whatever it held is lost with it. */
@@ -186,6 +188,7 @@ void mttd_flush_due(mttd_flush *f, uint64_t now_us)
                 mttd_write_item item;
                 if (text) {
                         mttd_session_take_write(s, now_us, false, &item);
+                        mttd_keep_progress(s, &item);
                         add_shared(f, &writes, &item, now_us);
                 }
                 if (sync && mttd_session_running(s)) {
@@ -214,10 +217,17 @@ void mttd_flush_last(mttd_flush *f, uint64_t now_us)
                 }
                 mttd_write_item item;
                 mttd_session_take_write(s, now_us, true, &item);
+                mttd_keep_progress(s, &item);
                 add_shared(f, &job, &item, now_us);
         }
         if (job)
                 submit_shared(f, job, now_us);
+}
+
+void mttd_flush_now(mttd_flush *f, uint64_t now_us)
+{
+        f->next_batch_us = 0;
+        mttd_flush_due(f, now_us);
 }
 
 void mttd_flush_stop(mttd_flush *f)

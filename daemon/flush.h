@@ -32,6 +32,8 @@ void mttd_flush_free(mttd_flush *f);
 void mttd_flush_soon(mttd_flush *f, mttd_session *s, uint64_t now_us, bool with_sync);
 /* Every flush interval: what running sessions have buffered, and their syncs. */
 void mttd_flush_due(mttd_flush *f, uint64_t now_us);
+/* What every running session has buffered goes now, not at the next batch. */
+void mttd_flush_now(mttd_flush *f, uint64_t now_us);
 /* The last writes of every ended session at once (shutdown: one syncfs per file system). */
 void mttd_flush_last(mttd_flush *f, uint64_t now_us);
 /* No more writes wait for a user's share: shutdown writes what is left at once. */

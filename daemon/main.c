@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@
 
 #include "config.h"
 #include "fdstore.h"
+#include "handover.h"
+#include "keep.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -34,10 +38,17 @@ typedef struct mttd {
         mttd_config cfg;
         mttd_tracker *tracker;
         mttd_server *server;
-        ev_signal sigterm, sigint, sighup;
+        ev_signal sigterm, sigint, sighup, sigusr1, sigusr2;
         mttd_notify notify;
         char socket_path[PATH_MAX];
-        bool bound_here; /* unlink the socket at exit */
+        bool bound_here;        /* unlink the socket at exit */
+        bool passed_socket;     /* systemd (or the mttd before) passed it */
+        mttd_fdstore passed;    /* what systemd (or the last mttd) passed, until taken up */
+        bool stopping;          /* a stop signal came */
+        bool restarting;        /* systemd said its SIGTERM will be a restart's */
+        bool reexec;            /* the sessions go to a new mttd exec'd here */
+        char program[PATH_MAX]; /* ... that one */
+        char **argv;
 } mttd;
 
 static void usage(FILE *f)
@@ -211,23 +222,24 @@ static int parse_args(mttd *d, int argc, char **argv)
         return 0;
 }
 
-/* The listening socket: systemd's if it passed one, else our own. */
+/* Set across a re-exec when the socket passed is one mttd bound itself. */
+#define BOUND_HERE "MTTD_BOUND_SOCKET"
+
+/* The listening socket: systemd's if it passed one (or the last mttd's), else our own. The
+ * other fds passed stay in d->passed, to be taken up. */
 static int get_listener(mttd *d)
 {
-        mttd_fdstore passed;
-        int r = mttd_fdstore_received(&passed);
+        int r = mttd_fdstore_received(&d->passed);
         if (r < 0) {
                 mttd_log(LOG_ERR, "cannot take sockets from systemd: %s", strerror(-r));
                 return r;
         }
-        if (passed.n > 0) {
+        if (d->passed.n > 0) {
                 /* The one named "varlink" (FileDescriptorName=), else a listening socket
                  * passed under another name. */
-                int use = mttd_fdstore_take(&passed, "varlink");
+                int use = mttd_fdstore_take(&d->passed, MTTD_KEEP_LISTENER);
                 if (use < 0)
-                        use = mttd_fdstore_take_listener(&passed);
-                /* Whatever else came (an earlier mttd's stored fds) is not adopted: closed. */
-                mttd_fdstore_done(&passed);
+                        use = mttd_fdstore_take_listener(&d->passed);
                 if (use < 0 || sd_is_socket_unix(use, SOCK_STREAM, 1, NULL, 0) <= 0) {
                         mttd_log(LOG_ERR, "the socket systemd passed is not a listening "
                                           "UNIX stream socket");
@@ -235,7 +247,19 @@ static int get_listener(mttd *d)
                                 close(use);
                         return -EINVAL;
                 }
-                snprintf(d->socket_path, sizeof(d->socket_path), "(socket activation)");
+                /* Its path, for the log; a socket this mttd's predecessor bound by hand is
+                 * this one's to remove at exit. */
+                struct sockaddr_un a;
+                socklen_t len = sizeof(a);
+                if (getsockname(use, (struct sockaddr *)&a, &len) == 0 && a.sun_family == AF_UNIX &&
+                    len > offsetof(struct sockaddr_un, sun_path) && a.sun_path[0])
+                        snprintf(d->socket_path, sizeof(d->socket_path), "%.*s",
+                                 (int)(len - offsetof(struct sockaddr_un, sun_path)), a.sun_path);
+                else
+                        snprintf(d->socket_path, sizeof(d->socket_path), "a passed socket");
+                d->passed_socket = true;
+                d->bound_here = getenv(BOUND_HERE) != NULL;
+                unsetenv(BOUND_HERE);
                 return use;
         }
         if (d->cfg.socket_path)
@@ -251,6 +275,9 @@ static int get_listener(mttd *d)
                 return fd;
         }
         d->bound_here = true;
+        /* Under systemd without its socket unit, the socket is kept for the next mttd too. */
+        if (mttd_keep_storing() && mttd_fdstore_push(MTTD_KEEP_LISTENER, fd) < 0)
+                mttd_log(LOG_WARNING, "cannot keep the socket in systemd's store");
         return fd;
 }
 
@@ -291,17 +318,85 @@ static void on_row(void *ctx, const mttd_session *s, uint64_t t_us, double ram_g
 static void on_drained(void *ctx)
 {
         mttd *d = ctx;
+        if (mttd_tracker_handing_over(d->tracker)) {
+                int failed = mttd_tracker_keep_all(d->tracker);
+                mttd_log(failed ? LOG_ERR : LOG_INFO,
+                         "%u running session(s) kept for the next mttd%s",
+                         mttd_tracker_running(d->tracker),
+                         failed ? " (some states could not be written)" : "");
+                if (d->reexec) {
+                        if (d->bound_here)
+                                setenv(BOUND_HERE, "1", 1);
+                        int r = mttd_handover_exec(d->program, d->argv, d->tracker, d->server);
+                        mttd_log(LOG_CRIT, "cannot pass the sessions on: %s", strerror(-r));
+                }
+        }
         ev_break(d->loop, EVBREAK_ALL);
 }
 
-static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+/* Stops for good: every session ends, every report is flushed. */
+static void stop(mttd *d, const char *why)
 {
-        mttd *d = w->data;
-        mttd_log(LOG_INFO, "%s: flushing %u running session(s) and stopping", strsignal(w->signum),
+        mttd_log(LOG_INFO, "%s: flushing %u running session(s) and stopping", why,
                  mttd_tracker_running(d->tracker));
         mttd_notify_stopping(&d->notify);
         mttd_server_stop_accepting(d->server);
         mttd_tracker_shutdown(d->tracker);
+}
+
+/* Stops for a new mttd to take up the sessions and connections. */
+static void hand_over(mttd *d, const char *why)
+{
+        mttd_log(LOG_INFO, "%s: handing %u running session(s) over to the next mttd", why,
+                 mttd_tracker_running(d->tracker));
+        if (!d->reexec)
+                mttd_notify_stopping(&d->notify);
+        mttd_server_hand_over(d->server);
+        mttd_tracker_hand_over(d->tracker);
+}
+
+/* Under systemd a SIGTERM may be a restart's (systemctl restart, a package upgrade): the
+ * unit's ExecStop= says so with SIGUSR1 first, and the sessions go on in the next mttd,
+ * which systemd starts with its file descriptor store. Else they end here. */
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        mttd *d = w->data;
+        if (d->stopping)
+                return;
+        d->stopping = true;
+        if (w->signum == SIGTERM && d->restarting)
+                hand_over(d, "SIGTERM (a restart)");
+        else
+                stop(d, strsignal(w->signum));
+}
+
+/* SIGUSR1: systemd restarts mttd (its ExecStop=): the SIGTERM that follows hands over. */
+static void on_restart_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        mttd *d = w->data;
+        if (!mttd_keep_storing()) {
+                mttd_log(LOG_NOTICE, "SIGUSR1: not under systemd, nothing would keep the "
+                                     "sessions (SIGUSR2 re-executes mttd with them)");
+                return;
+        }
+        d->restarting = true;
+        mttd_log(LOG_INFO, "SIGUSR1: systemd restarts mttd: its sessions go to the next one");
+}
+
+/* SIGUSR2: mttd execs its program anew (an upgraded binary) and passes it every session. */
+static void on_reexec_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        mttd *d = w->data;
+        if (d->stopping)
+                return;
+        int r = mttd_handover_program(d->program, sizeof(d->program));
+        if (r < 0) {
+                mttd_log(LOG_ERR, "SIGUSR2: cannot re-execute %s: %s", d->program, strerror(-r));
+                return;
+        }
+        d->stopping = true;
+        d->reexec = true;
+        hand_over(d, "SIGUSR2");
 }
 
 /* Each session holds a report fd and each connection a socket: take every fd the hard limit
@@ -320,11 +415,13 @@ static void fit_fd_limit(mttd_config *cfg)
          * daemon out of fds refuses and pauses (see server.c), it does not fail. */
         rlim_t room = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
         /* A connection holds its socket and, once it opens sessions, one pidfd of its client
-         * (shared by them); a session holds its report's fd. */
+         * (shared by them); a session holds its report's fd and, under systemd, the memfd of
+         * its kept state (keep.h). */
+        rlim_t per_session = mttd_keep_storing() ? 2 : 1;
         if (cfg->max_connections > room / 2)
                 cfg->max_connections = (unsigned)(room / 2);
-        if (cfg->max_sessions > room)
-                cfg->max_sessions = (unsigned)room;
+        if (cfg->max_sessions > room / per_session)
+                cfg->max_sessions = (unsigned)(room / per_session);
 }
 
 /* mttd has no configuration file: everything is on its command line. */
@@ -342,6 +439,8 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         mttd_log_init();
+        mttd_keep_init(getenv("NOTIFY_SOCKET") != NULL);
+        d.argv = argv;
         fit_fd_limit(&d.cfg);
         /* A reader that leaves a report pipe must cost one session, not the daemon. */
         signal(SIGPIPE, SIG_IGN);
@@ -375,6 +474,8 @@ int main(int argc, char **argv)
                 close(fd);
                 goto out;
         }
+        mttd_handover_adopt(&d.passed, d.tracker, d.server);
+        mttd_fdstore_done(&d.passed); /* what nobody took up is closed */
         ev_signal_init(&d.sigterm, on_stop_signal, SIGTERM);
         ev_signal_init(&d.sigint, on_stop_signal, SIGINT);
         d.sigterm.data = d.sigint.data = &d;
@@ -383,16 +484,28 @@ int main(int argc, char **argv)
 
         ev_signal_init(&d.sighup, on_reload_signal, SIGHUP);
         ev_signal_start(d.loop, &d.sighup);
+        ev_signal_init(&d.sigusr1, on_restart_signal, SIGUSR1);
+        d.sigusr1.data = &d;
+        ev_signal_start(d.loop, &d.sigusr1);
+        ev_signal_init(&d.sigusr2, on_reexec_signal, SIGUSR2);
+        d.sigusr2.data = &d;
+        ev_signal_start(d.loop, &d.sigusr2);
 
-        mttd_log(LOG_INFO, "mttd %s listening on %s", MTT_VERSION, d.socket_path);
+        mttd_log(LOG_INFO, "mttd %s listening on %s%s", MTT_VERSION, d.socket_path,
+                 !d.passed_socket ? ""
+                 : d.bound_here   ? " (passed on by the mttd before)"
+                                  : " (socket activation)");
         mttd_notify_start(&d.notify, d.loop, d.tracker, d.socket_path);
         ev_run(d.loop, 0);
         mttd_notify_done(&d.notify);
         ret = 0;
 out:
+        mttd_fdstore_done(&d.passed);
+        /* Handed over, the socket stays: the next mttd serves it. */
+        bool keep_socket = d.tracker && mttd_tracker_handing_over(d.tracker);
         mttd_server_free(d.server);
         mttd_tracker_free(d.tracker);
-        if (d.bound_here)
+        if (d.bound_here && !keep_socket)
                 unlink(d.socket_path);
         ev_loop_destroy(d.loop);
         /* A thread the kernel still holds (in a read of a process whose memory map is locked,

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "closer.h"
+#include "keep.h"
 #include "log.h"
 #include "methods.h"
 #include "peer.h"
@@ -43,9 +44,11 @@ typedef struct mttd_conn {
         mttd_owner owner;            /* what the tracker counts of its sessions */
         struct mttd_peer *client;    /* its client process, once it opened a session */
         bool hup_watched;            /* in the server's hangup set (while a reply waits) */
-        bool closing;                /* close once the output is sent */
-        uint64_t last_call_us;       /* when it last sent anything */
-        bool dead;                   /* free at the end of the current callback */
+        bool kept;                   /* in systemd's store (keep.h), under kept_name */
+        char kept_name[MTTD_KEEP_NAME_MAX];
+        bool closing;          /* close once the output is sent */
+        uint64_t last_call_us; /* when it last sent anything */
+        bool dead;             /* free at the end of the current callback */
 } mttd_conn;
 
 struct mttd_server {
@@ -64,9 +67,29 @@ struct mttd_server {
         unsigned n_conns;
         mttd_shares conns_per_uid;
         unsigned n_waiting; /* connections with a deferred reply */
+        uint64_t last_conn_id;
+        bool handing_over;  /* no more calls: a new mttd takes the connections up */
         bool warned_full;   /* the connection limit was logged */
         bool warned_accept; /* running out of fds was logged */
 };
+
+/* A connection that holds sessions or watches is kept for the next mttd, under a name that
+ * says what it watches (keep.h). */
+static void keep(mttd_conn *c)
+{
+        uint64_t watch = c->watched ? c->watched->id : 0;
+        char name[MTTD_KEEP_NAME_MAX];
+        mttd_keep_conn_name(name, c->owner.id, c->watching ? &watch : NULL);
+        if (c->kept && strcmp(name, c->kept_name) == 0)
+                return;
+        if (c->kept)
+                mttd_keep_unstore(c->kept_name);
+        c->kept = c->watching || c->owner.running > 0;
+        if (!c->kept)
+                return;
+        snprintf(c->kept_name, sizeof(c->kept_name), "%s", name);
+        mttd_keep_conn(c->owner.id, c->fd, c->watching ? &watch : NULL);
+}
 
 static void watch_start(mttd_conn *c, mttd_session *s)
 {
@@ -75,6 +98,7 @@ static void watch_start(mttd_conn *c, mttd_session *s)
         c->watched = s;
         LIST_INSERT_HEAD(&srv->watchers, c, wlink);
         mttd_tracker_watch(srv->tracker, s, +1);
+        keep(c);
 }
 
 static void watch_stop(mttd_conn *c)
@@ -87,6 +111,8 @@ static void watch_stop(mttd_conn *c)
         c->watching = false;
         c->watched = NULL;
         c->last_call_us = mttd_now_us(); /* idle from now on, not from the Watch call */
+        if (c->kept && !srv->handing_over)
+                keep(c);
 }
 
 /* While a reply waits, a connection handles no call and is not read (calls queue in its
@@ -119,6 +145,8 @@ static void conn_free(mttd_conn *c)
         LIST_REMOVE(c, link);
         srv->n_conns--;
         mttd_shares_remove(&srv->conns_per_uid, c->peer.uid);
+        if (c->kept && !srv->handing_over)
+                mttd_keep_unstore(c->kept_name);
         free(c);
 }
 
@@ -182,6 +210,8 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
                 if (req.watch && !c->dead)
                         watch_start(c, req.watch_session);
         }
+        if (!c->kept && c->owner.running > 0 && mttd_keep_storing())
+                keep(c);
         mtt_proto_call_done(&call);
 }
 
@@ -191,7 +221,7 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
 static int conn_process(mttd_conn *c)
 {
         int handled = 0;
-        while (!c->waiting_on && !c->watching && !c->closing && !c->dead &&
+        while (!c->waiting_on && !c->watching && !c->closing && !c->dead && !c->srv->handing_over &&
                !mtt_proto_outbuf_pending(&c->out)) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
@@ -209,7 +239,7 @@ static int conn_process(mttd_conn *c)
 
 static bool conn_busy(const mttd_conn *c)
 {
-        return c->waiting_on || c->watching || c->closing || c->dead ||
+        return c->waiting_on || c->watching || c->closing || c->dead || c->srv->handing_over ||
                mtt_proto_outbuf_pending(&c->out);
 }
 
@@ -255,7 +285,9 @@ static void conn_update(mttd_conn *c)
         }
         /* While a reply waits, nothing is read: the hangup set watches (hup_watch). */
         hup_watch(c, c->waiting_on != NULL);
-        int events = pending ? EV_WRITE : c->closing || c->waiting_on ? 0 : EV_READ;
+        int events = pending                                               ? EV_WRITE
+                     : c->closing || c->waiting_on || c->srv->handing_over ? 0
+                                                                           : EV_READ;
         if (events != (c->io.events & (EV_READ | EV_WRITE))) {
                 ev_io_stop(c->srv->loop, &c->io);
                 ev_io_set(&c->io, c->fd, events);
@@ -388,6 +420,26 @@ static void refuse(int fd, unsigned limit, const char *scope)
         json_decref(msg);
 }
 
+/* A connection on fd: buffers, the idle check, reading. */
+static void conn_init(mttd_server *srv, mttd_conn *c, int fd, uint64_t id)
+{
+        c->srv = srv;
+        c->fd = fd;
+        c->owner.id = id;
+        c->last_call_us = mttd_now_us();
+        if (!ev_is_active(&srv->idle_check))
+                ev_timer_again(srv->loop, &srv->idle_check);
+        mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);
+        c->in.close_fd = mttd_closer_close;
+        c->in.close_ctx = srv->closer;
+        mtt_proto_outbuf_init(&c->out, srv->cfg->max_output);
+        ev_io_init(&c->io, on_conn_io, fd, EV_READ);
+        c->io.data = c;
+        ev_io_start(srv->loop, &c->io);
+        LIST_INSERT_HEAD(&srv->conns, c, link);
+        srv->n_conns++;
+}
+
 static void accept_one(mttd_server *srv)
 {
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -436,20 +488,7 @@ static void accept_one(mttd_server *srv)
                 return;
         }
         srv->warned_full = false;
-        c->srv = srv;
-        c->fd = fd;
-        c->last_call_us = mttd_now_us();
-        if (!ev_is_active(&srv->idle_check))
-                ev_timer_again(srv->loop, &srv->idle_check);
-        mtt_proto_inbuf_init(&c->in, srv->cfg->max_frame);
-        c->in.close_fd = mttd_closer_close;
-        c->in.close_ctx = srv->closer;
-        mtt_proto_outbuf_init(&c->out, srv->cfg->max_output);
-        ev_io_init(&c->io, on_conn_io, fd, EV_READ);
-        c->io.data = c;
-        ev_io_start(srv->loop, &c->io);
-        LIST_INSERT_HEAD(&srv->conns, c, link);
-        srv->n_conns++;
+        conn_init(srv, c, fd, ++srv->last_conn_id);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -542,6 +581,124 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
         ev_io_start(loop, &srv->accept_io);
         *out = srv;
         return 0;
+}
+
+/* ---- what outlives mttd ---- */
+
+int mttd_server_adopt(mttd_server *srv, int fd, uint64_t id)
+{
+        mttd_conn *c = calloc(1, sizeof(*c));
+        socklen_t len = sizeof(struct ucred);
+        int fl = fcntl(fd, F_GETFL);
+        if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0 || fl < 0 ||
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+            mttd_shares_add(&srv->conns_per_uid, c->peer.uid) < 0) {
+                int r = c ? -errno : -ENOMEM;
+                free(c);
+                close(fd);
+                return r ? r : -EINVAL;
+        }
+        ev_timer_init(&c->open_wait, on_open_wait, 0., 0.);
+        c->open_wait.data = c;
+        conn_init(srv, c, fd, id);
+        if (id > srv->last_conn_id)
+                srv->last_conn_id = id;
+        /* It is in the store already, under the name it came with (the caller's). */
+        c->kept = mttd_keep_storing();
+        mttd_keep_conn_name(c->kept_name, id, NULL);
+        return 0;
+}
+
+static mttd_conn *conn_by_id(mttd_server *srv, uint64_t id)
+{
+        mttd_conn *c;
+        LIST_FOREACH(c, &srv->conns, link)
+        if (c->owner.id == id)
+                return c;
+        return NULL;
+}
+
+mttd_owner *mttd_server_owner(mttd_server *srv, uint64_t id, uid_t *uid, struct mttd_peer **peer)
+{
+        mttd_conn *c = id ? conn_by_id(srv, id) : NULL;
+        if (!c)
+                return NULL;
+        *uid = c->peer.uid;
+        if (!c->client)
+                c->client = mttd_peer_new(c->fd, c->peer.pid);
+        *peer = c->client;
+        return &c->owner;
+}
+
+void mttd_server_adopt_watch(mttd_server *srv, uint64_t id, uint64_t watch, const char *name)
+{
+        mttd_conn *c = conn_by_id(srv, id);
+        if (!c)
+                return;
+        snprintf(c->kept_name, sizeof(c->kept_name), "%s", name);
+        mttd_session *s = watch ? mttd_tracker_find(srv->tracker, watch) : NULL;
+        if (watch && (!s || mttd_session_finished(s) || !mttd_methods_may_see(&c->peer, s))) {
+                /* It ended while mttd was away: the stream ends with what is known. */
+                if (s && mttd_methods_may_see(&c->peer, s))
+                        conn_send(c, mttd_methods_session_reply(srv->tracker, s, false));
+                else
+                        conn_send(c, mtt_proto_error_new(MTT_PROTO_ERROR_NO_SUCH_SESSION, NULL));
+                keep(c);
+                ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+                return;
+        }
+        watch_start(c, s);
+}
+
+void mttd_server_adopted(mttd_server *srv, mttd_session *s)
+{
+        mttd_conn *c = s->owner ? container_of(s->owner, mttd_conn, owner) : NULL;
+        if (!c || c->waiting_on)
+                return;
+        /* Its client waits for the reply to its Open (a first write not back when mttd went)
+         * or to its Close (the session ends now). */
+        bool open = !s->first_written && s->regular && mttd_session_running(s);
+        if (!open && s->phase != MTTD_PHASE_CLOSING)
+                return;
+        c->waiting_on = s;
+        c->waiting_open = open;
+        srv->n_waiting++;
+        conn_update(c);
+}
+
+void mttd_server_hand_over(mttd_server *srv)
+{
+        srv->handing_over = true;
+        mttd_server_stop_accepting(srv);
+        mttd_conn *c, *next;
+        for (c = LIST_FIRST(&srv->conns); c; c = next) {
+                next = LIST_NEXT(c, link);
+                conn_update(c); /* reads no more */
+        }
+}
+
+int mttd_server_kept(mttd_server *srv, mttd_server_keep_fn fn, void *ctx)
+{
+        int r = fn(ctx, MTTD_KEEP_LISTENER, srv->listen_fd);
+        mttd_conn *c;
+        LIST_FOREACH(c, &srv->conns, link)
+        {
+                if (r < 0)
+                        break;
+                if (c->dead)
+                        continue;
+                if (c->in.len > c->in.consumed || mtt_proto_outbuf_pending(&c->out))
+                        mttd_log(LOG_WARNING, "connection of pid %d: %s is lost in the handover",
+                                 (int)c->peer.pid,
+                                 c->in.len > c->in.consumed ? "a call not yet handled"
+                                                            : "a reply not sent");
+                uint64_t watch = c->watched ? c->watched->id : 0;
+                char name[MTTD_KEEP_NAME_MAX];
+                mttd_keep_conn_name(name, c->owner.id, c->watching ? &watch : NULL);
+                if (c->watching || c->owner.running > 0)
+                        r = fn(ctx, name, c->fd);
+        }
+        return r;
 }
 
 void mttd_server_stop_accepting(mttd_server *srv)

@@ -78,6 +78,7 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->calibrate = p->calibrate;
         s->baseline_kb = p->calibrate ? baseline_kb : 0;
         s->fd = -1;
+        s->state_fd = -1;
         s->peak_kb = kb;
         s->last_kb = kb;
         if (append(s, MTTD_CSV_HEADER, strlen(MTTD_CSV_HEADER)) < 0) {
@@ -206,6 +207,8 @@ void mttd_session_free(mttd_session *s)
          * pipe's or a terminal's close never waits. */
         if (s->fd >= 0 && !(s->regular && (s->writing || s->syncing)))
                 close(s->fd);
+        if (s->state_fd >= 0)
+                close(s->state_fd);
         mttd_peer_unref(s->peer);
         free(s->text);
         free(s->label);
@@ -252,6 +255,7 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
             .close_fd = last,
             .owner = s,
             .dev = s->dev,
+            .after_fd = -1,
         };
         s->text = NULL;
         s->text_len = s->text_cap = 0;
@@ -268,6 +272,7 @@ void mttd_session_take_sync(mttd_session *s, uint64_t now_us, mttd_write_item *i
             .sync = true,
             .owner = s,
             .dev = s->dev,
+            .after_fd = -1,
             .tag = s->writes_done,
         };
         s->syncing = true;
@@ -360,6 +365,18 @@ void mttd_session_fail(mttd_session *s, int err, uint64_t now_us)
         s->text_len = s->text_cap = 0;
 }
 
+void mttd_session_unresumable(mttd_session *s, const char *cause, uint64_t now_us)
+{
+        if (!mttd_session_running(s))
+                return;
+        s->state = s->outcome = MTTD_ERROR;
+        free(s->cause);
+        s->cause = strdup(cause);
+        if (!s->end_us)
+                s->end_us = now_us;
+        s->phase = s->fd >= 0 ? MTTD_PHASE_ENDED : MTTD_PHASE_CLOSED;
+}
+
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)
 {
         if (s->fd >= 0)
@@ -413,6 +430,10 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
                                             json_real((double)(now_us - src->late_since_us) / 1e6));
         }
         json_object_set_new(o, "may_stall", json_boolean(s->may_stall));
+        if (s->restarts > 0) { /* mttd restarted while it ran: rows have a gap there */
+                json_object_set_new(o, "restarts", json_integer(s->restarts));
+                json_object_set_new(o, "restart_gap", json_real((double)s->restart_gap_us / 1e6));
+        }
         json_t *with = json_array();
         for (unsigned i = 0; i < s->n_overlapped; i++)
                 json_array_append_new(with, json_string(s->overlapped[i] ? s->overlapped[i] : ""));

@@ -119,6 +119,12 @@ typedef struct mttd_session {
          * users', and the first few labels of its own user's. */
         unsigned overlaps, overlaps_other_users, n_overlapped;
         char *overlapped[MTTD_OVERLAP_LABELS];
+        /* What outlives mttd (keep.h): its state's memfd (-1: not kept), the count of its
+         * state's writes, and the restarts of mttd it went through, the last one's gap. */
+        int state_fd;
+        uint64_t keep_seq;
+        unsigned restarts;
+        uint64_t restart_gap_us;
         mttd_state end_outcome; /* CLOSING: what the Close said */
         char *end_cause;
         uint64_t end_requested_us;
@@ -148,6 +154,9 @@ int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state st
 /* The report is broken (err, a -errno): -> ENDED in error, its buffered text is
  * dropped; its fd is closed by its last write, when nothing else is in flight. */
 void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
+/* A new mttd could not take it up (cause says why): it ends in error with no more rows,
+ * ENDED (its buffered text still to be written), or CLOSED when it has no fd. */
+void mttd_session_unresumable(mttd_session *s, const char *cause, uint64_t now_us);
 /* The report cannot be written at all (err, a -errno): its fd is closed here and
  * it goes to CLOSED at once. */
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us);

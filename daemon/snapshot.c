@@ -59,6 +59,13 @@ json_t *mttd_snapshot_session(const mttd_session *s)
                               progress(s), "rows", rows_record(&s->rows), "overlaps",
                               (json_int_t)s->overlaps, "overlaps_other_users",
                               (json_int_t)s->overlaps_other_users, "overlapped_with", with);
+        /* The restarts of mttd it went through, and the last one's gap. */
+        if (o && (json_object_set_new(o, "restarts", json_integer(s->restarts)) < 0 ||
+                  json_object_set_new(o, "restart_gap_us",
+                                      json_integer((json_int_t)s->restart_gap_us)) < 0)) {
+                json_decref(o);
+                return NULL;
+        }
         return o;
 }
 
@@ -242,6 +249,11 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
         r = read_progress(&rd, p, rows, s);
         if (r == 0)
                 r = read_overlaps(&rd, record, s);
+        if (r == 0) {
+                s->restarts = (unsigned)get_int(&rd, record, "restarts");
+                s->restart_gap_us = (uint64_t)get_int(&rd, record, "restart_gap_us");
+                r = rd.why ? -EINVAL : 0;
+        }
         if (r < 0) {
                 *why = rd.why ? rd.why : "out of memory";
                 mttd_session_free(s);

@@ -45,6 +45,25 @@ void mttd_table_add(mttd_table *t, mttd_session *s)
         set_watch(t, s);
 }
 
+int mttd_table_adopt(mttd_table *t, mttd_session *s)
+{
+        if (mttd_shares_add(&t->open_per_uid, s->uid) < 0)
+                return -ENOMEM;
+        mttd_session *o;
+        TAILQ_FOREACH_REVERSE(o, &t->all, mttd_session_list, link)
+        if (o->id < s->id)
+                break;
+        if (o)
+                TAILQ_INSERT_AFTER(&t->all, o, s, link);
+        else
+                TAILQ_INSERT_HEAD(&t->all, s, link);
+        if (s->id >= t->next_id)
+                t->next_id = s->id + 1;
+        t->n_running += mttd_session_running(s);
+        set_watch(t, s);
+        return 0;
+}
+
 void mttd_table_left_running(mttd_table *t, mttd_session *s)
 {
         t->n_running--;

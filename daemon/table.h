@@ -37,6 +37,9 @@ void mttd_table_unreserve(mttd_table *t, uid_t uid);
 /* Adds a session made after mttd_table_reserve, running, with the next id's place taken. */
 void mttd_table_add(mttd_table *t, mttd_session *s);
 /* A session stopped running. */
+/* A session a new mttd took over, in its place by id; later ones are numbered after it.
+ * 0 or -ENOMEM. */
+int mttd_table_adopt(mttd_table *t, mttd_session *s);
 void mttd_table_left_running(mttd_table *t, mttd_session *s);
 /* Its report is finished (fd closed): its user may open another. */
 void mttd_table_finished(mttd_table *t, mttd_session *s);

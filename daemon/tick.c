@@ -294,6 +294,24 @@ void mttd_tick_add(mttd_tick *t, mttd_session *s)
                 t->next_full_us = mttd_now_us() + t->cfg->fine_interval_us;
 }
 
+int mttd_tick_adopt(mttd_tick *t, mttd_session *s, int pidfd)
+{
+        s->source = NULL;
+        if (s->scope != MTTD_SCOPE_SYSTEM) {
+                if (pidfd < 0)
+                        return -EBADF;
+                int r = source_take(t, s->scope, s->tracked_pid, pidfd, s->uid, &s->source);
+                if (r < 0)
+                        return r;
+        } else if (pidfd >= 0) {
+                close(pidfd);
+        }
+        mttd_tick_add(t, s);
+        if (mttd_session_making_rows(s)) /* its rows go on from the next value */
+                mttd_tick_started(t, s, s->n_rows);
+        return 0;
+}
+
 void mttd_tick_started(mttd_tick *t, mttd_session *s, uint64_t rows_before)
 {
         mttd_tick_unwait(t, s, MTTD_WAIT_VALUE);

@@ -50,6 +50,11 @@ int mttd_tick_reserve(mttd_tick *t);
 /* A new session runs (added to the table first): counted at the sample taken for it, fanned
  * out to from now on. */
 void mttd_tick_add(mttd_tick *t, mttd_session *s);
+/* A session a new mttd took over (keep.h) runs here (added to the table first): its source
+ * made again (pidfd, taken: the process it measured; -1 for the system scope), and its rows
+ * go on from the next value (a process tree's: once read). 0, -EBADF with no pidfd for a
+ * scope that needs one, -ESRCH or -ENOENT when its process or cgroup is gone. */
+int mttd_tick_adopt(mttd_tick *t, mttd_session *s, int pidfd);
 /* Its rows started (mttd_session_begin): it is due by its schedule from now on. */
 void mttd_tick_started(mttd_tick *t, mttd_session *s, uint64_t rows_before);
 /* It stops running: what it waited for and its source are let go. */

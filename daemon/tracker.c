@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "flush.h"
+#include "keep.h"
 #include "log.h"
 #include "peer.h"
 
@@ -23,8 +24,15 @@ struct mttd_tracker {
         mttd_flush *flush;
         ev_timer shutdown_timer;
         bool shutting_down;
+        bool handing_over;   /* ... for a new mttd, which takes the sessions up */
+        uint64_t stopped_us; /* the last tick's time then */
         bool stop_timed_out; /* no more waiting for reports that stall */
 };
+
+static uint64_t conn_of(const mttd_session *s)
+{
+        return s->owner ? s->owner->id : 0;
+}
 
 static mttd_log_session log_fields(const mttd_session *s)
 {
@@ -93,6 +101,7 @@ static void announce(mttd_tracker *t, mttd_session *s)
 
 static void finished(mttd_tracker *t, mttd_session *s)
 {
+        mttd_keep_finished(s);
         mttd_table_finished(&t->table, s);
         announce(t, s);
 }
@@ -105,6 +114,7 @@ static void end_session(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         if (s->owner)
                 s->owner->running--;
         mttd_tick_end(t->tick, s, outcome, cause, awaits_cause);
+        mttd_keep_changed(s, conn_of(s));
         mttd_table_left_running(&t->table, s);
         if (t->hooks.running)
                 t->hooks.running(t->hooks.ctx, t->table.n_running);
@@ -131,6 +141,7 @@ static void on_first_value(void *ctx, mttd_session *s, int64_t kb, uint64_t now_
         mttd_tracker *t = ctx;
         uint64_t rows = s->n_rows;
         mttd_session_begin(s, kb, true, &t->table.row);
+        mttd_keep_changed(s, conn_of(s)); /* its rows started, its baseline set */
         mttd_tick_started(t->tick, s, rows);
         if (!s->writing)
                 mttd_flush_soon(t->flush, s, now_us, false);
@@ -282,6 +293,7 @@ static void start(mttd_tracker *t, mttd_session *s, const mttd_opener *by, uint6
                                (unsigned long long)s->id, s->label, (int)s->pid, (unsigned)s->uid,
                                mttd_kb_to_gib(s->baseline_kb));
         mttd_tick_arm(t->tick);
+        mttd_keep_opened(s, by->owner->id);
         /* A report file has its header (and first row) once Open is answered: the reply
          * waits for this first write, made off the loop like every other. A pipe's or a
          * terminal's reader gets it as the stream's first bytes: no wait. A session that
@@ -343,6 +355,7 @@ void mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
                  * holds at that moment), not the read of the last tick: it is asked for now,
                  * and the session ends when it is back (or late: with what there is). */
                 mttd_session_closing(s, mttd_now_us(), outcome, cause);
+                mttd_keep_changed(s, conn_of(s));
                 if (!mttd_tick_read_for_end(t->tick, s, s->end_requested_us))
                         end_as_closed(t, s);
         }
@@ -376,7 +389,9 @@ void mttd_tracker_hangup(mttd_tracker *t, mttd_owner *owner)
         {
                 if (s->owner != owner)
                         continue;
-                if (s->phase == MTTD_PHASE_CLOSING) { /* it did Close: what it said stands */
+                if (t->handing_over) /* the connection lives on in the next mttd */
+                        ;
+                else if (s->phase == MTTD_PHASE_CLOSING) { /* it did Close: what it said stands */
                         end_as_closed(t, s);
                 } else if (mttd_session_running(s)) {
                         bool awaits = s->peer && !t->shutting_down;
@@ -395,14 +410,13 @@ void mttd_tracker_watch(mttd_tracker *t, mttd_session *s, int delta)
         mttd_table_watch(&t->table, s, delta);
 }
 
-void mttd_tracker_shutdown(mttd_tracker *t)
+/* Stopping: no more ticks, no more waiting for causes (what is known now is what the log
+ * says), and Closes whose last read is out end now. */
+static void stop_ticking(mttd_tracker *t)
 {
-        if (t->shutting_down)
-                return;
         t->shutting_down = true;
+        t->stopped_us = mttd_now_us();
         mttd_tick_stop(t->tick);
-        mttd_flush_stop(t->flush);
-        /* No more waiting for causes: what is known now is what the log says. */
         mttd_session *s;
         mttd_table_foreach(s, &t->table)
         {
@@ -413,18 +427,156 @@ void mttd_tracker_shutdown(mttd_tracker *t)
                 s->peer = NULL;
                 announce(t, s);
         }
-        mttd_table_foreach(s, &t->table)
-        {
-                if (s->phase == MTTD_PHASE_CLOSING)
-                        end_as_closed(t, s);
-                else if (mttd_session_running(s))
-                        end_session(t, s, MTTD_CRASHED, "mttd stopped while the session ran",
-                                    false);
-        }
+        mttd_table_foreach(s, &t->table) if (s->phase == MTTD_PHASE_CLOSING) end_as_closed(t, s);
+}
+
+/* Waits for every write (until the stop timeout), then calls the drained hook. */
+static void drain(mttd_tracker *t)
+{
         mttd_flush_last(t->flush, mttd_now_us());
         ev_timer_set(&t->shutdown_timer, (double)t->cfg->shutdown_timeout_us / 1e6, 0.);
         ev_timer_start(t->loop, &t->shutdown_timer);
         maybe_drained(t);
+}
+
+void mttd_tracker_shutdown(mttd_tracker *t)
+{
+        if (t->shutting_down)
+                return;
+        mttd_flush_stop(t->flush);
+        stop_ticking(t);
+        mttd_session *s;
+        mttd_table_foreach(s, &t->table)
+        {
+                if (mttd_session_running(s))
+                        end_session(t, s, MTTD_CRASHED, "mttd stopped while the session ran",
+                                    false);
+        }
+        drain(t);
+}
+
+void mttd_tracker_hand_over(mttd_tracker *t)
+{
+        if (t->shutting_down)
+                return;
+        t->handing_over = true;
+        stop_ticking(t);
+        /* What running sessions have buffered goes now; they run on in the next mttd. */
+        mttd_flush_now(t->flush, mttd_now_us());
+        drain(t);
+}
+
+int mttd_tracker_keep_all(mttd_tracker *t)
+{
+        int failed = 0;
+        mttd_session *s;
+        mttd_table_foreach(s, &t->table)
+        {
+                if (mttd_session_finished(s))
+                        continue;
+                int r = mttd_keep_write(s, conn_of(s), t->stopped_us);
+                if (r < 0) {
+                        mttd_log(LOG_ERR, "session %llu: cannot keep its state: %s",
+                                 (unsigned long long)s->id, strerror(-r));
+                        failed++;
+                }
+        }
+        return failed;
+}
+
+bool mttd_tracker_handing_over(const mttd_tracker *t)
+{
+        return t->handing_over;
+}
+
+/* A session taken over that cannot go on ends here in error, with no more rows: its
+ * buffered text is written, its report closed, and its status, the journal and its client
+ * (at its Close) say why. */
+static void not_resumed(mttd_tracker *t, mttd_session *s, const char *why, uint64_t now)
+{
+        char cause[512];
+        snprintf(cause, sizeof(cause), "mttd restarted and could not resume the session: %s", why);
+        mttd_session_unresumable(s, cause, now);
+        if (mttd_session_last_due(s))
+                mttd_flush_soon(t->flush, s, now, true);
+        else if (mttd_session_finished(s))
+                finished(t, s);
+}
+
+/* What a session taken over does first, by where it was. */
+static void resume(mttd_tracker *t, mttd_session *s, uint64_t now)
+{
+        bool running = mttd_session_running(s);
+        if (running && !s->owner) /* its client went while mttd was away */
+                end_session(t, s, MTTD_CRASHED,
+                            "the client closed its connection without Close (while mttd "
+                            "restarted)",
+                            false);
+        else if (s->phase == MTTD_PHASE_CLOSING) /* its Close's reply waits */
+                end_as_closed(t, s);
+        else if (!running && mttd_session_last_due(s))
+                mttd_flush_soon(t->flush, s, now, true);
+        else if (running && s->text_len > 0 && !s->first_written && !(s->waits & MTTD_WAIT_VALUE))
+                mttd_flush_soon(t->flush, s, now, false);
+}
+
+int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidfd,
+                       mttd_owner *owner, mttd_peer *peer, uint64_t saved_us)
+{
+        if (mttd_table_adopt(&t->table, s) < 0 || mttd_tick_reserve(t->tick) < 0) {
+                if (pidfd >= 0)
+                        close(pidfd);
+                if (report_fd >= 0)
+                        close(report_fd);
+                return -ENOMEM; /* the caller frees it */
+        }
+        uint64_t now = mttd_now_us();
+        s->fd = report_fd;
+        s->restarts++;
+        s->restart_gap_us = now > saved_us ? now - saved_us : 0;
+        s->peer = peer ? mttd_peer_ref(peer) : NULL;
+        s->owner = owner;
+        bool running = mttd_session_running(s);
+        int r = running && report_fd >= 0 ? mttd_tick_adopt(t->tick, s, pidfd) : 0;
+        if ((!running || report_fd < 0) && pidfd >= 0)
+                close(pidfd);
+        mttd_log_session f = log_fields(s);
+        mttd_log_session_event(
+            LOG_INFO, &f, "session %llu (%s) resumed after mttd restarted: a gap of %.3f s",
+            (unsigned long long)s->id, s->label, (double)s->restart_gap_us / 1e6);
+        if (running && (report_fd < 0 || r < 0)) {
+                mttd_table_left_running(&t->table, s);
+                not_resumed(t, s,
+                            report_fd < 0 ? "its report's fd was not kept"
+                            : r == -EBADF ? "its process's pidfd was not kept"
+                                          : "the process or cgroup it measured is gone",
+                            now);
+                return 0;
+        }
+        if (owner && running)
+                owner->running++;
+        if (running && t->hooks.running)
+                t->hooks.running(t->hooks.ctx, t->table.n_running);
+        resume(t, s, now);
+        mttd_tick_arm(t->tick);
+        return 0;
+}
+
+int mttd_tracker_unresumable(mttd_tracker *t, uint64_t id, uid_t uid, const char *why)
+{
+        const mttd_session_params p = {.label = "", .min_interval_us = 1, .max_interval_us = 1};
+        mttd_session *s;
+        int r = mttd_session_new(id, &p, 0, uid, -1, mttd_now_us(), 0, 0, &s);
+        if (r < 0)
+                return r;
+        if (mttd_table_adopt(&t->table, s) < 0) {
+                mttd_session_free(s);
+                return -ENOMEM;
+        }
+        t->table.n_running -= mttd_session_running(s);
+        mttd_session_resume(s, MTTD_PHASE_STARTING, &s->rows, NULL, 0); /* no header: no text */
+        not_resumed(t, s, why, mttd_now_us());
+        return 0;
 }
 
 mttd_session *mttd_tracker_find(mttd_tracker *t, uint64_t id)

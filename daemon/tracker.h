@@ -20,6 +20,7 @@ typedef mttd_tick_stats mttd_tracker_stats;
 
 /* A connection as the tracker sees it: what it counts of the connection's sessions. */
 typedef struct mttd_owner {
+        uint64_t id;      /* the connection's number, unique in this mttd and its successors */
         unsigned running; /* its sessions that run: while any does, it is not idle */
 } mttd_owner;
 
@@ -75,6 +76,22 @@ void mttd_tracker_hangup(mttd_tracker *t, mttd_owner *owner);
 void mttd_tracker_watch(mttd_tracker *t, mttd_session *s, int delta);
 /* Ends every session and calls the drained callback once all reports are flushed. */
 void mttd_tracker_shutdown(mttd_tracker *t);
+/* Stops for a new mttd to take the sessions up (keep.h): no more rows; Closes whose read is
+ * out end; what is buffered is written; the drained callback says when (or at the stop
+ * timeout). Sessions keep running; hangups end none from now on. */
+void mttd_tracker_hand_over(mttd_tracker *t);
+bool mttd_tracker_handing_over(const mttd_tracker *t);
+/* Writes every unfinished session's state (after the drain). The count that failed. */
+int mttd_tracker_keep_all(mttd_tracker *t);
+/* Takes up a session an earlier mttd kept (keep.h), with its report fd and its process's
+ * pidfd (both taken; -1 when not kept), its connection's owner and client (NULL when its
+ * client is gone) and when its state was saved (the gap). It goes on where it was; what
+ * cannot (no report fd, its process gone) ends in error saying why. 0, or -ENOMEM (the
+ * caller frees s). */
+int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidfd,
+                       mttd_owner *owner, struct mttd_peer *peer, uint64_t saved_us);
+/* A kept session whose state cannot be read at all: listed in error for uid with why. */
+int mttd_tracker_unresumable(mttd_tracker *t, uint64_t id, uid_t uid, const char *why);
 
 mttd_session *mttd_tracker_find(mttd_tracker *t, uint64_t id);
 /* Sessions oldest first; iterate with mttd_table_next. */

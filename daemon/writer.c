@@ -35,6 +35,9 @@ static void write_item(mttd_write_item *it)
                         it->error = -EIO;
                 it->written += (size_t)n;
         }
+        if (it->error == 0 && it->after_fd >= 0 && it->after_len > 0 &&
+            pwrite(it->after_fd, it->after, it->after_len, 0) != (ssize_t)it->after_len)
+                it->after_fd = -1; /* the state keeps what it said before: a longer gap */
 }
 
 static void close_item(mttd_write_item *it)

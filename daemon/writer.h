@@ -19,6 +19,8 @@
 #define MTTD_WRITER_STALLED_US MTTD_POOL_STALLED_US
 /* An item of a shared job writing for longer than this is left alone with its thread. */
 #define MTTD_WRITER_ITEM_DEADLINE_US MTTD_POOL_STALLED_US
+/* Bytes an item may write to its after_fd. */
+#define MTTD_WRITE_AFTER_MAX 160
 /* Items one job carries at most. */
 #define MTTD_WRITER_BATCH_MAX 256
 /* Syncs of a job on one file system from which one syncfs replaces them. */
@@ -33,6 +35,11 @@ typedef struct mttd_write_item {
         void *owner;   /* handed back untouched */
         dev_t dev;     /* the file system of fd, for shared syncs */
         uint64_t tag;  /* the owner's, handed back untouched */
+        /* Written at the start of after_fd once the write went well (what a session's kept
+         * state says of its report: keep.h); after_fd -1 for none. */
+        int after_fd;
+        size_t after_len;
+        unsigned char after[MTTD_WRITE_AFTER_MAX];
         /* results, set by the writer */
         int error; /* 0, or the -errno of the write or the sync */
         size_t written;

@@ -170,6 +170,9 @@ int mttctl_status(int argc, char **argv)
                    : " (calibration off: raw used memory)");
         printf("Intervals: %lld us to %lld s\n", (long long)num(s, "min_interval_us"),
                (long long)num(s, "max_interval_s"));
+        if (json_object_get(s, "restarts"))
+                printf("Restarts:  %lld of mttd, the last a gap of %.3f s without rows\n",
+                       (long long)num(s, "restarts"), num(s, "restart_gap"));
         if (json_object_get(s, "write_stalled"))
                 printf("Warning:   the report's current write has waited %.1f s\n",
                        num(s, "write_stalled"));
