@@ -1,7 +1,9 @@
 #!/bin/bash
 # The .deb in a fresh Debian 12 (debootstrap from the mirror this machine's apt uses), booted
 # with systemd in systemd-nspawn: dpkg -i enables and starts mttd.socket, a session completes
-# through it, dpkg -r stops it. Skips (77) where that cannot be done here.
+# through it; the package upgraded over itself (the same build, a higher version) while a
+# session runs restarts mttd, and the new mttd takes the session up (the report goes on, the
+# client sees nothing); dpkg -r stops it. Skips (77) where that cannot be done here.
 # Usage: test_deb_container.sh SOURCE_DIR CACHE_DIR
 set -u
 SRC=$1
@@ -11,6 +13,7 @@ skip() { echo "skipped: $*"; exit $SKIP; }
 . "$SRC/tests/integration/nspawn-lib.sh"
 why=$(ct_can_run) || skip "$why"
 command -v debootstrap >/dev/null || skip "debootstrap is not installed"
+command -v dpkg-deb >/dev/null || skip "dpkg-deb is not installed"
 
 # The Debian mirror of this machine's apt configuration.
 mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null)
@@ -34,8 +37,19 @@ trap 'ct_cleanup; rm -rf "$DIR"' EXIT
 cmake -S "$SRC" -B "$DIR/build" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$DIR/build" -j"$(nproc)" >/dev/null
 (cd "$DIR/build" && cpack -G DEB >/dev/null)
-mkdir "$DIR/deb"
-cp "$DIR"/build/mtt_*.deb "$DIR/deb/"
+mkdir -p "$DIR/deb/a" "$DIR/deb/b"
+mv "$DIR"/build/mtt_*.deb "$DIR/deb/a/"
+# The upgrade: the same binaries packed again under a higher version (CPack takes
+# CPACK_PACKAGE_VERSION from the cache before the project's version; nothing is rebuilt).
+VA=$(dpkg-deb -f "$DIR"/deb/a/mtt_*.deb Version)
+VB=$VA+up1
+cmake -DCPACK_PACKAGE_VERSION="$VB" "$DIR/build" >/dev/null
+(cd "$DIR/build" && cpack -G DEB >/dev/null)
+mv "$DIR"/build/mtt_*.deb "$DIR/deb/b/"
+if [ "$(dpkg-deb -f "$DIR"/deb/b/mtt_*.deb Version)" != "$VB" ] || ! dpkg --compare-versions "$VB" gt "$VA"; then
+        echo "not ok - the second package is not version $VB, above $VA"
+        exit 1
+fi
 
 # A copy of the root per run: what dpkg does here must not stay for the next run.
 cp -a "$ROOT" "$DIR/root"
@@ -44,11 +58,70 @@ ct_boot -D "$DIR/root" --bind-ro="$DIR/deb":/deb || { echo "the container did no
 failed=0
 fail() { echo "not ok - $*"; failed=$((failed + 1)); }
 pass() { echo "ok - $*"; }
-if ct sh -c 'dpkg -i /deb/mtt_*.deb' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -i"; else cat "$DIR/dpkg.log"; fail "dpkg -i"; fi
+# Runs COMMAND... every 0.1 s until it succeeds, for at most SECONDS.
+poll() {
+        local tries=$(($1 * 10))
+        shift
+        for _ in $(seq "$tries"); do
+                "$@" && return 0
+                sleep 0.1
+        done
+        return 1
+}
+if ct sh -c 'dpkg -i /deb/a/mtt_*.deb' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -i ($VA)"; else cat "$DIR/dpkg.log"; fail "dpkg -i"; fi
 if ct systemctl is-enabled -q mttd.socket; then pass "postinst enabled mttd.socket"; else fail "mttd.socket not enabled"; fi
 if ct systemctl is-active -q mttd.socket; then pass "mttd.socket listens"; else fail "mttd.socket not active"; fi
 if ct mttctl run -o /tmp/deb.csv -l from-deb -- true 2>/dev/null; then pass "a session through the packaged mttd"; else fail "mttctl run"; fi
 if ct mttctl list | grep -q " from-deb .*completed"; then pass "mttctl list shows it"; else fail "mttctl list"; fi
+
+# --- dpkg -i of the higher version (an upgrade: postinst restarts mttd) while a session runs.
+# The command runs until the test lets it end (/tmp/up.go), so the upgrade comes while it
+# runs however slow the machine (timeout 120 ends it if the test never does).
+# shellcheck disable=SC2016
+ct sh -c 'mttctl run -o /tmp/up.csv -l upgrade -- timeout 120 sh -c "until [ -e /tmp/up.go ]; do sleep 0.05; done" \
+        >/tmp/up.out 2>&1; echo $? >/tmp/up.rc' &
+runner=$!
+rows() { ct sh -c 'wc -l </tmp/up.csv' 2>/dev/null || echo 0; }
+first_row() { [ "$(rows)" -ge 2 ]; }
+if poll 30 first_row; then pass "the upgrade's session has its first row"; else fail "no first row in /tmp/up.csv"; fi
+main_pid() { ct systemctl show -p MainPID --value mttd.service; }
+old=$(main_pid)
+if [ -n "$old" ] && [ "$old" != 0 ]; then pass "mttd runs ($old)"; else fail "mttd.service has no MainPID"; fi
+if ct sh -c 'dpkg -i /deb/b/mtt_*.deb' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -i ($VB over $VA)"; else cat "$DIR/dpkg.log"; fail "dpkg -i of the upgrade"; fi
+# shellcheck disable=SC2016
+if [ "$(ct dpkg-query -W -f='${Version}' mtt)" = "$VB" ]; then pass "$VB is installed"; else fail "$VB is not installed"; fi
+new_mttd() { new=$(main_pid); [ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ]; }
+if poll 30 new_mttd; then pass "a new mttd runs ($old, then $new)"; else fail "MainPID of mttd.service still $(main_pid) (was $old)"; fi
+journal_has() { ct journalctl -u mttd.service --no-pager 2>/dev/null | grep -q "$1"; }
+if poll 30 journal_has "handing 1 running session(s) over"; then pass "the old mttd handed the session over"; else fail "the journal does not say the session was handed over"; fi
+if poll 30 journal_has "session [0-9]* (upgrade) resumed after mttd restarted"; then pass "the new mttd took the session up"; else fail "the journal does not say the session resumed"; fi
+# A row the new mttd wrote (rows come every t/20 s).
+before=$(rows)
+more_rows() { [ "$(rows)" -gt "$before" ]; }
+if poll 30 more_rows; then pass "rows after the upgrade"; else fail "no row after the upgrade ($before lines)"; fi
+ct touch /tmp/up.go
+ended() { ct test -s /tmp/up.rc; }
+if poll 60 ended; then pass "the client ended"; else fail "the client did not end"; fi
+kill "$runner" 2>/dev/null
+wait "$runner" 2>/dev/null
+rc=$(ct cat /tmp/up.rc 2>/dev/null)
+if [ "$rc" = 0 ]; then pass "the client exits 0"; else fail "the client exits ${rc:-nothing}"; fi
+ct cat /tmp/up.out >"$DIR/up.out" 2>&1
+if grep -q "completed (exited with status 0)" "$DIR/up.out"; then pass "the client says it completed"; else fail "the client says: $(cat "$DIR/up.out")"; fi
+ct cat /tmp/up.csv >"$DIR/up.csv" 2>&1
+if [ "$(tail -n 1 "$DIR/up.csv")" = "0,0" ]; then pass "the report ends 0,0"; else fail "the report ends $(tail -n 1 "$DIR/up.csv")"; fi
+if awk -F, 'NR == 1 || $0 == "0,0" { next } { if (NR > 2 && $1 + 0 <= last) exit 1; last = $1 + 0 }' "$DIR/up.csv"; then
+        pass "the report's rows are in order ($(($(wc -l <"$DIR/up.csv") - 2)) rows)"
+else
+        fail "a row out of order in the report"
+fi
+if ct mttctl check /tmp/up.csv >"$DIR/check.out" 2>&1; then pass "mttctl check passes"; else cat "$DIR/check.out"; fail "mttctl check"; fi
+if [ "$failed" -gt 0 ]; then
+        ct journalctl -u mttd.service --no-pager | tail -n 40 | sed 's/^/# /'
+        sed 's/^/# up.out: /' "$DIR/up.out"
+        sed 's/^/# up.csv: /' "$DIR/up.csv"
+fi
+
 if ct sh -c 'dpkg -r mtt' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -r"; else cat "$DIR/dpkg.log"; fail "dpkg -r"; fi
 if ct systemctl is-active -q mttd.socket; then fail "mttd.socket still listens after removal"; else pass "removal stopped mttd.socket"; fi
 [ "$failed" -eq 0 ]
