@@ -503,9 +503,9 @@ static void not_resumed(mttd_tracker *t, mttd_session *s, const char *why, uint6
                 finished(t, s);
 }
 
-/* What a session taken over does first, by where it was. */
-static void resume(mttd_tracker *t, mttd_session *s, uint64_t now)
+void mttd_tracker_resume(mttd_tracker *t, mttd_session *s)
 {
+        uint64_t now = mttd_now_us();
         bool running = mttd_session_running(s);
         if (running && !s->owner) /* its client went while mttd was away */
                 end_session(t, s, MTTD_CRASHED,
@@ -518,6 +518,7 @@ static void resume(mttd_tracker *t, mttd_session *s, uint64_t now)
                 mttd_flush_soon(t->flush, s, now, true);
         else if (running && s->text_len > 0 && !s->first_written && !(s->waits & MTTD_WAIT_VALUE))
                 mttd_flush_soon(t->flush, s, now, false);
+        mttd_tick_arm(t->tick);
 }
 
 int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidfd,
@@ -551,14 +552,12 @@ int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidf
                             : r == -EBADF ? "its process's pidfd was not kept"
                                           : "the process or cgroup it measured is gone",
                             now);
-                return 0;
+                return 1;
         }
         if (owner && running)
                 owner->running++;
         if (running && t->hooks.running)
                 t->hooks.running(t->hooks.ctx, t->table.n_running);
-        resume(t, s, now);
-        mttd_tick_arm(t->tick);
         return 0;
 }
 

@@ -62,7 +62,8 @@ static json_t *open_params(const mtt_options *opts)
 }
 
 /* A reply as an errno: 0 for success, the varlink error's errno otherwise, or the errno of
- * the daemon's failed write into the report (the session in the reply says so). */
+ * the daemon's failed write into the report (the session in the reply says so); -EIO for
+ * any other session in error (one a restarted mttd could not resume: its cause says why). */
 static int reply_errno(const mtt_proto_reply *r)
 {
         if (r->error)
@@ -71,7 +72,11 @@ static int reply_errno(const mtt_proto_reply *r)
         json_t *err = json_object_get(session, "errno");
         if (json_is_integer(err) && json_integer_value(err) > 0)
                 return -(int)json_integer_value(err);
-        return json_is_string(json_object_get(session, "error")) ? -EIO : 0;
+        const char *state = json_string_value(json_object_get(session, "state"));
+        return json_is_string(json_object_get(session, "error")) ||
+                       (state && strcmp(state, MTT_PROTO_ERROR) == 0)
+                   ? -EIO
+                   : 0;
 }
 
 static bool utf8_valid(const char *s)

@@ -341,6 +341,25 @@ static void describe_end(const run_job *job, run_end *end)
         }
 }
 
+/* Why a session's Close failed: the cause mttd gives it (a restarted mttd that could not
+ * resume it says why), else the errno's words. */
+static const char *why_in_error(uint64_t id, int err)
+{
+        static char why[MTT_PROTO_CAUSE_MAX + 1];
+        snprintf(why, sizeof(why), "%s", strerror(-err));
+        if (err != -EIO)
+                return why;
+        json_t *p = mttctl_call(MTT_PROTO_METHOD_STATUS, json_pack("{s:I}", "id", (json_int_t)id));
+        const char *cause =
+            json_string_value(json_object_get(json_object_get(p, "session"), "cause"));
+        if (cause) {
+                snprintf(why, sizeof(why), "%s", cause);
+                mtt_proto_printable(why);
+        }
+        json_decref(p);
+        return why;
+}
+
 /* Closes the session with the end's cause and says where the report is. */
 static void close_and_say(run_job *job, const run_end *end)
 {
@@ -350,7 +369,7 @@ static void close_and_say(run_job *job, const run_end *end)
         job->session = NULL;
         if (r < 0)
                 mttctl_error("session %llu: the report %s may be incomplete: %s",
-                             (unsigned long long)id, job->output, strerror(-r));
+                             (unsigned long long)id, job->output, why_in_error(id, r));
         else
                 fprintf(stderr, "mttctl: session %llu %s (%s); report: %s\n",
                         (unsigned long long)id, names[end->outcome], end->cause, job->output);

@@ -111,6 +111,8 @@ class Tracker:
             print("The peak ram used by the process was {} Gb".format(self.session.get("peak")))
             print("The process took {} seconds".format(self.end_time - self.start_time))
         if not failed and self.session.get("state") == ERROR:
+            # A failed write says "error"; a session mttd could not resume says its cause.
             raise MttError("the report {} could not be written: {}".format(
-                self.file_name, self.session.get("error")), None, self.session)
+                self.file_name, self.session.get("error") or self.session.get("cause")),
+                None, self.session)
         return False  # an exception in the block goes on, KeyboardInterrupt included
