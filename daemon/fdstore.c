@@ -43,6 +43,16 @@ int mttd_fdstore_remove(const char *name)
         return sent(sd_notify(0, msg));
 }
 
+/* The table is sorted by name (no name first): a take is a binary search, not a scan, so
+ * that taking up thousands of sessions' fds by name stays linear in all. */
+static int by_name(const void *a, const void *b)
+{
+        const mttd_fdstore_fd *x = a, *y = b;
+        if (!x->name || !y->name)
+                return (x->name != NULL) - (y->name != NULL);
+        return strcmp(x->name, y->name);
+}
+
 int mttd_fdstore_received(mttd_fdstore *st)
 {
         *st = (mttd_fdstore){0};
@@ -68,14 +78,25 @@ int mttd_fdstore_received(mttd_fdstore *st)
         if (!st->v)
                 return -ENOMEM;
         st->n = (size_t)n;
+        qsort(st->v, st->n, sizeof(*st->v), by_name);
         return 0;
 }
 
 int mttd_fdstore_take(mttd_fdstore *st, const char *name)
 {
-        for (size_t i = 0; i < st->n; i++) {
+        /* The first entry not below name, then those of the same name not taken yet. */
+        size_t lo = 0, hi = st->n;
+        const mttd_fdstore_fd key = {.name = (char *)name};
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (by_name(&st->v[mid], &key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo; i < st->n && by_name(&st->v[i], &key) == 0; i++) {
                 mttd_fdstore_fd *e = &st->v[i];
-                if (e->fd >= 0 && e->name && strcmp(e->name, name) == 0) {
+                if (e->fd >= 0) {
                         int fd = e->fd;
                         e->fd = -1;
                         return fd;

@@ -31,7 +31,7 @@ typedef struct mttd_fdstore {
 /* Fills st from $LISTEN_FDS and $LISTEN_FDNAMES (sd_listen_fds_with_names; the variables are
  * unset after), each fd made close-on-exec. 0 (none passed: an empty table) or -errno. */
 int mttd_fdstore_received(mttd_fdstore *st);
-/* The first fd passed under name, now the caller's, or -ENOENT. */
+/* An fd passed under name (not taken yet), now the caller's, or -ENOENT. */
 int mttd_fdstore_take(mttd_fdstore *st, const char *name);
 /* The first fd not taken yet that is a listening UNIX stream socket (a socket passed without
  * a name mttd knows), now the caller's, or -ENOENT. */

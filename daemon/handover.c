@@ -132,6 +132,7 @@ void mttd_handover_adopt(mttd_fdstore *st, mttd_tracker *t, mttd_server *srv)
                         adopt_session(st, fd, ids[i], t, srv, &n);
         }
         free(ids);
+        mttd_tracker_resumed(t);
         /* Watches last: what they watch is there now. */
         for (size_t i = 0; i < st->n; i++) {
                 uint64_t id, watch;

@@ -518,6 +518,10 @@ void mttd_tracker_resume(mttd_tracker *t, mttd_session *s)
                 mttd_flush_soon(t->flush, s, now, true);
         else if (running && s->text_len > 0 && !s->first_written && !(s->waits & MTTD_WAIT_VALUE))
                 mttd_flush_soon(t->flush, s, now, false);
+}
+
+void mttd_tracker_resumed(mttd_tracker *t)
+{
         mttd_tick_arm(t->tick);
 }
 

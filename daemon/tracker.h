@@ -93,6 +93,8 @@ int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidf
                        mttd_owner *owner, struct mttd_peer *peer, uint64_t saved_us);
 /* It goes on where it was: rows, its first write, its Close's end or its last write. */
 void mttd_tracker_resume(mttd_tracker *t, mttd_session *s);
+/* Every session taken up is resumed: the tick is armed (once, not once a session). */
+void mttd_tracker_resumed(mttd_tracker *t);
 /* A kept session whose state cannot be read at all: listed in error for uid with why. */
 int mttd_tracker_unresumable(mttd_tracker *t, uint64_t id, uid_t uid, const char *why);
 

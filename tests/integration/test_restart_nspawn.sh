@@ -167,6 +167,37 @@ check "the watch saw rows after the restart" grep -q ",0.250000$" "$DIR/watch.ou
 check "the watch ended with the session's end" grep -q "^# session $wid (watched) completed" "$DIR/watch.out"
 check "the watch's rows are in order" awk -F, '/^[0-9]/ { if ($1 + 0 <= last) exit 1; last = $1 + 0 }' "$DIR/watch.out"
 
+# --- a kept state this mttd cannot read (a future version's): its session ends in error, and
+# its client, its status and the journal say why
+level 0
+printf '[Service]\nRestartSec=3s\n' >"$UNITS/mttd.service.d/slow-restart.conf"
+in_ct systemctl daemon-reload
+in_ct sh -c "/opt/mtt/mttctl run -o /out/future.csv -l future -- sleep 6 >/out/future.out 2>&1; echo \$? >/out/future.rc" &
+runner=$!
+rows_at 0 "$OUT/future.csv"
+old=$(active_pid)
+in_ct systemctl kill -s KILL mttd.service
+# While systemd waits to start it again, the state it keeps is made a future mttd's.
+# shellcheck disable=SC2016
+state=$(in_ct sh -c 'for f in /proc/1/fd/*; do case "$(readlink "$f")" in *mtt-state-*) echo "$f" ;; esac; done' | head -n 1)
+check "the session's state is in systemd's store" test -n "$state"
+in_ct sh -c "printf '{\"version\":9' | dd of=$state bs=1 seek=256 conv=notrunc status=none"
+for _ in $(seq 200); do
+        new=$(active_pid)
+        [ "$new" != 0 ] && [ "$new" != "$old" ] && break
+        sleep 0.05
+done
+wait $runner
+got "$OUT/future.out" >"$DIR/future.out"
+check "its client says mttd could not resume it, and why" \
+        grep -q "may be incomplete: mttd restarted and could not resume the session: its saved state is of a version this mttd does not know" "$DIR/future.out"
+in_ct /opt/mtt/mttctl list >"$DIR/list" 2>&1
+check "mttctl list shows it in error" grep -q "error: mttd restarted and could not resume the session" "$DIR/list"
+in_ct journalctl -u mttd.service --no-pager >"$DIR/journal" 2>&1
+check "the journal says so" grep -q "mttd restarted and could not resume it: its saved state is of a version this mttd does not know" "$DIR/journal"
+rm -f "$UNITS/mttd.service.d/slow-restart.conf"
+in_ct systemctl daemon-reload
+
 # --- a stop (not a restart) still ends the sessions, as before
 in_ct sh -c '/opt/mtt/mttctl run -o /out/stop.csv -l stop -- sleep 30 >/dev/null 2>&1 &'
 rows_at 0 "$OUT/stop.csv"
