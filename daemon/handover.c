@@ -78,16 +78,18 @@ static void adopt_session(mttd_fdstore *st, int state_fd, uint64_t id, mttd_trac
         if (r == 0) {
                 int report = take(st, MTTD_KEEP_REPORT, id);
                 int pidfd = take(st, MTTD_KEEP_PIDFD, id);
-                int a = mttd_tracker_adopt(t, k.s, report, pidfd, owner, peer, k.saved_us);
-                if (a < 0)
+                const char *why = k.why; /* its state may say it cannot go on */
+                if (mttd_tracker_adopt(t, k.s, report, pidfd, owner, peer, k.saved_us, &why) < 0) {
                         mttd_session_free(k.s); /* closes state_fd */
-                if (a != 0) {
                         n->failed++;
                         return;
                 }
                 mttd_server_adopted(srv, k.s);
-                mttd_tracker_resume(t, k.s);
-                n->sessions++;
+                mttd_tracker_resume(t, k.s, why);
+                if (why)
+                        n->failed++;
+                else
+                        n->sessions++;
                 return;
         }
         close(state_fd);

@@ -64,18 +64,20 @@ static void unstore(const char *kind, uint64_t id)
         mttd_keep_unstore(name);
 }
 
-static json_t *document(const mttd_session *s, uint64_t conn, uint64_t saved_us)
+/* in_flight: a write of its report is out at a handover (stalled past the stop timeout): it
+ * may be cut in the file, and nothing may follow it. */
+static json_t *document(const mttd_session *s, uint64_t conn, uint64_t saved_us, bool in_flight)
 {
         json_t *record = mttd_snapshot_session(s);
         if (!record)
                 return NULL;
-        return json_pack("{s:i, s:I, s:I, s:I, s:I, s:o}", "version", MTTD_SNAPSHOT_VERSION, "id",
-                         (json_int_t)s->id, "conn", (json_int_t)conn, "seq",
-                         (json_int_t)s->keep_seq, "saved_us", (json_int_t)saved_us, "session",
-                         record);
+        return json_pack("{s:i, s:I, s:I, s:I, s:I, s:b, s:o}", "version", MTTD_SNAPSHOT_VERSION,
+                         "id", (json_int_t)s->id, "conn", (json_int_t)conn, "seq",
+                         (json_int_t)s->keep_seq, "saved_us", (json_int_t)saved_us, "in_flight",
+                         in_flight, "session", record);
 }
 
-int mttd_keep_write(mttd_session *s, uint64_t conn, uint64_t saved_us)
+static int write_record(mttd_session *s, uint64_t conn, uint64_t saved_us, bool in_flight)
 {
         if (s->state_fd < 0) {
                 char name[MTTD_KEEP_NAME_MAX];
@@ -85,7 +87,7 @@ int mttd_keep_write(mttd_session *s, uint64_t conn, uint64_t saved_us)
                         return -errno;
         }
         s->keep_seq++;
-        json_t *doc = document(s, conn, saved_us);
+        json_t *doc = document(s, conn, saved_us, in_flight);
         char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         json_decref(doc);
         if (!text)
@@ -97,6 +99,16 @@ int mttd_keep_write(mttd_session *s, uint64_t conn, uint64_t saved_us)
         if (r == 0 && ftruncate(s->state_fd, (off_t)(MTTD_KEEP_RECORD_AT + len)) < 0)
                 r = -errno;
         return r;
+}
+
+int mttd_keep_write(mttd_session *s, uint64_t conn, uint64_t saved_us)
+{
+        return write_record(s, conn, saved_us, false);
+}
+
+int mttd_keep_hand_over(mttd_session *s, uint64_t conn, uint64_t saved_us)
+{
+        return write_record(s, conn, saved_us, s->writing);
 }
 
 void mttd_keep_opened(mttd_session *s, uint64_t conn)
@@ -291,7 +303,9 @@ int mttd_keep_read(int state_fd, mttd_kept *k)
         } else if ((r = mttd_snapshot_restore(json_object_get(doc, "session"), &k->s, &k->why)) ==
                    0) {
                 k->s->keep_seq = number(doc, "seq");
-                k->why = NULL;
+                k->why = json_is_true(json_object_get(doc, "in_flight"))
+                             ? "a write of its report had not come back when mttd restarted"
+                             : NULL;
                 if (apply_progress(&p, k->s->keep_seq, k)) {
                         mttd_session_free(k->s); /* its last write is in: nothing to resume */
                         k->s = NULL;

@@ -42,6 +42,9 @@ void mttd_keep_changed(mttd_session *s, uint64_t conn);
 /* The record written now, its memfd made if it has none (a handover); saved_us: when its
  * last value was taken (the restart's gap counts from there). 0 or -errno. */
 int mttd_keep_write(mttd_session *s, uint64_t conn, uint64_t saved_us);
+/* The same at a handover, once the writes are back or the stop timeout passed: a session
+ * whose write is still out is marked so (its report may be cut there: it cannot go on). */
+int mttd_keep_hand_over(mttd_session *s, uint64_t conn, uint64_t saved_us);
 /* A report write of a running session is cut into item: the progress it stands for goes
  * with it, written by the writer once the text is in the file. */
 void mttd_keep_progress(mttd_session *s, mttd_write_item *item);
@@ -65,7 +68,8 @@ typedef struct mttd_kept {
         mttd_session *s; /* NULL when it cannot be resumed: why says so */
         const char *why;
 } mttd_kept;
-/* Reads a session back from its memfd (the session's from then on). 0; 1 when its report
- * was finished already (its last write is in: nothing to resume, k->s NULL); or -errno with
- * k->why. k->id is set whenever the record says it. */
+/* Reads a session back from its memfd (the session's from then on). 0 (k->why: NULL, or why
+ * it may not go on: a write that had not come back); 1 when its report was finished already
+ * (its last write is in: nothing to resume, k->s NULL); or -errno with k->why. k->id is set
+ * whenever the record says it. */
 int mttd_keep_read(int state_fd, mttd_kept *k);

@@ -319,6 +319,7 @@ static void on_drained(void *ctx)
 {
         mttd *d = ctx;
         if (mttd_tracker_handing_over(d->tracker)) {
+                mttd_server_send_pending(d->server);
                 int failed = mttd_tracker_keep_all(d->tracker);
                 mttd_log(failed ? LOG_ERR : LOG_INFO,
                          "%u running session(s) kept for the next mttd%s",

@@ -658,7 +658,9 @@ void mttd_server_adopted(mttd_server *srv, mttd_session *s)
         /* Its client waits for the reply to its Open (a first write not back when mttd went)
          * or to its Close (the session ends now). */
         bool open = !s->first_written && s->regular && mttd_session_running(s);
-        if (!open && s->phase != MTTD_PHASE_CLOSING)
+        bool closed = s->phase == MTTD_PHASE_CLOSING ||
+                      (s->phase == MTTD_PHASE_ENDED && s->end_requested_us != 0);
+        if (!open && !closed)
                 return;
         c->waiting_on = s;
         c->waiting_open = open;
@@ -677,6 +679,23 @@ void mttd_server_hand_over(mttd_server *srv)
         }
 }
 
+void mttd_server_send_pending(mttd_server *srv)
+{
+        mttd_conn *c;
+        LIST_FOREACH(c, &srv->conns, link)
+        {
+                if (c->dead)
+                        continue;
+                if (mtt_proto_outbuf_pending(&c->out))
+                        (void)mtt_proto_outbuf_flush(&c->out, c->fd); /* never blocks */
+                bool unsent = mtt_proto_outbuf_pending(&c->out);
+                if (unsent || c->in.len > c->in.consumed)
+                        mttd_log(LOG_WARNING, "connection of pid %d: %s is lost in the handover",
+                                 (int)c->peer.pid,
+                                 unsent ? "a reply it did not read" : "a call not yet handled");
+        }
+}
+
 int mttd_server_kept(mttd_server *srv, mttd_server_keep_fn fn, void *ctx)
 {
         int r = fn(ctx, MTTD_KEEP_LISTENER, srv->listen_fd);
@@ -687,11 +706,6 @@ int mttd_server_kept(mttd_server *srv, mttd_server_keep_fn fn, void *ctx)
                         break;
                 if (c->dead)
                         continue;
-                if (c->in.len > c->in.consumed || mtt_proto_outbuf_pending(&c->out))
-                        mttd_log(LOG_WARNING, "connection of pid %d: %s is lost in the handover",
-                                 (int)c->peer.pid,
-                                 c->in.len > c->in.consumed ? "a call not yet handled"
-                                                            : "a reply not sent");
                 uint64_t watch = c->watched ? c->watched->id : 0;
                 char name[MTTD_KEEP_NAME_MAX];
                 mttd_keep_conn_name(name, c->owner.id, c->watching ? &watch : NULL);

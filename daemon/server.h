@@ -36,6 +36,9 @@ void mttd_server_adopt_watch(mttd_server *srv, uint64_t id, uint64_t watch, cons
 void mttd_server_adopted(mttd_server *srv, mttd_session *s);
 /* No more calls or connections: a new mttd takes them up (replies that wait still go). */
 void mttd_server_hand_over(mttd_server *srv);
+/* At the end of a handover: what replies wait in buffers go now, as far as the sockets
+ * take them without waiting (what is left is logged, lost). */
+void mttd_server_send_pending(mttd_server *srv);
 /* Each fd a new mttd needs by name (the listening socket, the connections that hold
  * sessions or watch), to fn until it fails; its answer. */
 typedef int (*mttd_server_keep_fn)(void *ctx, const char *name, int fd);

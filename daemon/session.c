@@ -367,14 +367,15 @@ void mttd_session_fail(mttd_session *s, int err, uint64_t now_us)
 
 void mttd_session_unresumable(mttd_session *s, const char *cause, uint64_t now_us)
 {
-        if (!mttd_session_running(s))
+        if (mttd_session_finished(s))
                 return;
         s->state = s->outcome = MTTD_ERROR;
         free(s->cause);
         s->cause = strdup(cause);
         if (!s->end_us)
                 s->end_us = now_us;
-        s->phase = s->fd >= 0 ? MTTD_PHASE_ENDED : MTTD_PHASE_CLOSED;
+        if (mttd_session_running(s) || s->fd < 0)
+                s->phase = s->fd >= 0 ? MTTD_PHASE_ENDED : MTTD_PHASE_CLOSED;
 }
 
 void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)

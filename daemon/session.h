@@ -155,7 +155,8 @@ int mttd_session_end(mttd_session *s, uint64_t now_us, int64_t kb, mttd_state st
  * dropped; its fd is closed by its last write, when nothing else is in flight. */
 void mttd_session_fail(mttd_session *s, int err, uint64_t now_us);
 /* A new mttd could not take it up (cause says why): it ends in error with no more rows,
- * ENDED (its buffered text still to be written), or CLOSED when it has no fd. */
+ * ENDED (its buffered text still to be written), or CLOSED when it has no fd; one that had
+ * ended is in error all the same (its ending may be lost). */
 void mttd_session_unresumable(mttd_session *s, const char *cause, uint64_t now_us);
 /* The report cannot be written at all (err, a -errno): its fd is closed here and
  * it goes to CLOSED at once. */

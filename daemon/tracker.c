@@ -347,6 +347,7 @@ void mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
         if (s->phase == MTTD_PHASE_STARTING) {
                 mttd_peer_unref(s->peer); /* the client says how it ended */
                 s->peer = NULL;
+                s->end_requested_us = mttd_now_us(); /* a Close ended it */
                 end_session(t, s, outcome, cause, false);
         } else if (s->phase == MTTD_PHASE_RUNNING) {
                 mttd_peer_unref(s->peer);
@@ -474,7 +475,7 @@ int mttd_tracker_keep_all(mttd_tracker *t)
         {
                 if (mttd_session_finished(s))
                         continue;
-                int r = mttd_keep_write(s, conn_of(s), t->stopped_us);
+                int r = mttd_keep_hand_over(s, conn_of(s), t->stopped_us);
                 if (r < 0) {
                         mttd_log(LOG_ERR, "session %llu: cannot keep its state: %s",
                                  (unsigned long long)s->id, strerror(-r));
@@ -503,11 +504,13 @@ static void not_resumed(mttd_tracker *t, mttd_session *s, const char *why, uint6
                 finished(t, s);
 }
 
-void mttd_tracker_resume(mttd_tracker *t, mttd_session *s)
+void mttd_tracker_resume(mttd_tracker *t, mttd_session *s, const char *why)
 {
         uint64_t now = mttd_now_us();
         bool running = mttd_session_running(s);
-        if (running && !s->owner) /* its client went while mttd was away */
+        if (why)
+                not_resumed(t, s, why, now);
+        else if (running && !s->owner) /* its client went while mttd was away */
                 end_session(t, s, MTTD_CRASHED,
                             "the client closed its connection without Close (while mttd "
                             "restarted)",
@@ -526,7 +529,7 @@ void mttd_tracker_resumed(mttd_tracker *t)
 }
 
 int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidfd,
-                       mttd_owner *owner, mttd_peer *peer, uint64_t saved_us)
+                       mttd_owner *owner, mttd_peer *peer, uint64_t saved_us, const char **why)
 {
         if (mttd_table_adopt(&t->table, s) < 0 || mttd_tick_reserve(t->tick) < 0) {
                 if (pidfd >= 0)
@@ -542,21 +545,22 @@ int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidf
         s->peer = peer ? mttd_peer_ref(peer) : NULL;
         s->owner = owner;
         bool running = mttd_session_running(s);
-        int r = running && report_fd >= 0 ? mttd_tick_adopt(t->tick, s, pidfd) : 0;
-        if ((!running || report_fd < 0) && pidfd >= 0)
+        if (!*why && report_fd < 0)
+                *why = "its report's fd was not kept";
+        int r = running && !*why ? mttd_tick_adopt(t->tick, s, pidfd) : 0;
+        if ((!running || *why) && pidfd >= 0)
                 close(pidfd);
+        if (r < 0)
+                *why = r == -EBADF ? "its process's pidfd was not kept"
+                                   : "the process or cgroup it measured is gone";
         mttd_log_session f = log_fields(s);
         mttd_log_session_event(
             LOG_INFO, &f, "session %llu (%s) resumed after mttd restarted: a gap of %.3f s",
             (unsigned long long)s->id, s->label, (double)s->restart_gap_us / 1e6);
-        if (running && (report_fd < 0 || r < 0)) {
-                mttd_table_left_running(&t->table, s);
-                not_resumed(t, s,
-                            report_fd < 0 ? "its report's fd was not kept"
-                            : r == -EBADF ? "its process's pidfd was not kept"
-                                          : "the process or cgroup it measured is gone",
-                            now);
-                return 1;
+        if (*why) { /* it runs no more: mttd_tracker_resume ends it */
+                if (running)
+                        mttd_table_left_running(&t->table, s);
+                return 0;
         }
         if (owner && running)
                 owner->running++;

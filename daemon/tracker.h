@@ -85,14 +85,16 @@ bool mttd_tracker_handing_over(const mttd_tracker *t);
 int mttd_tracker_keep_all(mttd_tracker *t);
 /* Takes up a session an earlier mttd kept (keep.h), with its report fd and its process's
  * pidfd (both taken; -1 when not kept), its connection's owner and client (NULL when its
- * client is gone) and when its state was saved (the gap). 0: it is in the table, to be
- * resumed (mttd_tracker_resume) once the replies its client waits for wait again; 1: it
- * could not go on (no report fd, its process gone) and ends in error saying why; -ENOMEM
- * (the caller frees s). */
+ * client is gone) and when its state was saved (the gap). *why: NULL, or why it cannot go
+ * on (its state says so, or set here: no report fd, its process gone). 0: it is in the
+ * table, to be resumed (mttd_tracker_resume) once the replies its client waits for wait
+ * again; -ENOMEM (the caller frees s). */
 int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidfd,
-                       mttd_owner *owner, struct mttd_peer *peer, uint64_t saved_us);
-/* It goes on where it was: rows, its first write, its Close's end or its last write. */
-void mttd_tracker_resume(mttd_tracker *t, mttd_session *s);
+                       mttd_owner *owner, struct mttd_peer *peer, uint64_t saved_us,
+                       const char **why);
+/* It goes on where it was (rows, its first write, its Close's end or its last write), or,
+ * with why, ends in error saying so (its status, the journal, its client at its Close). */
+void mttd_tracker_resume(mttd_tracker *t, mttd_session *s, const char *why);
 /* Every session taken up is resumed: the tick is armed (once, not once a session). */
 void mttd_tracker_resumed(mttd_tracker *t);
 /* A kept session whose state cannot be read at all: listed in error for uid with why. */

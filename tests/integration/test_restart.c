@@ -39,7 +39,8 @@ static int start(void **state)
 {
         if (harness_fake_meminfo(meminfo, 1000 * MIB) < 0)
                 return -1;
-        const char *args[] = {"--meminfo", meminfo, NULL};
+        /* A write that stalls holds a handover up this long at most. */
+        const char *args[] = {"--meminfo", meminfo, "--stop-timeout-s", "1", NULL};
         return harness_start(&H, args);
 }
 
@@ -276,12 +277,40 @@ static void test_watch_goes_on(void **state)
         check_report(path);
 }
 
+/* A report whose write is stalled when mttd hands over (a pipe nobody reads) may be cut
+ * there: the new mttd does not go on with it, and its client hears why at its Close. */
+static void test_stalled_write_is_not_resumed(void **state)
+{
+        level(0);
+        int p[2];
+        assert_int_equal(harness_full_pipe(p), 0);
+        mtt_options o = {.socket_path = H.socket, .label = "stalled", .timeout_ms = 10000};
+        mtt_session *s;
+        assert_int_equal(mtt_open_fd(p[1], &o, &s), 0);
+        close(p[1]);
+        uint64_t id = mtt_session_id(s);
+        reexec();
+        json_t *r = status(id);
+        json_t *st = session_of(r);
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "error");
+        const char *cause = json_string_value(json_object_get(st, "cause"));
+        assert_non_null(cause);
+        assert_non_null(strstr(cause, "mttd restarted and could not resume the session: a write "
+                                      "of its report had not come back"));
+        json_decref(r);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), -EIO);
+        close(p[0]);
+        /* The others are served as before. */
+        assert_true(harness_session_completes(&H, "after stall"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_session_goes_on),
             cmocka_unit_test(test_another_users_fifty),
             cmocka_unit_test(test_watch_goes_on),
+            cmocka_unit_test(test_stalled_write_is_not_resumed),
         };
         int failed = cmocka_run_group_tests(tests, start, stop);
         return harness_finish(&H, failed);
