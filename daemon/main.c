@@ -97,8 +97,10 @@ static void usage(FILE *f)
                 "  -h, --help                 show this help\n"
                 "  -V, --version              show the version\n"
                 "\n"
-                "Runs in the foreground and logs to stderr. Exit status: 0 after SIGTERM or\n"
-                "SIGINT once every report is flushed, 1 when it cannot start, 2 for bad usage.\n",
+                "Runs in the foreground and logs to stderr. SIGUSR2 re-executes mttd (an\n"
+                "upgraded binary too) with its running sessions, which go on. Exit status: 0\n"
+                "after SIGTERM or SIGINT once every report is flushed, 1 when it cannot start,\n"
+                "2 for bad usage.\n",
                 MTT_PROTO_SYSTEM_SOCKET, MTT_PROTO_SOCKET_NAME);
 }
 
