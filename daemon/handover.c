@@ -35,16 +35,27 @@ static void drop(mttd_fdstore *st, const char *kind, uint64_t id)
         mttd_keep_unstore(name);
 }
 
-/* The number in "state-ID", or 0. */
+/* The session of a state's name, or 0. */
 static uint64_t state_id(const char *name)
 {
-        const char *prefix = MTTD_KEEP_STATE "-";
-        if (!name || strncmp(name, prefix, strlen(prefix)) != 0)
-                return 0;
-        char *end;
-        errno = 0;
-        unsigned long long id = strtoull(name + strlen(prefix), &end, 10);
-        return errno || *end ? 0 : id;
+        return name ? mttd_keep_id_of(name, MTTD_KEEP_STATE) : 0;
+}
+
+/* What nobody took up is closed (mttd_fdstore_done) and leaves the store: a dead peer, a
+ * session that had ended. The names that stay count against the room for more. */
+static void count_names(mttd_fdstore *st)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < st->n; i++) {
+                const char *name = st->v[i].name;
+                if (!name)
+                        continue;
+                if (st->v[i].fd >= 0)
+                        mttd_keep_unstore(name);
+                else
+                        kept += strlen(name) + 1;
+        }
+        mttd_keep_adopted_names(kept);
 }
 
 typedef struct counts {
@@ -143,6 +154,7 @@ void mttd_handover_adopt(mttd_fdstore *st, mttd_tracker *t, mttd_server *srv)
                     watching)
                         mttd_server_adopt_watch(srv, id, watch, st->v[i].name);
         }
+        count_names(st);
         if (n.conns + n.sessions + n.ended + n.failed > 0)
                 mttd_log(LOG_INFO,
                          "took up %u session(s) and %u connection(s) from the previous mttd "
@@ -241,13 +253,13 @@ int mttd_handover_exec(const char *path, char **argv, mttd_tracker *t, mttd_serv
         setenv("LISTEN_FDS", n_fds, 1);
         setenv("LISTEN_PID", pid, 1);
         setenv("LISTEN_FDNAMES", p.names ? p.names : "", 1);
-        /* From here on nothing of this mttd is of use: its fds may be overwritten. */
+        mttd_log(LOG_INFO, "re-executing %s with %zu fds", path, p.n);
+        /* From here on nothing of this mttd is of use: its fds (the log's too) may be
+         * overwritten. */
         for (size_t i = 0; i < p.n; i++)
                 if (dup2(tmp[i], first + (int)i) < 0)
                         _exit(1);
-        mttd_log(LOG_INFO, "re-executing %s with %zu fds", path, p.n);
         execv(path, argv);
-        mttd_log(LOG_CRIT, "cannot re-execute %s: %s", path, strerror(errno));
         _exit(1); /* its fds are gone: this mttd cannot go on */
 out:
         free(p.fds);

@@ -14,6 +14,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "snapshot.h"
+#include "target.h"
 
 /* Where a running session's rows stand as of its report's last write: written by the writer
  * thread into the first bytes of its memfd once that write is in the file. */
@@ -45,16 +46,56 @@ bool mttd_keep_storing(void)
 
 void mttd_keep_name(char buf[MTTD_KEEP_NAME_MAX], const char *kind, uint64_t id)
 {
-        snprintf(buf, MTTD_KEEP_NAME_MAX, "%s-%" PRIu64, kind, id);
+        snprintf(buf, MTTD_KEEP_NAME_MAX, "%s%" PRIx64, kind, id);
+}
+
+/* The bytes of the names kept now: systemd passes them all in one variable. */
+static size_t names_bytes;
+static bool warned_full;
+
+bool mttd_keep_room(size_t bytes)
+{
+        if (names_bytes + bytes <= MTTD_KEEP_NAMES_MAX) {
+                warned_full = false;
+                return true;
+        }
+        if (!warned_full)
+                mttd_log(LOG_WARNING,
+                         "more sessions than systemd can pass to the next mttd (their names "
+                         "fill %zu bytes): new ones are not kept across a restart",
+                         names_bytes);
+        warned_full = true;
+        return false;
+}
+
+void mttd_keep_adopted_names(size_t bytes)
+{
+        names_bytes += bytes;
+}
+
+size_t mttd_keep_name_bytes(const char *kind, uint64_t id)
+{
+        char name[MTTD_KEEP_NAME_MAX];
+        mttd_keep_name(name, kind, id);
+        return strlen(name) + 1; /* and a ':' */
+}
+
+static bool push(const char *name, int fd)
+{
+        int r = mttd_fdstore_push(name, fd);
+        if (r < 0) {
+                mttd_log(LOG_WARNING, "cannot keep %s in systemd's store: %s", name, strerror(-r));
+                return false;
+        }
+        names_bytes += strlen(name) + 1;
+        return true;
 }
 
 static void store(const char *kind, uint64_t id, int fd)
 {
         char name[MTTD_KEEP_NAME_MAX];
         mttd_keep_name(name, kind, id);
-        int r = mttd_fdstore_push(name, fd);
-        if (r < 0)
-                mttd_log(LOG_WARNING, "cannot keep %s in systemd's store: %s", name, strerror(-r));
+        push(name, fd);
 }
 
 static void unstore(const char *kind, uint64_t id)
@@ -111,9 +152,15 @@ int mttd_keep_hand_over(mttd_session *s, uint64_t conn, uint64_t saved_us)
         return write_record(s, conn, saved_us, s->writing);
 }
 
-void mttd_keep_opened(mttd_session *s, uint64_t conn)
+void mttd_keep_opened(mttd_session *s, uint64_t conn, bool conn_kept)
 {
         if (!storing)
+                return;
+        size_t bytes = mttd_keep_name_bytes(MTTD_KEEP_STATE, s->id) +
+                       mttd_keep_name_bytes(MTTD_KEEP_REPORT, s->id) +
+                       (s->source ? mttd_keep_name_bytes(MTTD_KEEP_PIDFD, s->id) : 0) +
+                       (conn_kept ? 0 : mttd_keep_name_bytes(MTTD_KEEP_CONN, conn));
+        if (!mttd_keep_room(bytes))
                 return;
         int r = mttd_keep_write(s, conn, mttd_now_us());
         if (r < 0) {
@@ -123,8 +170,14 @@ void mttd_keep_opened(mttd_session *s, uint64_t conn)
         }
         store(MTTD_KEEP_STATE, s->id, s->state_fd);
         store(MTTD_KEEP_REPORT, s->id, s->fd);
-        if (s->source && s->source->pidfd >= 0)
-                store(MTTD_KEEP_PIDFD, s->id, s->source->pidfd);
+        /* Sessions of one process share its pidfd, and systemd keeps one file once: each
+         * has a pidfd of its own, made while the shared one says the process lives (so the
+         * pid is not another's). */
+        int pidfd = s->source ? mttd_target_pidfd_again(s->source->pidfd, s->tracked_pid) : -1;
+        if (pidfd >= 0) {
+                store(MTTD_KEEP_PIDFD, s->id, pidfd);
+                close(pidfd); /* systemd has its own */
+        }
 }
 
 void mttd_keep_changed(mttd_session *s, uint64_t conn)
@@ -178,60 +231,70 @@ void mttd_keep_finished(mttd_session *s)
 void mttd_keep_conn_name(char buf[MTTD_KEEP_NAME_MAX], uint64_t conn, const uint64_t *watch)
 {
         if (!watch)
-                snprintf(buf, MTTD_KEEP_NAME_MAX, MTTD_KEEP_CONN "-%" PRIu64, conn);
+                snprintf(buf, MTTD_KEEP_NAME_MAX, MTTD_KEEP_CONN "%" PRIx64, conn);
         else if (*watch == 0)
-                snprintf(buf, MTTD_KEEP_NAME_MAX, MTTD_KEEP_CONN "-%" PRIu64 "-watch-all", conn);
+                snprintf(buf, MTTD_KEEP_NAME_MAX, MTTD_KEEP_CONN "%" PRIx64 "wall", conn);
         else
-                snprintf(buf, MTTD_KEEP_NAME_MAX, MTTD_KEEP_CONN "-%" PRIu64 "-watch-%" PRIu64,
-                         conn, *watch);
+                snprintf(buf, MTTD_KEEP_NAME_MAX, MTTD_KEEP_CONN "%" PRIx64 "w%" PRIx64, conn,
+                         *watch);
 }
 
-void mttd_keep_conn(uint64_t conn, int fd, const uint64_t *watch)
+bool mttd_keep_conn(uint64_t conn, int fd, const uint64_t *watch)
 {
         if (!storing)
-                return;
+                return false;
         char name[MTTD_KEEP_NAME_MAX];
         mttd_keep_conn_name(name, conn, watch);
-        int r = mttd_fdstore_push(name, fd);
-        if (r < 0)
-                mttd_log(LOG_WARNING, "cannot keep %s in systemd's store: %s", name, strerror(-r));
+        return mttd_keep_room(strlen(name) + 1) && push(name, fd);
 }
 
 void mttd_keep_unstore(const char *name)
 {
-        if (storing)
-                mttd_fdstore_remove(name);
+        if (!storing)
+                return;
+        mttd_fdstore_remove(name);
+        size_t n = strlen(name) + 1;
+        names_bytes = names_bytes > n ? names_bytes - n : 0;
 }
 
-static bool parse_u64(const char *s, char **end, uint64_t *out)
+/* A number in hex, above 0, up to the end or a 'w'. */
+static bool parse_hex(const char *s, char **end, uint64_t *out)
 {
-        if (*s < '0' || *s > '9')
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
                 return false;
         errno = 0;
-        unsigned long long v = strtoull(s, end, 10);
+        unsigned long long v = strtoull(s, end, 16);
         *out = v;
         return errno == 0 && v > 0;
 }
 
 bool mttd_keep_conn_parse(const char *name, uint64_t *conn, bool *watching, uint64_t *watch)
 {
-        const char *prefix = MTTD_KEEP_CONN "-";
-        if (strncmp(name, prefix, strlen(prefix)) != 0)
+        if (name[0] != MTTD_KEEP_CONN[0])
                 return false;
         char *end;
-        if (!parse_u64(name + strlen(prefix), &end, conn))
+        if (!parse_hex(name + 1, &end, conn))
                 return false;
         *watching = false;
         *watch = 0;
         if (*end == '\0')
                 return true;
-        if (strncmp(end, "-watch-", 7) != 0)
+        if (*end != 'w')
                 return false;
         *watching = true;
-        end += 7;
-        if (strcmp(end, "all") == 0)
+        if (strcmp(end, "wall") == 0)
                 return true;
-        return parse_u64(end, &end, watch) && *end == '\0';
+        return parse_hex(end + 1, &end, watch) && *end == '\0';
+}
+
+uint64_t mttd_keep_id_of(const char *name, const char *kind)
+{
+        size_t k = strlen(kind);
+        char *end;
+        uint64_t id;
+        if (strncmp(name, kind, k) != 0 || !parse_hex(name + k, &end, &id) || *end != '\0')
+                return 0;
+        return id;
 }
 
 /* The record's number fields read as unsigned, 0 when absent. */
@@ -249,7 +312,11 @@ static bool apply_progress(const progress *p, uint64_t seq, mttd_kept *k)
                 return false;
         if (p->finished)
                 return true;
-        if (!mttd_session_making_rows(s))
+        s->first_written = true; /* a write went well after the record */
+        s->text_len = 0;         /* what the record had unwritten, that write took */
+        s->keep_seq = p->seq;
+        k->saved_us = p->saved_us;
+        if (!mttd_session_making_rows(s)) /* its header only: its rows had not started */
                 return false;
         s->n_rows = p->n_rows;
         s->writes_done = p->writes_done;
@@ -263,10 +330,6 @@ static bool apply_progress(const progress *p, uint64_t seq, mttd_kept *k)
         s->rows.max = p->max;
         s->rows.have_held = p->have_held;
         s->rows.have_max = p->have_max;
-        s->first_written = true; /* a write went well after it */
-        s->text_len = 0;         /* what the record had unwritten, that write took */
-        s->keep_seq = p->seq;
-        k->saved_us = p->saved_us;
         return false;
 }
 

@@ -19,24 +19,36 @@
 
 #define MTTD_KEEP_RECORD_AT 256
 
-/* The names things are kept under (fdstore.h takes [A-Za-z0-9._-]). */
+/* The names things are kept under (fdstore.h takes [A-Za-z0-9._-]): a letter and the id in
+ * hex. Short: systemd passes every name in one variable, which exec takes up to 128 KiB. */
 #define MTTD_KEEP_NAME_MAX 64
 #define MTTD_KEEP_LISTENER "varlink"
-#define MTTD_KEEP_STATE    "state"
-#define MTTD_KEEP_REPORT   "report"
-#define MTTD_KEEP_PIDFD    "pidfd"
-#define MTTD_KEEP_CONN     "conn"
-/* "state-12": what a session's fd of that kind is kept under. */
+#define MTTD_KEEP_STATE    "s"
+#define MTTD_KEEP_REPORT   "r"
+#define MTTD_KEEP_PIDFD    "p"
+#define MTTD_KEEP_CONN     "c"
+/* What the names kept at once may take (LISTEN_FDNAMES must fit MAX_ARG_STRLEN, 131072):
+ * about 5000 sessions with a connection each. Sessions past it are not kept. */
+#define MTTD_KEEP_NAMES_MAX 120000
+/* "s1f": what a session's fd of that kind is kept under. */
 void mttd_keep_name(char buf[MTTD_KEEP_NAME_MAX], const char *kind, uint64_t id);
+/* The id in a name of that kind, 0 if it is not one. */
+uint64_t mttd_keep_id_of(const char *name, const char *kind);
+/* Bytes a name of that kind takes in the list (with its separator). */
+size_t mttd_keep_name_bytes(const char *kind, uint64_t id);
+/* Whether bytes more of names fit (logged once when not). */
+bool mttd_keep_room(size_t bytes);
+/* The names a new mttd took up (bytes, separators included) are in the store already. */
+void mttd_keep_adopted_names(size_t bytes);
 
 /* Whether mttd keeps its sessions in systemd's store as they open ($NOTIFY_SOCKET set). */
 void mttd_keep_init(bool store);
 bool mttd_keep_storing(void);
 
-/* A session opened (owner: its connection's number): its memfd is made, its record
- * written, and its fds stored. Failing that it runs all the same, logged: a restart would
- * end it with the reason. */
-void mttd_keep_opened(mttd_session *s, uint64_t conn);
+/* A session opened (conn: its connection's number, conn_kept: the connection is kept
+ * already): its memfd is made, its record written, and its fds stored, when their names
+ * fit (mttd_keep_room). Failing that it runs all the same, not kept (state_fd -1), logged. */
+void mttd_keep_opened(mttd_session *s, uint64_t conn, bool conn_kept);
 /* Its life changed (Close, its end): the record is rewritten, if it is kept. */
 void mttd_keep_changed(mttd_session *s, uint64_t conn);
 /* The record written now, its memfd made if it has none (a handover); saved_us: when its
@@ -51,9 +63,9 @@ void mttd_keep_progress(mttd_session *s, mttd_write_item *item);
 /* It finished: nothing of it stays in the store, its memfd is closed. */
 void mttd_keep_finished(mttd_session *s);
 
-/* A connection that owns sessions or watches is kept, under "conn-N", "conn-N-watch-all"
- * or "conn-N-watch-ID" (watch: NULL, or what it watches: 0 for every session). */
-void mttd_keep_conn(uint64_t conn, int fd, const uint64_t *watch);
+/* A connection that owns sessions or watches is kept, under "cN", "cNwall" or "cNwID" (hex;
+ * watch: NULL, or what it watches: 0 for every session). Whether it is. */
+bool mttd_keep_conn(uint64_t conn, int fd, const uint64_t *watch);
 /* What is kept under name is no longer. */
 void mttd_keep_unstore(const char *name);
 void mttd_keep_conn_name(char buf[MTTD_KEEP_NAME_MAX], uint64_t conn, const uint64_t *watch);

@@ -38,14 +38,17 @@ typedef struct mttd {
         mttd_config cfg;
         mttd_tracker *tracker;
         mttd_server *server;
-        ev_signal sigterm, sigint, sighup, sigusr1, sigusr2;
+        ev_signal sigterm, sigint, sighup, sigurg, sigusr2;
+        ev_timer stop_next;    /* a stop signal is acted on at the next loop iteration */
+        int stop_signum;       /* ... that signal */
+        ev_timer restart_mark; /* how long a restart's mark holds */
         mttd_notify notify;
         char socket_path[PATH_MAX];
         bool bound_here;        /* unlink the socket at exit */
         bool passed_socket;     /* systemd (or the mttd before) passed it */
         mttd_fdstore passed;    /* what systemd (or the last mttd) passed, until taken up */
         bool stopping;          /* a stop signal came */
-        bool restarting;        /* systemd said its SIGTERM will be a restart's */
+        bool restarting;        /* systemd said its next SIGTERM is a restart's */
         bool reexec;            /* the sessions go to a new mttd exec'd here */
         char program[PATH_MAX]; /* ... that one */
         char **argv;
@@ -359,31 +362,47 @@ static void hand_over(mttd *d, const char *why)
 }
 
 /* Under systemd a SIGTERM may be a restart's (systemctl restart, a package upgrade): the
- * unit's ExecStop= says so with SIGUSR1 first, and the sessions go on in the next mttd,
- * which systemd starts with its file descriptor store. Else they end here. */
+ * unit's ExecStop= says so with SIGURG first, and the sessions go on in the next mttd, which
+ * systemd starts with its file descriptor store. Else they end here. The choice is made at
+ * the next loop iteration: both signals may come in one read, SIGTERM's handled first. */
+static void on_stop_next(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        mttd *d = w->data;
+        if (d->stop_signum == SIGTERM && d->restarting)
+                hand_over(d, "SIGTERM (a restart)");
+        else
+                stop(d, strsignal(d->stop_signum));
+}
+
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
         mttd *d = w->data;
         if (d->stopping)
                 return;
         d->stopping = true;
-        if (w->signum == SIGTERM && d->restarting)
-                hand_over(d, "SIGTERM (a restart)");
-        else
-                stop(d, strsignal(w->signum));
+        d->stop_signum = w->signum;
+        ev_timer_start(loop, &d->stop_next);
 }
 
-/* SIGUSR1: systemd restarts mttd (its ExecStop=): the SIGTERM that follows hands over. */
+static void on_restart_mark_expired(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        mttd *d = w->data;
+        d->restarting = false;
+}
+
+/* SIGURG: systemd restarts mttd (the unit's ExecStop=): a SIGTERM within the stop timeout
+ * hands over. SIGURG, whose default action is to do nothing, so that an mttd from before
+ * sessions outlived it, upgraded, is only stopped. */
 static void on_restart_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
         mttd *d = w->data;
-        if (!mttd_keep_storing()) {
-                mttd_log(LOG_NOTICE, "SIGUSR1: not under systemd, nothing would keep the "
-                                     "sessions (SIGUSR2 re-executes mttd with them)");
-                return;
-        }
+        if (!mttd_keep_storing() || d->stopping)
+                return; /* nothing would keep the sessions (SIGUSR2 re-executes mttd) */
         d->restarting = true;
-        mttd_log(LOG_INFO, "SIGUSR1: systemd restarts mttd: its sessions go to the next one");
+        ev_timer_stop(loop, &d->restart_mark);
+        ev_timer_set(&d->restart_mark, (double)d->cfg.shutdown_timeout_us / 1e6 + 30., 0.);
+        ev_timer_start(loop, &d->restart_mark);
+        mttd_log(LOG_INFO, "systemd restarts mttd: its sessions go on in the next one");
 }
 
 /* SIGUSR2: mttd execs its program anew (an upgraded binary) and passes it every session. */
@@ -487,9 +506,13 @@ int main(int argc, char **argv)
 
         ev_signal_init(&d.sighup, on_reload_signal, SIGHUP);
         ev_signal_start(d.loop, &d.sighup);
-        ev_signal_init(&d.sigusr1, on_restart_signal, SIGUSR1);
-        d.sigusr1.data = &d;
-        ev_signal_start(d.loop, &d.sigusr1);
+        ev_timer_init(&d.stop_next, on_stop_next, 0., 0.);
+        d.stop_next.data = &d;
+        ev_timer_init(&d.restart_mark, on_restart_mark_expired, 0., 0.);
+        d.restart_mark.data = &d;
+        ev_signal_init(&d.sigurg, on_restart_signal, SIGURG);
+        d.sigurg.data = &d;
+        ev_signal_start(d.loop, &d.sigurg);
         ev_signal_init(&d.sigusr2, on_reexec_signal, SIGUSR2);
         d.sigusr2.data = &d;
         ev_signal_start(d.loop, &d.sigusr2);

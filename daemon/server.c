@@ -84,11 +84,11 @@ static void keep(mttd_conn *c)
                 return;
         if (c->kept)
                 mttd_keep_unstore(c->kept_name);
-        c->kept = c->watching || c->owner.running > 0;
-        if (!c->kept)
-                return;
-        snprintf(c->kept_name, sizeof(c->kept_name), "%s", name);
-        mttd_keep_conn(c->owner.id, c->fd, c->watching ? &watch : NULL);
+        c->kept = (c->watching || c->owner.running > 0) &&
+                  mttd_keep_conn(c->owner.id, c->fd, c->watching ? &watch : NULL);
+        c->owner.kept = c->kept;
+        if (c->kept)
+                snprintf(c->kept_name, sizeof(c->kept_name), "%s", name);
 }
 
 static void watch_start(mttd_conn *c, mttd_session *s)
@@ -604,7 +604,7 @@ int mttd_server_adopt(mttd_server *srv, int fd, uint64_t id)
         if (id > srv->last_conn_id)
                 srv->last_conn_id = id;
         /* It is in the store already, under the name it came with (the caller's). */
-        c->kept = mttd_keep_storing();
+        c->kept = c->owner.kept = mttd_keep_storing();
         mttd_keep_conn_name(c->kept_name, id, NULL);
         return 0;
 }
@@ -665,6 +665,10 @@ void mttd_server_adopted(mttd_server *srv, mttd_session *s)
         c->waiting_on = s;
         c->waiting_open = open;
         srv->n_waiting++;
+        if (open) { /* answered anyway once the write is reported stalled, as at Open */
+                ev_timer_set(&c->open_wait, (double)srv->cfg->stall_after_us / 1e6 + 0.05, 0.);
+                ev_timer_start(srv->loop, &c->open_wait);
+        }
         conn_update(c);
 }
 
@@ -709,7 +713,7 @@ int mttd_server_kept(mttd_server *srv, mttd_server_keep_fn fn, void *ctx)
                 uint64_t watch = c->watched ? c->watched->id : 0;
                 char name[MTTD_KEEP_NAME_MAX];
                 mttd_keep_conn_name(name, c->owner.id, c->watching ? &watch : NULL);
-                if (c->watching || c->owner.running > 0)
+                if (c->watching || c->owner.running > 0 || c->waiting_on)
                         r = fn(ctx, name, c->fd);
         }
         return r;

@@ -18,6 +18,19 @@ bool mttd_pidfd_ended(int pidfd)
         return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
 }
 
+int mttd_target_pidfd_again(int pidfd, pid_t pid)
+{
+        if (pidfd < 0 || pid <= 0)
+                return -1;
+        int again = (int)syscall(SYS_pidfd_open, pid, 0);
+        /* Made while the first says the process lives: the pid is still that process's. */
+        if (again >= 0 && mttd_pidfd_ended(pidfd)) {
+                close(again);
+                return -1;
+        }
+        return again;
+}
+
 /* The pid and real uid of a pidfd's process: PIDFD_GET_INFO (Linux 6.13), else
  * the pidfd's fdinfo for the pid and the process's status for the uid, read while the
  * process is known alive before and after (a live process's pid is not reused). */

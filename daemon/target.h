@@ -14,6 +14,9 @@
  * and followed), or -ESRCH (no such process, or the one that connected has exited) or
  * -EPERM. */
 int mttd_target_take(const struct ucred *peer, int sock, pid_t pid, pid_t *out_pid, int *out_pidfd);
+/* A new pidfd (close-on-exec) of the live process of pidfd, whose pid is pid; -1 when it has
+ * ended. */
+int mttd_target_pidfd_again(int pidfd, pid_t pid);
 /* Whether the process of a pidfd has ended (its pid may be anyone's now). */
 bool mttd_pidfd_ended(int pidfd);
 /* The pidfd of the process at the other end of sock (SO_PEERPIDFD, Linux 6.5), close-on-exec:

@@ -293,7 +293,7 @@ static void start(mttd_tracker *t, mttd_session *s, const mttd_opener *by, uint6
                                (unsigned long long)s->id, s->label, (int)s->pid, (unsigned)s->uid,
                                mttd_kb_to_gib(s->baseline_kb));
         mttd_tick_arm(t->tick);
-        mttd_keep_opened(s, by->owner->id);
+        mttd_keep_opened(s, by->owner->id, by->owner->kept);
         /* A report file has its header (and first row) once Open is answered: the reply
          * waits for this first write, made off the loop like every other. A pipe's or a
          * terminal's reader gets it as the stream's first bytes: no wait. A session that
@@ -456,11 +456,38 @@ void mttd_tracker_shutdown(mttd_tracker *t)
         drain(t);
 }
 
+/* Sessions a handover cannot pass on end now, as at a stop, saying why: under systemd the
+ * ones not kept (their names did not fit), in a re-exec those past the names' room. */
+static void end_unkept(mttd_tracker *t)
+{
+        size_t bytes = 0;
+        mttd_session *s;
+        mttd_table_foreach(s, &t->table)
+        {
+                if (!mttd_session_running(s))
+                        continue;
+                bool kept = s->state_fd >= 0;
+                if (!mttd_keep_storing()) {
+                        bytes += mttd_keep_name_bytes(MTTD_KEEP_STATE, s->id) +
+                                 mttd_keep_name_bytes(MTTD_KEEP_REPORT, s->id) +
+                                 mttd_keep_name_bytes(MTTD_KEEP_PIDFD, s->id) +
+                                 mttd_keep_name_bytes(MTTD_KEEP_CONN, conn_of(s));
+                        kept = bytes <= MTTD_KEEP_NAMES_MAX;
+                }
+                if (!kept)
+                        end_session(t, s, MTTD_ERROR,
+                                    "mttd restarted and could not keep the session: more "
+                                    "sessions ran than it can pass to the next mttd",
+                                    false);
+        }
+}
+
 void mttd_tracker_hand_over(mttd_tracker *t)
 {
         if (t->shutting_down)
                 return;
         t->handing_over = true;
+        end_unkept(t);
         stop_ticking(t);
         /* What running sessions have buffered goes now; they run on in the next mttd. */
         mttd_flush_now(t->flush, mttd_now_us());
@@ -531,7 +558,7 @@ void mttd_tracker_resumed(mttd_tracker *t)
 int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidfd,
                        mttd_owner *owner, mttd_peer *peer, uint64_t saved_us, const char **why)
 {
-        if (mttd_table_adopt(&t->table, s) < 0 || mttd_tick_reserve(t->tick) < 0) {
+        if (mttd_tick_reserve(t->tick) < 0 || mttd_table_adopt(&t->table, s) < 0) {
                 if (pidfd >= 0)
                         close(pidfd);
                 if (report_fd >= 0)
@@ -544,6 +571,8 @@ int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidf
         s->restart_gap_us = now > saved_us ? now - saved_us : 0;
         s->peer = peer ? mttd_peer_ref(peer) : NULL;
         s->owner = owner;
+        if (s->cause_awaited) /* a hangup's cause: nobody looks for it any more */
+                mttd_session_cause(s, NULL);
         bool running = mttd_session_running(s);
         if (!*why && report_fd < 0)
                 *why = "its report's fd was not kept";
@@ -553,10 +582,12 @@ int mttd_tracker_adopt(mttd_tracker *t, mttd_session *s, int report_fd, int pidf
         if (r < 0)
                 *why = r == -EBADF ? "its process's pidfd was not kept"
                                    : "the process or cgroup it measured is gone";
-        mttd_log_session f = log_fields(s);
-        mttd_log_session_event(
-            LOG_INFO, &f, "session %llu (%s) resumed after mttd restarted: a gap of %.3f s",
-            (unsigned long long)s->id, s->label, (double)s->restart_gap_us / 1e6);
+        if (!*why) {
+                mttd_log_session f = log_fields(s);
+                mttd_log_session_event(
+                    LOG_INFO, &f, "session %llu (%s) resumed after mttd restarted: a gap of %.3f s",
+                    (unsigned long long)s->id, s->label, (double)s->restart_gap_us / 1e6);
+        }
         if (*why) { /* it runs no more: mttd_tracker_resume ends it */
                 if (running)
                         mttd_table_left_running(&t->table, s);

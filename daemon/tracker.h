@@ -22,6 +22,7 @@ typedef mttd_tick_stats mttd_tracker_stats;
 typedef struct mttd_owner {
         uint64_t id;      /* the connection's number, unique in this mttd and its successors */
         unsigned running; /* its sessions that run: while any does, it is not idle */
+        bool kept;        /* it is in systemd's store (keep.h) */
 } mttd_owner;
 
 /* Who opens a session. */

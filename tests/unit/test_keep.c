@@ -116,6 +116,34 @@ static void test_progress_block_moves_the_rows_on(void **state)
         mttd_session_free(s);
 }
 
+/* A session still waiting for its first value whose header was written (its first read was
+ * late): the header is not written again, and the Open it answered is not waited for. */
+static void test_progress_block_before_the_rows(void **state)
+{
+        mttd_session_params p = {.label = "tree",
+                                 .scope = MTTD_SCOPE_PROCESS,
+                                 .pid = 42,
+                                 .min_interval_us = 1000,
+                                 .max_interval_us = 60000000};
+        mttd_session *s;
+        assert_int_equal(mttd_session_new(3, &p, 10, 1000, -1, 5000000, 0, 0, &s), 0);
+        assert_int_equal(s->phase, MTTD_PHASE_STARTING);
+        assert_int_equal(mttd_keep_write(s, 7, 100), 0);
+        mttd_write_item item;
+        mttd_session_take_write(s, 200, false, &item);
+        mttd_keep_progress(s, &item);
+        written(&item);
+        int fd = s->state_fd;
+        s->state_fd = -1;
+        mttd_kept k = read_back(fd);
+        assert_int_equal(k.s->phase, MTTD_PHASE_STARTING);
+        assert_true(k.s->first_written);
+        assert_int_equal(k.s->text_len, 0);
+        assert_true(k.saved_us > 100);
+        mttd_session_free(k.s);
+        mttd_session_free(s);
+}
+
 /* The block of a last write: the report is whole, nothing to resume. */
 static void test_last_write_leaves_nothing(void **state)
 {
@@ -169,28 +197,33 @@ static void test_connection_names(void **state)
         uint64_t id, watch = 12, conn, w;
         bool watching;
         mttd_keep_conn_name(name, 5, NULL);
-        assert_string_equal(name, "conn-5");
+        assert_string_equal(name, "c5");
         assert_true(mttd_keep_conn_parse(name, &conn, &watching, &w));
         assert_int_equal(conn, 5);
         assert_false(watching);
         mttd_keep_conn_name(name, 6, &watch);
-        assert_string_equal(name, "conn-6-watch-12");
+        assert_string_equal(name, "c6wc");
         assert_true(mttd_keep_conn_parse(name, &conn, &watching, &w));
         assert_true(watching);
         assert_int_equal(w, 12);
         id = 0;
         mttd_keep_conn_name(name, 7, &id);
-        assert_string_equal(name, "conn-7-watch-all");
+        assert_string_equal(name, "c7wall");
         assert_true(mttd_keep_conn_parse(name, &conn, &watching, &w));
         assert_true(watching);
         assert_int_equal(w, 0);
-        const char *bad[] = {"conn-",   "conn-x",  "conn-0",  "conn-1-watch-",   "conn-1-watch-0",
-                             "conn-1x", "connx-1", "state-1", "conn-1-watch-12x"};
+        const char *bad[] = {"c",   "cx", "c0",      "c1w",    "c1w0", "c1x",
+                             "cw1", "s1", "c1wallx", "c1wc1x", "c-1",  "varlink"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (mttd_keep_conn_parse(bad[i], &conn, &watching, &w))
                         fail_msg("accepted %s", bad[i]);
         mttd_keep_name(name, MTTD_KEEP_REPORT, 42);
-        assert_string_equal(name, "report-42");
+        assert_string_equal(name, "r2a");
+        assert_int_equal(mttd_keep_id_of(name, MTTD_KEEP_REPORT), 42);
+        assert_int_equal(mttd_keep_id_of(name, MTTD_KEEP_STATE), 0);
+        assert_int_equal(mttd_keep_id_of("r", MTTD_KEEP_REPORT), 0);
+        assert_int_equal(mttd_keep_id_of("r2a:", MTTD_KEEP_REPORT), 0);
+        assert_int_equal(mttd_keep_name_bytes(MTTD_KEEP_STATE, 0xfff), 5);
 }
 
 int main(void)
@@ -198,6 +231,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_record_round_trip),
             cmocka_unit_test(test_progress_block_moves_the_rows_on),
+            cmocka_unit_test(test_progress_block_before_the_rows),
             cmocka_unit_test(test_last_write_leaves_nothing),
             cmocka_unit_test(test_unknown_version_and_cut_state),
             cmocka_unit_test(test_connection_names),
