@@ -122,7 +122,7 @@ static int write_record(mttd_session *s, uint64_t conn, uint64_t saved_us, bool 
 {
         if (s->state_fd < 0) {
                 char name[MTTD_KEEP_NAME_MAX];
-                mttd_keep_name(name, "mtt-state", s->id);
+                mttd_keep_name(name, "mtt-state-", s->id);
                 s->state_fd = memfd_create(name, MFD_CLOEXEC);
                 if (s->state_fd < 0)
                         return -errno;
