@@ -89,6 +89,7 @@ static void adopt_session(mttd_fdstore *st, int state_fd, uint64_t id, mttd_trac
         if (r == 0) {
                 int report = take(st, MTTD_KEEP_REPORT, id);
                 int pidfd = take(st, MTTD_KEEP_PIDFD, id);
+                k.s->pidfd_kept = pidfd >= 0 && mttd_keep_storing(); /* it is in the store */
                 const char *why = k.why; /* its state may say it cannot go on */
                 if (mttd_tracker_adopt(t, k.s, report, pidfd, owner, peer, k.saved_us, &why) < 0) {
                         mttd_session_free(k.s); /* closes state_fd */

@@ -91,11 +91,11 @@ static bool push(const char *name, int fd)
         return true;
 }
 
-static void store(const char *kind, uint64_t id, int fd)
+static bool store(const char *kind, uint64_t id, int fd)
 {
         char name[MTTD_KEEP_NAME_MAX];
         mttd_keep_name(name, kind, id);
-        push(name, fd);
+        return push(name, fd);
 }
 
 static void unstore(const char *kind, uint64_t id)
@@ -175,7 +175,7 @@ void mttd_keep_opened(mttd_session *s, uint64_t conn, bool conn_kept)
          * pid is not another's). */
         int pidfd = s->source ? mttd_target_pidfd_again(s->source->pidfd, s->tracked_pid) : -1;
         if (pidfd >= 0) {
-                store(MTTD_KEEP_PIDFD, s->id, pidfd);
+                s->pidfd_kept = store(MTTD_KEEP_PIDFD, s->id, pidfd);
                 close(pidfd); /* systemd has its own */
         }
 }
@@ -223,7 +223,9 @@ void mttd_keep_finished(mttd_session *s)
                 return;
         unstore(MTTD_KEEP_STATE, s->id);
         unstore(MTTD_KEEP_REPORT, s->id);
-        unstore(MTTD_KEEP_PIDFD, s->id);
+        if (s->pidfd_kept)
+                unstore(MTTD_KEEP_PIDFD, s->id);
+        s->pidfd_kept = false;
         close(s->state_fd);
         s->state_fd = -1;
 }

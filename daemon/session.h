@@ -122,6 +122,7 @@ typedef struct mttd_session {
         /* What outlives mttd (keep.h): its state's memfd (-1: not kept), the count of its
          * state's writes, and the restarts of mttd it went through, the last one's gap. */
         int state_fd;
+        bool pidfd_kept; /* a pidfd of its own is in systemd's store */
         uint64_t keep_seq;
         unsigned restarts;
         uint64_t restart_gap_us;

@@ -356,9 +356,10 @@ void mttd_tracker_close(mttd_tracker *t, mttd_session *s, mttd_state outcome, co
                  * holds at that moment), not the read of the last tick: it is asked for now,
                  * and the session ends when it is back (or late: with what there is). */
                 mttd_session_closing(s, mttd_now_us(), outcome, cause);
-                mttd_keep_changed(s, conn_of(s));
                 if (!mttd_tick_read_for_end(t->tick, s, s->end_requested_us))
-                        end_as_closed(t, s);
+                        end_as_closed(t, s); /* its end rewrites its state */
+                else
+                        mttd_keep_changed(s, conn_of(s));
         }
         *told = s->phase == MTTD_PHASE_ANNOUNCED;
 }
