@@ -23,6 +23,8 @@ struct mttd_tracker {
         mttd_tick *tick;
         mttd_flush *flush;
         ev_timer shutdown_timer;
+        ev_timer drained_next; /* the drained hook, once the items of the last job are in */
+        bool drained_told;
         bool shutting_down;
         bool handing_over;   /* ... for a new mttd, which takes the sessions up */
         uint64_t stopped_us; /* the last tick's time then */
@@ -66,10 +68,25 @@ static void log_end(const mttd_session *s)
 
 /* Shutdown waits for every report's last write until the shutdown timeout: a pipe nobody
  * reads, a hung NFS server or a local disk that no longer answers does not keep mttd. */
+static bool drained(const mttd_tracker *t)
+{
+        return t->shutting_down && (mttd_flush_pending(t->flush) == 0 || t->stop_timed_out);
+}
+
+/* Told at the next loop iteration: a job's items come back one by one after the job is no
+ * longer pending, and a handover must see every one of them back. */
 static void maybe_drained(mttd_tracker *t)
 {
-        if (!t->shutting_down || (mttd_flush_pending(t->flush) > 0 && !t->stop_timed_out))
+        if (drained(t) && !t->drained_told)
+                ev_timer_start(t->loop, &t->drained_next);
+}
+
+static void on_drained_next(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        mttd_tracker *t = w->data;
+        if (!drained(t) || t->drained_told)
                 return;
+        t->drained_told = true;
         ev_timer_stop(t->loop, &t->shutdown_timer);
         t->hooks.drained(t->hooks.ctx);
 }
@@ -243,6 +260,8 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
                 goto fail; /* it said why */
         ev_timer_init(&t->shutdown_timer, on_shutdown_timeout, 0., 0.);
         t->shutdown_timer.data = t;
+        ev_timer_init(&t->drained_next, on_drained_next, 0., 0.);
+        t->drained_next.data = t;
         *out = t;
         return 0;
 fail:
@@ -255,6 +274,7 @@ void mttd_tracker_free(mttd_tracker *t)
         if (!t)
                 return;
         ev_timer_stop(t->loop, &t->shutdown_timer);
+        ev_timer_stop(t->loop, &t->drained_next);
         mttd_tick_free(t->tick);
         mttd_flush_free(t->flush);
         mttd_table_done(&t->table);
