@@ -182,7 +182,7 @@ void mttd_keep_opened(mttd_session *s, uint64_t conn, bool conn_kept)
 
 void mttd_keep_changed(mttd_session *s, uint64_t conn)
 {
-        if (s->state_fd < 0)
+        if (s->state_fd < 0 || !storing) /* without systemd a handover writes it */
                 return;
         int r = mttd_keep_write(s, conn, mttd_now_us());
         if (r < 0)
@@ -192,7 +192,7 @@ void mttd_keep_changed(mttd_session *s, uint64_t conn)
 
 void mttd_keep_progress(mttd_session *s, mttd_write_item *item)
 {
-        if (s->state_fd < 0)
+        if (s->state_fd < 0 || !storing)
                 return;
         progress p = {
             .finished = !mttd_session_running(s),

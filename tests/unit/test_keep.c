@@ -228,6 +228,7 @@ static void test_connection_names(void **state)
 
 int main(void)
 {
+        mttd_keep_init(true); /* as under systemd: writes carry progress blocks */
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_record_round_trip),
             cmocka_unit_test(test_progress_block_moves_the_rows_on),
