@@ -277,6 +277,46 @@ static void test_watch_goes_on(void **state)
         check_report(path);
 }
 
+/* A process-scope session goes on too: its process is held again by the pidfd passed on,
+ * and its rows come from the same process tree. */
+static void test_process_scope_goes_on(void **state)
+{
+        char path[256];
+        harness_path(&H, "tree.csv", path, sizeof(path));
+        mtt_options o = {.socket_path = H.socket,
+                         .label = "tree",
+                         .scope = MTT_SCOPE_PROCESS,
+                         .timeout_ms = 5000};
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, &o, &s), 0);
+        uint64_t id = mtt_session_id(s);
+        reexec();
+        json_t *r = status(id);
+        json_t *st = session_of(r);
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "running");
+        assert_string_equal(json_string_value(json_object_get(st, "scope")), "process");
+        assert_int_equal(json_integer_value(json_object_get(st, "tracked_pid")), getpid());
+        assert_int_equal(json_integer_value(json_object_get(st, "restarts")), 1);
+        json_decref(r);
+        /* Its process tree is read again: the status counts its processes. */
+        bool read = false;
+        for (int i = 0; i < 500 && !read; i++) {
+                r = status(id);
+                read = json_integer_value(json_object_get(session_of(r), "processes")) >= 1;
+                json_decref(r);
+                if (!read)
+                        sleep_ms(10);
+        }
+        assert_true(read);
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        char *text = harness_read_file(path);
+        int rows;
+        const char *why = harness_check_report(text, ENDING_COMPLETED, &rows);
+        if (why)
+                fail_msg("%s\n%s", why, text);
+        free(text);
+}
+
 /* A report whose write is stalled when mttd hands over (a pipe nobody reads) may be cut
  * there: the new mttd does not go on with it, and its client hears why at its Close. */
 static void test_stalled_write_is_not_resumed(void **state)
@@ -310,6 +350,7 @@ int main(void)
             cmocka_unit_test(test_session_goes_on),
             cmocka_unit_test(test_another_users_fifty),
             cmocka_unit_test(test_watch_goes_on),
+            cmocka_unit_test(test_process_scope_goes_on),
             cmocka_unit_test(test_stalled_write_is_not_resumed),
         };
         int failed = cmocka_run_group_tests(tests, start, stop);

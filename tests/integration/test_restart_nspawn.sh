@@ -115,6 +115,27 @@ for how in restart kill; do
         check "$how: the report completed, in order, rows on both sides" report_ok "$OUT/$how.csv"
         check "$how: mttctl check says completed" in_ct /opt/mtt/mttctl check "/out/$how.csv"
 done
+# A process-scope session: its process is held again by the pidfd of its own kept for it.
+in_ct sh -c "/opt/mtt/mttctl run --scope process -o /out/proc.csv -l proc -- sleep 3 >/out/proc.out 2>&1; echo \$? >/out/proc.rc" &
+runner=$!
+for _ in $(seq 200); do [ "$(got "$OUT/proc.csv" | wc -l)" -ge 2 ] && break; sleep 0.05; done
+in_ct systemctl restart mttd.service
+id=$(in_ct /opt/mtt/mttctl list | awk '$4 == "proc" { print $1 }' | tail -n 1)
+in_ct /opt/mtt/mttctl status "$id" >"$DIR/status.proc" 2>&1
+check "process scope: it runs on after the restart" grep -q "^State: *running" "$DIR/status.proc"
+check "process scope: its status tells of the restart" grep -q "^Restarts:  1 of mttd" "$DIR/status.proc"
+wait $runner
+check "process scope: the client exits 0" test "$(got "$OUT/proc.rc")" = 0
+got "$OUT/proc.out" >"$DIR/proc.out"
+check "process scope: the client says it completed" grep -q "completed (exited with status 0)" "$DIR/proc.out"
+got "$OUT/proc.csv" >"$DIR/proc.csv"
+check "process scope: the report completed, in order" awk -F, '
+        NR == 1 { if ($0 != "delta,ram") exit 1; next }
+        $0 == "0,0" { ended = 1; next }
+        ended { exit 1 }
+        { if (NR > 2 && $1 + 0 <= last) exit 1; last = $1 + 0 }
+        END { exit !ended }' "$DIR/proc.csv"
+
 in_ct journalctl -u mttd.service --no-pager >"$DIR/journal" 2>&1
 check "the journal says the sessions were resumed, with the gap" \
         grep -q "session [0-9]* (restart) resumed after mttd restarted: a gap of" "$DIR/journal"
