@@ -49,6 +49,7 @@ typedef struct mttd {
         mttd_fdstore passed;    /* what systemd (or the last mttd) passed, until taken up */
         bool stopping;          /* a stop signal came */
         bool restarting;        /* systemd said its next SIGTERM is a restart's */
+        bool lost_sessions;     /* a re-exec failed: its sessions end with this mttd */
         bool reexec;            /* the sessions go to a new mttd exec'd here */
         char program[PATH_MAX]; /* ... that one */
         char **argv;
@@ -335,6 +336,7 @@ static void on_drained(void *ctx)
                                 setenv(BOUND_HERE, "1", 1);
                         int r = mttd_handover_exec(d->program, d->argv, d->tracker, d->server);
                         mttd_log(LOG_CRIT, "cannot pass the sessions on: %s", strerror(-r));
+                        d->lost_sessions = true; /* exit 1: not a clean stop */
                 }
         }
         ev_break(d->loop, EVBREAK_ALL);
@@ -524,7 +526,7 @@ int main(int argc, char **argv)
         mttd_notify_start(&d.notify, d.loop, d.tracker, d.socket_path);
         ev_run(d.loop, 0);
         mttd_notify_done(&d.notify);
-        ret = 0;
+        ret = d.lost_sessions ? 1 : 0;
 out:
         mttd_fdstore_done(&d.passed);
         /* Handed over, the socket stays: the next mttd serves it. */
