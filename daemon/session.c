@@ -212,6 +212,7 @@ void mttd_session_free(mttd_session *s)
         mttd_peer_unref(s->peer);
         free(s->text);
         free(s->label);
+        free(s->job);
         free(s->cause);
         free(s->end_cause);
         free(s);

@@ -71,6 +71,7 @@ typedef struct mttd_session {
         TAILQ_ENTRY(mttd_session) link; /* the session table's, oldest first */
         uint64_t id;
         char *label;
+        char *job; /* the workload manager's job it ran in (Open's job), NULL: none */
         pid_t pid;
         uid_t uid;
         mttd_phase phase;
