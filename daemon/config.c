@@ -32,5 +32,7 @@ void mttd_config_defaults(mttd_config *c)
             .max_blocking_per_uid = 16,
             .max_frame = 64 * 1024,
             .max_output = 1024 * 1024,
+            .metrics_interval_us = 5000000,
+            .metrics_retention_us = 3600000000ull,
         };
 }

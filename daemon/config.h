@@ -32,6 +32,10 @@ typedef struct mttd_config {
         unsigned max_blocking_per_uid; /* writes in flight to one user's fds that may block */
         size_t max_frame;
         size_t max_output; /* unsent reply bytes per connection */
+
+        const char *metrics_path;      /* the Prometheus file; NULL: none */
+        uint64_t metrics_interval_us;  /* ... written this often (and at changes) */
+        uint64_t metrics_retention_us; /* ... showing ended sessions this long */
 } mttd_config;
 
 void mttd_config_defaults(mttd_config *c);

@@ -23,12 +23,16 @@
 #include "keep.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_file.h"
 #include "notify.h"
 #include "pool.h"
 #include "mtt-version.h"
 #include "proto/interface.h"
 #include "server.h"
 #include "tracker.h"
+
+#include "clock.h"
 
 /* Exit codes: 0 after a clean stop, 1 when it cannot start or run, 2 for bad usage. */
 enum { EXIT_USAGE = 2 };
@@ -43,6 +47,8 @@ typedef struct mttd {
         int stop_signum;       /* ... that signal */
         ev_timer restart_mark; /* how long a restart's mark holds */
         mttd_notify notify;
+        mttd_metrics_file *metrics; /* --metrics-file */
+        uint64_t started_wall_us;
         char socket_path[PATH_MAX];
         bool bound_here;        /* unlink the socket at exit */
         bool passed_socket;     /* systemd (or the mttd before) passed it */
@@ -98,6 +104,14 @@ static void usage(FILE *f)
                 "      --max-frame-kb N       largest call accepted (default 64)\n"
                 "      --max-output-kb N      unsent replies a connection may pile up; a watcher\n"
                 "                             that does not read is dropped (default 1024)\n"
+                "      --metrics-file PATH    keep PATH up to date in the Prometheus text format\n"
+                "                             (node_exporter's textfile collector): every\n"
+                "                             running and recently ended session, and mttd's\n"
+                "                             counters; renamed into place, never torn\n"
+                "      --metrics-interval-s N  write it every N s besides each Open and ending\n"
+                "                             (default 5, 1 to 3600)\n"
+                "      --metrics-retention-s N  ended sessions stay in it N s (default 3600, 0\n"
+                "                             to 604800), at most --history of them\n"
                 "  -h, --help                 show this help\n"
                 "  -V, --version              show the version\n"
                 "\n"
@@ -150,6 +164,8 @@ static const num_option num_options[] = {
     {"peak-min-kb", FIELD(peak_min_kb, AS_I64), 0, 1048576, 1},
     {"max-frame-kb", FIELD(max_frame, AS_SIZE), 1, 16384, 1024},
     {"max-output-kb", FIELD(max_output, AS_SIZE), 1, 1048576, 1024},
+    {"metrics-interval-s", FIELD(metrics_interval_us, AS_U64), 1, 3600, 1000000},
+    {"metrics-retention-s", FIELD(metrics_retention_us, AS_U64), 0, 604800, 1000000},
 };
 #define N_NUM_OPTIONS (sizeof(num_options) / sizeof(num_options[0]))
 
@@ -182,16 +198,18 @@ static int set_number(mttd_config *cfg, const num_option *o, const char *arg)
 
 static int parse_args(mttd *d, int argc, char **argv)
 {
-        enum { OPT_MEMINFO = 256, OPT_NUMBER = 512 };
-        static struct option opts[N_NUM_OPTIONS + 5] = {
+        enum { OPT_MEMINFO = 256, OPT_METRICS_FILE, OPT_NUMBER = 512 };
+        enum { N_NAMED = 5 };
+        static struct option opts[N_NUM_OPTIONS + N_NAMED + 1] = {
             {"socket", required_argument, NULL, 's'},
             {"meminfo", required_argument, NULL, OPT_MEMINFO},
+            {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
         };
         for (size_t i = 0; i < N_NUM_OPTIONS; i++)
-                opts[4 + i] = (struct option){num_options[i].name, required_argument, NULL,
-                                              OPT_NUMBER + (int)i};
+                opts[N_NAMED + i] = (struct option){num_options[i].name, required_argument, NULL,
+                                                    OPT_NUMBER + (int)i};
         int c;
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":s:hV", opts, NULL)) != -1) {
@@ -201,6 +219,13 @@ static int parse_args(mttd *d, int argc, char **argv)
                         break;
                 case OPT_MEMINFO:
                         d->cfg.meminfo_path = optarg;
+                        break;
+                case OPT_METRICS_FILE:
+                        if (!optarg[0]) {
+                                fprintf(stderr, "mttd: --metrics-file needs a path\n");
+                                return -EINVAL;
+                        }
+                        d->cfg.metrics_path = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -292,6 +317,8 @@ static void on_finished(void *ctx, mttd_session *s)
         mttd *d = ctx;
         if (d->server)
                 mttd_server_session_finished(d->server, s);
+        if (d->metrics) /* its ending is told */
+                mttd_metrics_file_changed(d->metrics);
 }
 
 static void on_opened(void *ctx, mttd_session *s)
@@ -312,6 +339,30 @@ static void on_running(void *ctx, unsigned running)
 {
         mttd *d = ctx;
         mttd_notify_running(&d->notify, running);
+        if (d->metrics) /* an Open or an end */
+                mttd_metrics_file_changed(d->metrics);
+}
+
+/* The metrics file's text: every session in the table and mttd's own numbers now. */
+static void render_metrics(void *ctx, mttd_prom *p)
+{
+        mttd *d = ctx;
+        mttd_session_view view;
+        mttd_tracker_view(d->tracker, &view);
+        mttd_meminfo memory;
+        bool have_memory = mttd_tracker_sample(d->tracker, &memory) == 0;
+        mttd_metrics_facts f = {
+            .version = MTT_VERSION,
+            .started_wall_us = d->started_wall_us,
+            .retention_us = d->cfg.metrics_retention_us,
+            .view = &view,
+            .stats = mttd_tracker_stats_of(d->tracker),
+            .counts = mttd_tracker_counts_of(d->tracker),
+            .running = mttd_tracker_running(d->tracker),
+            .memory = have_memory ? &memory : NULL,
+        };
+        mttd_server_counts(d->server, &f.connections, &f.watchers);
+        mttd_metrics_render(p, mttd_tracker_first(d->tracker), &f);
 }
 
 static void on_row(void *ctx, const mttd_session *s, uint64_t t_us, double ram_gib)
@@ -463,6 +514,7 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         mttd_log_init();
+        d.started_wall_us = mttd_wall_us();
         mttd_keep_init(getenv("NOTIFY_SOCKET") != NULL);
         d.argv = argv;
         fit_fd_limit(&d.cfg);
@@ -500,6 +552,14 @@ int main(int argc, char **argv)
         }
         mttd_handover_adopt(&d.passed, d.tracker, d.server);
         mttd_fdstore_done(&d.passed); /* what nobody took up is closed */
+        if (d.cfg.metrics_path) {
+                r = mttd_metrics_file_new(d.loop, d.cfg.metrics_path, d.cfg.metrics_interval_us,
+                                          render_metrics, &d, &d.metrics);
+                if (r < 0) {
+                        mttd_log(LOG_ERR, "metrics file %s: %s", d.cfg.metrics_path, strerror(-r));
+                        goto out;
+                }
+        }
         ev_signal_init(&d.sigterm, on_stop_signal, SIGTERM);
         ev_signal_init(&d.sigint, on_stop_signal, SIGINT);
         d.sigterm.data = d.sigint.data = &d;
@@ -531,6 +591,9 @@ out:
         mttd_fdstore_done(&d.passed);
         /* Handed over, the socket stays: the next mttd serves it. */
         bool keep_socket = d.tracker && mttd_tracker_handing_over(d.tracker);
+        /* After a stop the file says every session ended; handed over, the next mttd
+         * writes it with the sessions going on. */
+        mttd_metrics_file_free(d.metrics, !keep_socket);
         mttd_server_free(d.server);
         mttd_tracker_free(d.tracker);
         if (d.bound_here && !keep_socket)

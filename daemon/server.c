@@ -65,6 +65,7 @@ struct mttd_server {
         LIST_HEAD(, mttd_conn) conns;
         LIST_HEAD(, mttd_conn) watchers;
         unsigned n_conns;
+        unsigned n_watching; /* ... of them, those a Watch streams to */
         mttd_shares conns_per_uid;
         unsigned n_waiting; /* connections with a deferred reply */
         uint64_t last_conn_id;
@@ -97,6 +98,7 @@ static void watch_start(mttd_conn *c, mttd_session *s)
         c->watching = true;
         c->watched = s;
         LIST_INSERT_HEAD(&srv->watchers, c, wlink);
+        srv->n_watching++;
         mttd_tracker_watch(srv->tracker, s, +1);
         keep(c);
 }
@@ -108,6 +110,7 @@ static void watch_stop(mttd_conn *c)
                 return;
         mttd_tracker_watch(srv->tracker, c->watched, -1);
         LIST_REMOVE(c, wlink);
+        srv->n_watching--;
         c->watching = false;
         c->watched = NULL;
         c->last_call_us = mttd_now_us(); /* idle from now on, not from the Watch call */
@@ -740,4 +743,10 @@ void mttd_server_free(mttd_server *srv)
         if (srv->listen_fd >= 0)
                 close(srv->listen_fd);
         free(srv);
+}
+
+void mttd_server_counts(const mttd_server *srv, unsigned *connections, unsigned *watchers)
+{
+        *connections = srv->n_conns;
+        *watchers = srv->n_watching;
 }

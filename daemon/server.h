@@ -15,6 +15,8 @@ int mttd_server_new(struct ev_loop *loop, const mttd_config *cfg, mttd_tracker *
 /* Closes every connection (their sessions crash) and the listening socket. Accepts NULL. */
 void mttd_server_free(mttd_server *srv);
 void mttd_server_stop_accepting(mttd_server *srv);
+/* Connections open, and how many of them a Watch streams to. */
+void mttd_server_counts(const mttd_server *srv, unsigned *connections, unsigned *watchers);
 /* The tracker's hooks. Finished: Close (and Open) replies that waited for s go out, and
  * watchers hear of its end. Written: the Open reply that waited for s's first write goes
  * out. Opened and row: what watchers of s hear. */

@@ -391,16 +391,23 @@ void mttd_session_abandon(mttd_session *s, int err, uint64_t now_us)
         s->phase = MTTD_PHASE_CLOSED;
 }
 
+void mttd_session_values(const mttd_session *s, const mttd_session_view *v, int64_t *last_kb,
+                         int64_t *peak_kb)
+{
+        /* A running session of the system scope is not given every sample: the latest is
+         * the tick's. Another scope's latest is the value the session was last given. */
+        bool system_now = mttd_session_running(s) && s->scope == MTTD_SCOPE_SYSTEM;
+        *last_kb = system_now ? v->current_kb : s->last_kb;
+        *peak_kb = system_now && v->current_kb > s->peak_kb ? v->current_kb : s->peak_kb;
+}
+
 json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
 {
         uint64_t now_us = v->now_us, stall_after_us = v->stall_after_us;
         uint64_t end = s->end_us ? s->end_us : now_us;
         bool running = mttd_session_running(s);
-        /* A running session of the system scope is not given every sample: the latest is
-         * the tick's. Another scope's latest is the value the session was last given. */
-        bool system_now = running && s->scope == MTTD_SCOPE_SYSTEM;
-        int64_t last_kb = system_now ? v->current_kb : s->last_kb;
-        int64_t peak_kb = system_now && v->current_kb > s->peak_kb ? v->current_kb : s->peak_kb;
+        int64_t last_kb, peak_kb;
+        mttd_session_values(s, v, &last_kb, &peak_kb);
         uint64_t samples = (running ? v->samples : s->samples_at_end) - s->samples_at_open;
         json_t *o = json_pack(
             "{s:I, s:s, s:i, s:i, s:s, s:I, s:f, s:I, s:f, s:f, s:f, s:b, s:I, s:I}", "id",

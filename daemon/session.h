@@ -21,6 +21,7 @@ typedef enum mttd_state {
         MTTD_CRASHED,
         MTTD_ERROR,
 } mttd_state;
+#define MTTD_STATES 5
 
 const char *mttd_state_name(mttd_state s);
 
@@ -230,4 +231,7 @@ typedef struct mttd_session_view {
         uint64_t samples;   /* mttd's sample count */
 } mttd_session_view;
 
+/* Its latest value and its peak now, in kB (not above the baseline). */
+void mttd_session_values(const mttd_session *s, const mttd_session_view *v, int64_t *last_kb,
+                         int64_t *peak_kb);
 json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v);

@@ -11,6 +11,7 @@
 #include "keep.h"
 #include "log.h"
 #include "peer.h"
+#include "proto/ending.h"
 
 /* After a hangup, how long a client that still runs is given to end. */
 #define CAUSE_WAIT_US 500000
@@ -29,6 +30,7 @@ struct mttd_tracker {
         bool handing_over;   /* ... for a new mttd, which takes the sessions up */
         uint64_t stopped_us; /* the last tick's time then */
         bool stop_timed_out; /* no more waiting for reports that stall */
+        mttd_tracker_counts counts;
 };
 
 static uint64_t conn_of(const mttd_session *s)
@@ -105,11 +107,22 @@ static void left_running(mttd_tracker *t, mttd_session *s)
 /* A session whose report is done (CLOSED) is announced (log, Close replies, watchers),
  * unless the cause of its hangup is still being found: then once it is (cause_known).
  * History is trimmed later, never under a loop over the sessions. */
+/* An ended session counts once its end is told: its state and cause are final then. */
+static void count_end(mttd_tracker *t, const mttd_session *s)
+{
+        mtt_proto_cause_class c = mtt_proto_cause_class_of(s->cause, s->state == MTTD_ERROR);
+        if ((unsigned)s->state < MTTD_STATES)
+                t->counts.ended[s->state][c]++;
+        if (s->write_error)
+                t->counts.write_errors++;
+}
+
 static void announce(mttd_tracker *t, mttd_session *s)
 {
         if (!mttd_session_announce(s))
                 return;
         mttd_table_announced(&t->table, s);
+        count_end(t, s);
         mttd_peer_unref(s->peer); /* its pidfd is of no more use */
         s->peer = NULL;
         log_end(s);
@@ -297,6 +310,7 @@ static void start(mttd_tracker *t, mttd_session *s, const mttd_opener *by, uint6
         s->owner->running++;
         s->peer = by->peer ? mttd_peer_ref(by->peer) : NULL;
         mttd_table_add(&t->table, s);
+        t->counts.opened++;
         if (t->table.n_watch_all > 0)
                 t->hooks.opened(t->hooks.ctx, s);
         mttd_tick_add(t->tick, s);
@@ -676,4 +690,9 @@ void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v)
 const mttd_tracker_stats *mttd_tracker_stats_of(const mttd_tracker *t)
 {
         return mttd_tick_stats_of(t->tick);
+}
+
+const mttd_tracker_counts *mttd_tracker_counts_of(const mttd_tracker *t)
+{
+        return &t->counts;
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "fdkind.h"
 #include "meminfo.h"
+#include "proto/ending.h"
 #include "session.h"
 #include "table.h"
 #include "tick.h"
@@ -108,6 +109,15 @@ unsigned mttd_tracker_running(const mttd_tracker *t);
 const mttd_config *mttd_tracker_config(const mttd_tracker *t);
 
 const mttd_tracker_stats *mttd_tracker_stats_of(const mttd_tracker *t);
+
+/* What this mttd counted since it started (the metrics file's counters). */
+typedef struct mttd_tracker_counts {
+        uint64_t opened;
+        /* Sessions whose end was told, by their state and their cause's class. */
+        uint64_t ended[MTTD_STATES][MTT_PROTO_CAUSE_CLASSES];
+        uint64_t write_errors; /* ... of them, those whose report could not be written */
+} mttd_tracker_counts;
+const mttd_tracker_counts *mttd_tracker_counts_of(const mttd_tracker *t);
 /* What a session's status needs from the tracker now. */
 void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v);
 
