@@ -11,6 +11,7 @@
 
 #include "mtt-version.h"
 #include "proto/interface.h"
+#include "proto/text.h"
 #include "peer.h"
 #include "target.h"
 
@@ -136,6 +137,7 @@ typedef struct open_params {
         int64_t max_interval_s;
         const char *scope;
         int64_t pid;
+        const char *job; /* "": none */
 } open_params;
 
 /* Parses and checks Open's parameters: NULL, or the error reply. */
@@ -146,6 +148,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
             .fd = -1,
             .label = "",
             .scope = MTT_PROTO_SCOPE_SYSTEM,
+            .job = "",
             .calibrate = true,
             .min_interval_us = (int64_t)cfg->min_interval_us,
             .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
@@ -158,6 +161,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
             {"max_interval_s", MTT_PROTO_INT, false, offsetof(open_params, max_interval_s)},
             {"scope", MTT_PROTO_STRING, false, offsetof(open_params, scope)},
             {"pid", MTT_PROTO_INT, false, offsetof(open_params, pid)},
+            {"job", MTT_PROTO_STRING, false, offsetof(open_params, job)},
             {0},
         };
         const char *bad;
@@ -166,6 +170,9 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
         if (strlen(p->label) > MTT_PROTO_LABEL_MAX)
                 return tracker_invalid(
                     "label", "longer than " MTT_PROTO_STRINGIFY(MTT_PROTO_LABEL_MAX) " bytes");
+        const char *why = mtt_proto_job_unfit(p->job);
+        if (why)
+                return tracker_invalid("job", why);
         if (p->min_interval_us < (int64_t)cfg->floor_interval_us ||
             p->min_interval_us > MTT_PROTO_MIN_INTERVAL_US_HI)
                 return tracker_invalid("min_interval_us", "out of range");
@@ -252,6 +259,7 @@ static json_t *open_session(mttd_request *req)
                 return err;
         mttd_session_params sp = {
             .label = p.label,
+            .job = p.job[0] ? p.job : NULL,
             .scope = scope,
             .pid = pid,
             .calibrate = p.calibrate,

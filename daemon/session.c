@@ -62,7 +62,10 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         if (!s)
                 return -ENOMEM;
         s->label = strdup(p->label ? p->label : "");
-        if (!s->label) {
+        s->job = p->job ? strdup(p->job) : NULL;
+        if (!s->label || (p->job && !s->job)) {
+                free(s->label);
+                free(s->job);
                 free(s);
                 return -ENOMEM;
         }
@@ -420,6 +423,8 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
             (json_int_t)(s->rows.schedule.max_us / 1000000));
         if (!o)
                 return NULL;
+        if (s->job)
+                json_object_set_new(o, "job", json_string(s->job));
         if (s->outcome != MTTD_RUNNING)
                 json_object_set_new(o, "outcome", json_string(mttd_state_name(s->outcome)));
         json_object_set_new(o, "samples", json_integer((json_int_t)samples));

@@ -27,6 +27,7 @@ const char *mttd_state_name(mttd_state s);
 
 typedef struct mttd_session_params {
         const char *label;
+        const char *job; /* the workload manager's job it runs in; NULL: none */
         mttd_scope scope;
         pid_t pid; /* process and cgroup scopes: whose (0: the client's) */
         bool calibrate;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/interface.h"
+#include "proto/text.h"
 
 static json_t *point(mttd_point p)
 {
@@ -22,14 +23,15 @@ static json_t *rows_record(const mttd_rows *r)
                          r->have_max);
 }
 
-/* What it measures and for whom. */
+/* What it measures and for whom. A job is there when it has one: a record from before jobs
+ * reads as a session without (the version stays). */
 static json_t *identity(const mttd_session *s)
 {
-        return json_pack("{s:I, s:s, s:i, s:i, s:i, s:i, s:b, s:f, s:I, s:I, s:I}", "id",
-                         (json_int_t)s->id, "label", s->label, "pid", (int)s->pid, "uid",
-                         (int)s->uid, "scope", (int)s->scope, "tracked_pid", (int)s->tracked_pid,
-                         "calibrate", s->calibrate, "baseline_kb", s->baseline_kb,
-                         "started_wall_us", (json_int_t)s->started_wall_us, "t0_us",
+        return json_pack("{s:I, s:s, s:s*, s:i, s:i, s:i, s:i, s:b, s:f, s:I, s:I, s:I}", "id",
+                         (json_int_t)s->id, "label", s->label, "job", s->job, "pid", (int)s->pid,
+                         "uid", (int)s->uid, "scope", (int)s->scope, "tracked_pid",
+                         (int)s->tracked_pid, "calibrate", s->calibrate, "baseline_kb",
+                         s->baseline_kb, "started_wall_us", (json_int_t)s->started_wall_us, "t0_us",
                          (json_int_t)s->t0_us, "end_us", (json_int_t)s->end_us);
 }
 
@@ -214,8 +216,10 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
                 return -EINVAL;
         }
         const char *label = get_string(&rd, id, "label", false);
+        const char *job = get_string(&rd, id, "job", true);
         mttd_session_params params = {
             .label = label,
+            .job = job && job[0] ? job : NULL,
             .scope = (mttd_scope)get_enum(&rd, id, "scope", MTTD_SCOPE_CGROUP),
             .pid = (pid_t)get_int(&rd, id, "tracked_pid"),
             .calibrate = get_bool(&rd, id, "calibrate"),
@@ -234,6 +238,8 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
                 rd.why = "baseline_kb";
         if (!rd.why && (sid == 0 || strlen(label) > MTT_PROTO_LABEL_MAX))
                 rd.why = sid == 0 ? "id" : "label";
+        if (!rd.why && job && mtt_proto_job_unfit(job))
+                rd.why = "job";
         if (rd.why) {
                 *why = rd.why;
                 return -EINVAL;

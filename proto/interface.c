@@ -9,6 +9,7 @@
 
 /* The numbers of interface.h as text, for the interface text to state them. */
 #define LABEL_MAX               MTT_PROTO_STRINGIFY(MTT_PROTO_LABEL_MAX)
+#define JOB_MAX                 MTT_PROTO_STRINGIFY(MTT_PROTO_JOB_MAX)
 #define CAUSE_MAX               MTT_PROTO_STRINGIFY(MTT_PROTO_CAUSE_MAX)
 #define MIN_INTERVAL_US_LO      MTT_PROTO_STRINGIFY(MTT_PROTO_MIN_INTERVAL_US_LO)
 #define MIN_INTERVAL_US_HI      MTT_PROTO_STRINGIFY(MTT_PROTO_MIN_INTERVAL_US_HI)
@@ -26,6 +27,8 @@ const char mtt_proto_tracker_description[] =
     "type Session (\n"
     "  id: int,\n"
     "  label: string,\n"
+    "  # the workload manager's job it ran in (Open's job), when it has one\n"
+    "  job: ?string,\n"
     "  pid: int,\n"
     "  uid: int,\n"
     "  # " MTT_PROTO_RUNNING ", " MTT_PROTO_COMPLETED ", " MTT_PROTO_FAILED ", " MTT_PROTO_CRASHED
@@ -80,6 +83,9 @@ const char mtt_proto_tracker_description[] =
     "# Starts a session that writes its report into the file descriptor passed with this\n"
     "# call; fd is its index among the descriptors the message carries.\n"
     "# label: at most " LABEL_MAX " bytes.\n"
+    "# job: at most " JOB_MAX " bytes of UTF-8 without control characters: the workload\n"
+    "# manager's job the run belongs to (a Slurm job id such as 4242 or 4242_7, or a PBS,\n"
+    "# LSF or SGE job); empty or left out: none.\n"
     "# min_interval_us: " MIN_INTERVAL_US_LO " to " MIN_INTERVAL_US_HI
     " (default " MIN_INTERVAL_US_DEFAULT ").\n"
     "# max_interval_s: " MAX_INTERVAL_S_LO " to " MAX_INTERVAL_S_HI
@@ -90,7 +96,8 @@ const char mtt_proto_tracker_description[] =
     " (its memory cgroup);\n"
     "# pid: whose (default: the caller's), a process the caller owns unless it is root.\n"
     "method Open(fd: int, label: ?string, calibrate: ?bool, min_interval_us: ?int,\n"
-    "            max_interval_s: ?int, scope: ?string, pid: ?int) -> (session: Session)\n"
+    "            max_interval_s: ?int, scope: ?string, pid: ?int,\n"
+    "            job: ?string) -> (session: Session)\n"
     "\n"
     "# Ends a session: " MTT_PROTO_COMPLETED " and " MTT_PROTO_FAILED
     " write the last row and the ending, " MTT_PROTO_CRASHED "\n"

@@ -47,6 +47,7 @@
  * and never below min_interval_us; one left out is the _DEFAULT. Plain numbers, so that the
  * interface text states them from these definitions (MTT_PROTO_STRINGIFY). */
 #define MTT_PROTO_LABEL_MAX               256  /* bytes of Open's label */
+#define MTT_PROTO_JOB_MAX                 128  /* bytes of Open's job */
 #define MTT_PROTO_CAUSE_MAX               1024 /* bytes of Close's cause */
 #define MTT_PROTO_MIN_INTERVAL_US_LO      100
 #define MTT_PROTO_MIN_INTERVAL_US_HI      60000000 /* a minute */

@@ -2,6 +2,9 @@
 #include "text.h"
 
 #include <stdbool.h>
+#include <string.h>
+
+#include "interface.h"
 
 size_t mtt_proto_utf8_seq(const unsigned char *p)
 {
@@ -45,4 +48,29 @@ void mtt_proto_printable(char *s)
                 }
                 p += k ? k : 1;
         }
+}
+
+/* A sequence mtt_proto_utf8_seq took that is also no overlong form, no surrogate and not
+ * past U+10FFFF: what jansson takes as UTF-8. */
+static bool well_formed(const unsigned char *p, size_t k)
+{
+        static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
+        unsigned c = code_point(p, k);
+        return c >= least[k] && c <= 0x10ffff && (c < 0xd800 || c > 0xdfff);
+}
+
+const char *mtt_proto_job_unfit(const char *job)
+{
+        if (strlen(job) > MTT_PROTO_JOB_MAX)
+                return "longer than " MTT_PROTO_STRINGIFY(MTT_PROTO_JOB_MAX) " bytes";
+        const unsigned char *p = (const unsigned char *)job;
+        while (*p) {
+                size_t k = mtt_proto_utf8_seq(p);
+                if (k == 0 || !well_formed(p, k))
+                        return "not UTF-8";
+                if (*p < 0x20 || *p == 0x7f)
+                        return "has a control character";
+                p += k;
+        }
+        return NULL;
 }

@@ -1,4 +1,4 @@
-/* Text from clients (labels, causes) made fit for a terminal or a log line. */
+/* Text from clients (labels, causes, jobs) made fit for a terminal or a log line. */
 #pragma once
 
 #include <stddef.h>
@@ -10,3 +10,7 @@ size_t mtt_proto_utf8_seq(const unsigned char *p);
  * U+2066 to U+2069) that would make a terminal or a log viewer show text in another order
  * than it is (a label that reverses the rest of its line). */
 void mtt_proto_printable(char *s);
+/* Why job cannot be Open's job: longer than MTT_PROTO_JOB_MAX bytes, not UTF-8, or with a
+ * control character (a byte below 0x20, or 0x7f); NULL when it can. It is a name other
+ * tools match on (a metrics label, a workload manager's id): refused, never cleaned. */
+const char *mtt_proto_job_unfit(const char *job);

@@ -2,16 +2,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "mtt/client.h"
 #include "proto/connection.h"
 #include "proto/interface.h"
+#include "proto/text.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
+
+/* A field added to mtt_options takes a reserved slot: the size and every other field's
+ * offset stay, so a program built against an older header runs with this library. */
+_Static_assert(sizeof(mtt_options) == 9 * sizeof(void *) + 6 * sizeof(int32_t),
+               "mtt_options keeps its size");
+_Static_assert(offsetof(mtt_options, job) == 2 * sizeof(void *) + 6 * sizeof(int32_t),
+               "mtt_options' job is where the first reserved slot was");
 
 struct mtt_session {
         mtt_proto_conn conn; /* the session's heartbeat: closing it ends the session */
@@ -35,9 +45,27 @@ static int timeout_of(const mtt_options *opts)
         return opts->timeout_ms < 0 ? -1 : opts->timeout_ms;
 }
 
+static const char *from_environ(void *ctx, const char *name)
+{
+        return getenv(name);
+}
+
+/* Open's job: the caller's ("": none), else the one the environment names; NULL for none. */
+static const char *job_of(const mtt_options *opts, char *buf, size_t size)
+{
+        const char *job = opts ? opts->job : NULL;
+        if (!job && mtt_job_from_env(buf, size, from_environ, NULL) == 1)
+                job = buf;
+        return job && job[0] ? job : NULL;
+}
+
 static json_t *open_params(const mtt_options *opts)
 {
         json_t *p = json_pack("{s:i}", "fd", 0);
+        char env_job[MTT_PROTO_JOB_MAX + 1];
+        const char *job = job_of(opts, env_job, sizeof(env_job));
+        if (p && job)
+                json_object_set_new(p, "job", json_string(job));
         if (!p || !opts)
                 return p;
         if (opts->label)
@@ -96,6 +124,8 @@ static void session_free(mtt_session *s)
 static int session_connect(const mtt_options *opts, mtt_session **out)
 {
         if (opts && opts->label && !utf8_valid(opts->label))
+                return -EINVAL;
+        if (opts && opts->job && mtt_proto_job_unfit(opts->job))
                 return -EINVAL;
         char path[PATH_MAX];
         if (!mtt_socket_path(opts, path, sizeof(path)))

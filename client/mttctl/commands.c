@@ -78,29 +78,36 @@ int mttctl_list(int argc, char **argv)
                 json_decref(p);
                 return MTTCTL_OK;
         }
-        static const char *const heads[] = {"ID",   "PID", "USER", "LABEL", "ELAPSED",
-                                            "ROWS", "RAM", "PEAK", "STATE"};
-        static const int right[] = {1, 1, 0, 0, 1, 1, 1, 1, 0};
+        /* JOB only when a session has one: most machines run no workload manager. */
+        enum { JOB_COL = 4 };
+        static const char *const heads[] = {"ID",      "PID",  "USER", "LABEL", "JOB",
+                                            "ELAPSED", "ROWS", "RAM",  "PEAK",  "STATE"};
+        static const int right[] = {1, 1, 0, 0, 0, 1, 1, 1, 1, 0};
         mttctl_table t;
-        mttctl_table_init(&t, 9, heads, right);
+        mttctl_table_init(&t, 10, heads, right);
+        bool jobs = false;
         size_t i;
         json_t *s;
         json_array_foreach(json_object_get(p, "sessions"), i, s)
         {
-                char id[24], pid[16], user[64], label[41], elapsed[32], rows[24], ram[32], peak[32],
-                    state[160];
+                char id[24], pid[16], user[64], label[41], job[MTT_PROTO_JOB_MAX + 1], elapsed[32],
+                    rows[24], ram[32], peak[32], state[160];
                 snprintf(id, sizeof(id), "%lld", (long long)num(s, "id"));
                 snprintf(pid, sizeof(pid), "%d", (int)num(s, "pid"));
                 mttctl_format_user(user, sizeof(user), (uid_t)num(s, "uid"));
                 snprintf(label, sizeof(label), "%s", str(s, "label"));
+                snprintf(job, sizeof(job), "%s", str(s, "job")[0] ? str(s, "job") : "-");
+                jobs |= str(s, "job")[0] != '\0';
                 mttctl_format_duration(elapsed, sizeof(elapsed), num(s, "elapsed"));
                 snprintf(rows, sizeof(rows), "%lld", (long long)num(s, "rows"));
                 mttctl_format_gib(ram, sizeof(ram), num(s, "ram"));
                 mttctl_format_gib(peak, sizeof(peak), num(s, "peak"));
                 format_state(state, sizeof(state), s);
-                const char *row[] = {id, pid, user, label, elapsed, rows, ram, peak, state};
+                const char *row[] = {id, pid, user, label, job, elapsed, rows, ram, peak, state};
                 mttctl_table_add(&t, row);
         }
+        if (!jobs)
+                mttctl_table_hide(&t, JOB_COL);
         if (t.n_rows == 0)
                 printf("No sessions.\n");
         else
@@ -139,7 +146,7 @@ int mttctl_status(int argc, char **argv)
                 return MTTCTL_OK;
         }
         char user[64], elapsed[32], ram[32], peak[32], base[32], started[64];
-        char label[MTT_PROTO_LABEL_MAX + 1];
+        char label[MTT_PROTO_LABEL_MAX + 1], job[MTT_PROTO_JOB_MAX + 1];
         char state[MTT_PROTO_CAUSE_MAX + 64]; /* the state, its cause, " [shared machine]" */
         mttctl_format_user(user, sizeof(user), (uid_t)num(s, "uid"));
         mttctl_format_duration(elapsed, sizeof(elapsed), num(s, "elapsed"));
@@ -150,11 +157,15 @@ int mttctl_status(int argc, char **argv)
         mtt_proto_printable(state);
         snprintf(label, sizeof(label), "%s", str(s, "label"));
         mtt_proto_printable(label);
+        snprintf(job, sizeof(job), "%s", str(s, "job"));
+        mtt_proto_printable(job);
         time_t t0 = (time_t)(num(s, "started") / 1e6);
         struct tm tm;
         strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t0, &tm));
         printf("Session:   %lld\n", (long long)num(s, "id"));
         printf("Label:     %s\n", label);
+        if (job[0])
+                printf("Job:       %s\n", job);
         printf("State:     %s\n", state);
         printf("PID:       %d\n", (int)num(s, "pid"));
         printf("User:      %s (%d)\n", user, (int)num(s, "uid"));

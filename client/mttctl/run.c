@@ -190,10 +190,11 @@ static int parse_scope(const char *s, mtt_scope *out)
 /* run's command line into job. Returns 0, or -EINVAL once the usage error is printed. */
 static int run_options(int argc, char **argv, run_job *job)
 {
-        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX, OPT_SCOPE };
+        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX, OPT_SCOPE, OPT_JOB };
         static const struct option opts[] = {
             {"output", required_argument, NULL, 'o'},
             {"label", required_argument, NULL, 'l'},
+            {"job", required_argument, NULL, OPT_JOB},
             {"no-calibrate", no_argument, NULL, OPT_NO_CALIBRATE},
             {"min-interval-us", required_argument, NULL, OPT_MIN},
             {"max-interval-s", required_argument, NULL, OPT_MAX},
@@ -210,6 +211,13 @@ static int run_options(int argc, char **argv, run_job *job)
                 case 'l':
                         mo->label = optarg;
                         continue;
+                case OPT_JOB: /* the workload manager's; without it, the environment's */
+                        if (!mtt_proto_job_unfit(optarg)) {
+                                mo->job = optarg;
+                                continue;
+                        }
+                        mttctl_usage_error("run: bad --job: %s", mtt_proto_job_unfit(optarg));
+                        break;
                 case OPT_NO_CALIBRATE:
                         mo->calibrate = MTT_CALIBRATE_OFF;
                         continue;

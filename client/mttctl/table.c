@@ -74,10 +74,19 @@ int mttctl_table_add(mttctl_table *t, const char *const *row)
         return 0;
 }
 
+void mttctl_table_hide(mttctl_table *t, size_t col)
+{
+        if (col < t->n_cols)
+                t->hidden[col] = true;
+}
+
 void mttctl_table_print(const mttctl_table *t, FILE *f)
 {
         size_t w[MTTCTL_TABLE_MAX_COLS];
+        size_t last = 0; /* the last column printed: no padding, then the newline */
         for (size_t c = 0; c < t->n_cols; c++) {
+                if (!t->hidden[c])
+                        last = c;
                 w[c] = strlen(t->heads[c]);
                 for (size_t r = 0; r < t->n_rows; r++) {
                         size_t l = strlen(t->cells[r * t->n_cols + c]);
@@ -86,14 +95,15 @@ void mttctl_table_print(const mttctl_table *t, FILE *f)
                 }
         }
         for (size_t r = 0; r <= t->n_rows; r++) {
-                for (size_t c = 0; c < t->n_cols; c++) {
+                for (size_t c = 0; c <= last; c++) {
+                        if (t->hidden[c])
+                                continue;
                         const char *s = r == 0 ? t->heads[c] : t->cells[(r - 1) * t->n_cols + c];
-                        bool last = c + 1 == t->n_cols;
                         if (t->right[c])
                                 fprintf(f, "%*s", (int)w[c], s);
                         else
-                                fprintf(f, "%-*s", last ? 0 : (int)w[c], s);
-                        fputs(last ? "\n" : "  ", f);
+                                fprintf(f, "%-*s", c == last ? 0 : (int)w[c], s);
+                        fputs(c == last ? "\n" : "  ", f);
                 }
         }
 }

@@ -24,6 +24,7 @@
 #include "mtt/client.h"
 #include "proto/connection.h"
 #include "proto/frame.h"
+#include "proto/interface.h"
 
 static harness H;
 
@@ -390,6 +391,7 @@ static void test_other_uid(void **state)
         char path[256];
         harness_path(&H, "root.csv", path, sizeof(path));
         mtt_options o = opts("root's");
+        o.job = "root-secret-job";
         mtt_session *s;
         assert_int_equal(mtt_open(path, &o, &s), 0);
         uint64_t id = mtt_session_id(s);
@@ -431,6 +433,7 @@ static void test_other_uid(void **state)
                         json_object_get(json_object_get(r, "parameters"), "sessions")) != 0)
                         _exit(19);
                 close(wfd);
+                json_decref(r);
                 /* nobody's own session, into a pipe, is the only one it sees. */
                 int p[2];
                 if (pipe(p) < 0)
@@ -440,6 +443,12 @@ static void test_other_uid(void **state)
                 if (!r || harness_error(r))
                         _exit(15);
                 r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+                /* Not root's label nor its job, not even in the overlap list of nobody's
+                 * own session (which ran beside root's). */
+                char *text = json_dumps(r, 0);
+                if (!text || strstr(text, "root-secret-job") || strstr(text, "root's"))
+                        _exit(20);
+                free(text);
                 json_t *list = json_object_get(json_object_get(r, "parameters"), "sessions");
                 size_t i;
                 json_t *e;
@@ -476,6 +485,146 @@ static void test_other_uid(void **state)
         assert_true(saw_nobody);
         assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
         assert_true(mtt_has_completed_successfully(path));
+}
+
+/* Opens a session with o into job.csv, and returns its Status reply, closed. */
+static json_t *job_session(mtt_options *o)
+{
+        char path[256];
+        harness_path(&H, "job.csv", path, sizeof(path));
+        mtt_session *s;
+        assert_int_equal(mtt_open(path, o, &s), 0);
+        json_t *st = status_of(mtt_session_id(s));
+        assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
+        return st;
+}
+
+/* The job List shows for session id, or NULL. */
+static char *listed_job(uint64_t id)
+{
+        int fd = harness_connect(&H);
+        json_t *r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+        close(fd);
+        assert_non_null(r);
+        char *job = NULL;
+        bool found = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(json_object_get(r, "parameters"), "sessions"), i, e)
+        {
+                if (json_integer_value(json_object_get(e, "id")) != (json_int_t)id)
+                        continue;
+                found = true;
+                const char *j = json_string_value(json_object_get(e, "job"));
+                job = j ? strdup(j) : NULL;
+        }
+        json_decref(r);
+        assert_true(found);
+        return job;
+}
+
+static const char *const job_vars[] = {
+    "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+    "PBS_JOBID",    "LSB_JOBID",          "LSB_JOBINDEX",
+    "JOB_ID",       "SGE_TASK_ID",
+};
+
+static void unset_job_vars(void)
+{
+        for (size_t i = 0; i < sizeof(job_vars) / sizeof(job_vars[0]); i++)
+                unsetenv(job_vars[i]);
+}
+
+/* A session carries the workload manager's job it ran in: from the environment by
+ * default (Status and List show it), the caller's when it names one, none for "". */
+static void test_job_from_the_environment(void **state)
+{
+        unset_job_vars();
+        mtt_options o = opts("job");
+        json_t *st = job_session(&o);
+        assert_null(session_str(st, "job"));
+        json_decref(st);
+
+        setenv("SLURM_JOB_ID", "4242", 1);
+        setenv("PBS_JOBID", "99.pbs", 1);
+        st = job_session(&o);
+        assert_string_equal(session_str(st, "job"), "4242");
+        char *listed = listed_job((uint64_t)session_num(st, "id"));
+        assert_non_null(listed);
+        assert_string_equal(listed, "4242");
+        free(listed);
+        json_decref(st);
+
+        setenv("SLURM_ARRAY_JOB_ID", "4200", 1);
+        setenv("SLURM_ARRAY_TASK_ID", "7", 1);
+        st = job_session(&o);
+        assert_string_equal(session_str(st, "job"), "4200_7");
+        json_decref(st);
+
+        /* A value no job can be is passed over, never an error. */
+        unset_job_vars();
+        setenv("SLURM_JOB_ID", "42\n42", 1);
+        setenv("LSB_JOBID", "77", 1);
+        setenv("LSB_JOBINDEX", "3", 1);
+        st = job_session(&o);
+        assert_string_equal(session_str(st, "job"), "77[3]");
+        json_decref(st);
+
+        o.job = "explicit-1"; /* the caller's wins */
+        st = job_session(&o);
+        assert_string_equal(session_str(st, "job"), "explicit-1");
+        json_decref(st);
+
+        o.job = ""; /* none, whatever the environment says */
+        st = job_session(&o);
+        assert_null(session_str(st, "job"));
+        assert_null(listed_job((uint64_t)session_num(st, "id")));
+        json_decref(st);
+        unset_job_vars();
+}
+
+/* A job that is too long, has a control character or is not UTF-8 is refused: by the
+ * library before it touches the report, and by mttd as InvalidParameter "job". */
+static void test_job_refused(void **state)
+{
+        char path[256], long_job[MTT_PROTO_JOB_MAX + 2];
+        memset(long_job, 'j', MTT_PROTO_JOB_MAX + 1);
+        long_job[MTT_PROTO_JOB_MAX + 1] = '\0';
+        harness_path(&H, "refused-job.csv", path, sizeof(path));
+        const char *const bad[] = {long_job, "a\tb", "del\x7f", "\xff"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                mtt_options o = opts("refused");
+                o.job = bad[i];
+                mtt_session *s;
+                assert_int_equal(mtt_open(path, &o, &s), -EINVAL);
+                assert_int_equal(access(path, F_OK), -1);
+        }
+
+        int c = harness_connect(&H);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        char params[MTT_PROTO_JOB_MAX + 64];
+        const char *const refused[] = {long_job, "a\\u0001b", "a\\nb", "\\u007f"};
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                snprintf(params, sizeof(params), "{\"fd\":0,\"job\":\"%s\"}", refused[i]);
+                json_t *r = harness_call(c, "io.mtt.Tracker.Open", params, &null, 1);
+                assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
+                assert_string_equal(json_string_value(json_object_get(
+                                        json_object_get(r, "parameters"), "parameter")),
+                                    "job");
+                json_decref(r);
+        }
+        long_job[MTT_PROTO_JOB_MAX] = '\0'; /* at the limit: taken */
+        snprintf(params, sizeof(params), "{\"fd\":0,\"job\":\"%s\"}", long_job);
+        json_t *r = harness_call(c, "io.mtt.Tracker.Open", params, &null, 1);
+        assert_null(harness_error(r));
+        assert_string_equal(session_str(r, "job"), long_job);
+        json_decref(r);
+        r = harness_call(c, "io.mtt.Tracker.Open", "{\"fd\":0,\"job\":\"\"}", &null, 1);
+        assert_null(harness_error(r));
+        assert_null(session_str(r, "job")); /* empty: none */
+        json_decref(r);
+        close(null);
+        close(c);
 }
 
 /* SIGTERM flushes and syncs live sessions' rows, then mttd exits 0. */
@@ -910,6 +1059,8 @@ int main(void)
             cmocka_unit_test(test_other_uid),
             cmocka_unit_test(test_baseline_and_flush),
             cmocka_unit_test(test_interval_limits),
+            cmocka_unit_test(test_job_from_the_environment),
+            cmocka_unit_test(test_job_refused),
             cmocka_unit_test(test_write_error),
             cmocka_unit_test(test_uncalibrated),
             cmocka_unit_test(test_stalled_report),

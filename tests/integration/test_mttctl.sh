@@ -9,6 +9,9 @@ MTTD=$1
 MTTCTL=$2
 DIR=$(mktemp -d /tmp/mtt-cli-XXXXXX)
 export MTT_SOCKET="$DIR/sock"
+# Run under a workload manager or not, every session's job is the test's to set.
+unset SLURM_JOB_ID SLURM_ARRAY_JOB_ID SLURM_ARRAY_TASK_ID PBS_JOBID LSB_JOBID LSB_JOBINDEX \
+        JOB_ID SGE_TASK_ID
 
 cleanup() {
         [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
@@ -268,5 +271,37 @@ wait $runner
 check "on a terminal watch redraws its status line" sh -c \
         "tr '\\r\\033' 'RE' <'$DIR/tty.out' | grep -q -- '-- .* elapsed, .* now, peak .*, [0-9]* rowsRE\\[K'"
 check "and ends with the session's end" grep -q "# session $id (tty) completed" "$DIR/tty.out"
+
+# --- jobs: the workload manager's job a run belongs to, named or from the environment
+id_of() { # id_of LABEL: the ID of the last session with that label
+        "$MTTCTL" list | awk -v l="$1" '$4 == l { id = $1 } END { print id }'
+}
+status_is 0 "run --job" "$MTTCTL" run --job J-1 -o "$DIR/job.csv" -l jobrun -- true
+"$MTTCTL" list >"$DIR/out"
+check "list has a JOB column once a session has a job" \
+        grep -q "^ *ID *PID *USER *LABEL *JOB *ELAPSED *ROWS *RAM *PEAK *STATE" "$DIR/out"
+check "list shows the job" grep -q " jobrun *J-1 .*completed" "$DIR/out"
+check "list shows - for a session without a job" grep -q " ok *- .*completed" "$DIR/out"
+status_is 0 "status of the run with a job" "$MTTCTL" status "$(id_of jobrun)"
+check "status shows the job" grep -qx "Job: *J-1" "$DIR/out"
+status_is 0 "status of a run without a job" "$MTTCTL" status "$(id_of ok)"
+check "status has no Job line then" sh -c "! grep -q '^Job:' '$DIR/out'"
+status_is 0 "run in a Slurm job" env SLURM_JOB_ID=4242 "$MTTCTL" run -o "$DIR/slurm.csv" \
+        -l slurmrun -- true
+check "list shows the job from SLURM_JOB_ID" sh -c "'$MTTCTL' list | grep -q ' slurmrun *4242 '"
+status_is 0 "status --json of it" "$MTTCTL" status --json "$(id_of slurmrun)"
+check "status --json has the job" grep -q '"job": "4242"' "$DIR/out"
+status_is 0 "run in a Slurm array task" env SLURM_JOB_ID=4249 SLURM_ARRAY_JOB_ID=4242 \
+        SLURM_ARRAY_TASK_ID=7 "$MTTCTL" run -o "$DIR/array.csv" -l arrayrun -- true
+check "its job is the array task's" sh -c "'$MTTCTL' list | grep -q ' arrayrun *4242_7 '"
+status_is 0 "run --job '' in a Slurm job" env SLURM_JOB_ID=4242 "$MTTCTL" run --job '' \
+        -o "$DIR/nojob.csv" -l nojobrun -- true
+status_is 0 "status --json of it" "$MTTCTL" status --json "$(id_of nojobrun)"
+check "--job '' gives no job" sh -c "! grep -q '\"job\"' '$DIR/out'"
+status_is 2 "run with a control character in --job" "$MTTCTL" run --job "$(printf 'a\tb')" -- true
+check "it says why" grep -q "bad --job: has a control character" "$DIR/err"
+long=$(awk 'BEGIN { for (i = 0; i < 129; i++) printf "j" }')
+status_is 2 "run with a --job of 129 bytes" "$MTTCTL" run --job "$long" -- true
+check "it says why" grep -q "bad --job: longer than 128 bytes" "$DIR/err"
 
 summary

@@ -278,7 +278,7 @@ static void test_watch_goes_on(void **state)
 }
 
 /* A process-scope session goes on too: its process is held again by the pidfd passed on,
- * and its rows come from the same process tree. */
+ * and its rows come from the same process tree. Its job goes with it. */
 static void test_process_scope_goes_on(void **state)
 {
         char path[256];
@@ -286,7 +286,8 @@ static void test_process_scope_goes_on(void **state)
         mtt_options o = {.socket_path = H.socket,
                          .label = "tree",
                          .scope = MTT_SCOPE_PROCESS,
-                         .timeout_ms = 5000};
+                         .timeout_ms = 5000,
+                         .job = "4242_7"};
         mtt_session *s;
         assert_int_equal(mtt_open(path, &o, &s), 0);
         uint64_t id = mtt_session_id(s);
@@ -297,6 +298,7 @@ static void test_process_scope_goes_on(void **state)
         assert_string_equal(json_string_value(json_object_get(st, "scope")), "process");
         assert_int_equal(json_integer_value(json_object_get(st, "tracked_pid")), getpid());
         assert_int_equal(json_integer_value(json_object_get(st, "restarts")), 1);
+        assert_string_equal(json_string_value(json_object_get(st, "job")), "4242_7");
         json_decref(r);
         /* Its process tree is read again: the status counts its processes. */
         bool read = false;

@@ -115,8 +115,9 @@ for how in restart kill; do
         check "$how: the report completed, in order, rows on both sides" report_ok "$OUT/$how.csv"
         check "$how: mttctl check says completed" in_ct /opt/mtt/mttctl check "/out/$how.csv"
 done
-# A process-scope session: its process is held again by the pidfd of its own kept for it.
-in_ct sh -c "/opt/mtt/mttctl run --scope process -o /out/proc.csv -l proc -- sleep 3 >/out/proc.out 2>&1; echo \$? >/out/proc.rc" &
+# A process-scope session: its process is held again by the pidfd of its own kept for it;
+# its job (from Slurm's environment) outlives the restart with the rest of its state.
+in_ct sh -c "SLURM_JOB_ID=4242 /opt/mtt/mttctl run --scope process -o /out/proc.csv -l proc -- sleep 3 >/out/proc.out 2>&1; echo \$? >/out/proc.rc" &
 runner=$!
 for _ in $(seq 200); do [ "$(got "$OUT/proc.csv" | wc -l)" -ge 2 ] && break; sleep 0.05; done
 in_ct systemctl restart mttd.service
@@ -124,6 +125,7 @@ id=$(in_ct /opt/mtt/mttctl list | awk '$4 == "proc" { print $1 }' | tail -n 1)
 in_ct /opt/mtt/mttctl status "$id" >"$DIR/status.proc" 2>&1
 check "process scope: it runs on after the restart" grep -q "^State: *running" "$DIR/status.proc"
 check "process scope: its status tells of the restart" grep -q "^Restarts:  1 of mttd" "$DIR/status.proc"
+check "process scope: its job outlived the restart" grep -q "^Job: *4242$" "$DIR/status.proc"
 wait $runner
 check "process scope: the client exits 0" test "$(got "$OUT/proc.rc")" = 0
 got "$OUT/proc.out" >"$DIR/proc.out"

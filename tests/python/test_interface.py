@@ -50,6 +50,7 @@ def test_states_and_outcomes(description):
 
 def test_limits(description):
     assert stated(description, r"label: at most (\d+) bytes") == (interface.MAX_LABEL,)
+    assert stated(description, r"job: at most (\d+) bytes") == (interface.MAX_JOB,)
     assert stated(description, r"cause: at most (\d+) bytes") == (interface.MAX_CAUSE,)
     assert stated(description, r"min_interval_us: (\d+) to (\d+) \(default (\d+)\)") == \
         interface.MIN_INTERVAL_US_RANGE + (interface.MIN_INTERVAL_US_DEFAULT,)
@@ -83,6 +84,8 @@ def test_mttd_takes_each_limit_and_no_more(mttd, tmp_path):
     lo_s, hi_s = interface.MAX_INTERVAL_S_RANGE
     assert refused(mttd, path, label="l" * interface.MAX_LABEL) is None
     assert refused(mttd, path, label="l" * (interface.MAX_LABEL + 1)) == "label"
+    assert refused(mttd, path, job="j" * interface.MAX_JOB) is None
+    assert refused(mttd, path, job="j" * (interface.MAX_JOB + 1)) == "job"
     assert refused(mttd, path, cause="c" * interface.MAX_CAUSE) is None
     assert refused(mttd, path, cause="c" * (interface.MAX_CAUSE + 1)) == "cause"
     assert refused(mttd, path, min_interval_us=lo_us) is None

@@ -49,6 +49,7 @@ static void test_limits_are_plain_numbers(void **state)
                 long long value;
         } limits[] = {
             {LIMIT(MTT_PROTO_LABEL_MAX)},
+            {LIMIT(MTT_PROTO_JOB_MAX)},
             {LIMIT(MTT_PROTO_CAUSE_MAX)},
             {LIMIT(MTT_PROTO_MIN_INTERVAL_US_LO)},
             {LIMIT(MTT_PROTO_MIN_INTERVAL_US_HI)},

@@ -16,10 +16,11 @@
 
 #define GIB_KB 1048576LL
 
-static mttd_session *make(void)
+static mttd_session *make_with_job(const char *job)
 {
         mttd_session_params p = {
             .label = "saved \"run\"",
+            .job = job,
             .scope = MTTD_SCOPE_SYSTEM,
             .calibrate = true,
             .min_interval_us = 1000,
@@ -30,6 +31,11 @@ static mttd_session *make(void)
         assert_int_equal(mttd_session_new(7, &p, 10, 1000, -1, 5000000, GIB_KB, GIB_KB + 0.25, &s),
                          0);
         return s;
+}
+
+static mttd_session *make(void)
+{
+        return make_with_job(NULL);
 }
 
 /* Feeds both sessions the same samples from t_us on. */
@@ -171,6 +177,47 @@ static void test_unknown_version_and_cut_state(void **state)
         mttd_session_free(s);
 }
 
+/* A session's job (Open's) outlives mttd; one without stays without, and so does a record
+ * written before sessions had jobs (the same version: the field is optional). */
+static void test_job(void **state)
+{
+        mttd_session *s = make_with_job("4242_7");
+        mttd_session_begin(s, 0, false, NULL);
+        char *text = dump(s);
+        mttd_session *c = load(text);
+        free(text);
+        assert_string_equal(c->job, "4242_7");
+        assert_string_equal(c->label, s->label);
+        mttd_session_free(c);
+
+        json_t *record = mttd_snapshot_session(s);
+        json_t *bad = json_deep_copy(record);
+        json_object_set_new(json_object_get(bad, "identity"), "job", json_integer(4242));
+        const char *why = NULL;
+        c = NULL;
+        assert_int_equal(mttd_snapshot_restore(bad, &c, &why), -EINVAL);
+        assert_string_equal(why, "job");
+        json_decref(bad);
+        bad = json_deep_copy(record);
+        json_object_set_new(json_object_get(bad, "identity"), "job", json_string("a\nb"));
+        assert_int_equal(mttd_snapshot_restore(bad, &c, &why), -EINVAL);
+        assert_string_equal(why, "job");
+        assert_null(c);
+        json_decref(bad);
+        json_decref(record);
+        mttd_session_free(s);
+
+        s = make();
+        mttd_session_begin(s, 0, false, NULL);
+        text = dump(s);
+        assert_null(strstr(text, "\"job\""));
+        c = load(text);
+        free(text);
+        assert_null(c->job);
+        mttd_session_free(c);
+        mttd_session_free(s);
+}
+
 /* A record with a field missing or wrong is refused, and says which. */
 static void test_a_wrong_field_is_named(void **state)
 {
@@ -216,6 +263,7 @@ int main(void)
             cmocka_unit_test(test_starting_and_closing),
             cmocka_unit_test(test_unknown_version_and_cut_state),
             cmocka_unit_test(test_a_wrong_field_is_named),
+            cmocka_unit_test(test_job),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "proto/interface.h"
 #include "proto/text.h"
 
 static void check_printable(const char *in, const char *want)
@@ -35,10 +36,38 @@ static void test_controls_and_bidi(void **state)
                         "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5");
 }
 
+/* A job is refused whole, never cleaned: other tools match on it. */
+static void test_job_unfit(void **state)
+{
+        assert_null(mtt_proto_job_unfit(""));
+        assert_null(mtt_proto_job_unfit("4242_7"));
+        assert_null(mtt_proto_job_unfit("1234.pbs-server.example.org"));
+        assert_null(mtt_proto_job_unfit("77[3]"));
+        assert_null(mtt_proto_job_unfit("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")); /* é € 😀 */
+        char job[MTT_PROTO_JOB_MAX + 2];
+        memset(job, 'j', MTT_PROTO_JOB_MAX);
+        job[MTT_PROTO_JOB_MAX] = '\0';
+        assert_null(mtt_proto_job_unfit(job));
+        job[MTT_PROTO_JOB_MAX] = 'j';
+        job[MTT_PROTO_JOB_MAX + 1] = '\0';
+        assert_string_equal(mtt_proto_job_unfit(job), "longer than 128 bytes");
+        static const char *const controls[] = {"a\nb", "tab\t", "\x01", "del\x7f", "\x1f"};
+        for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
+                assert_string_equal(mtt_proto_job_unfit(controls[i]), "has a control character");
+        /* Bytes that are not UTF-8: a stray continuation, a cut sequence, overlong forms, a
+         * surrogate, past U+10FFFF. */
+        static const char *const bad[] = {"\x80",         "ab\xc3",           "\xe2\x82",
+                                          "\xc0\x80",     "\xe0\x80\xaf",     "\xf0\x80\x80\xaf",
+                                          "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_string_equal(mtt_proto_job_unfit(bad[i]), "not UTF-8");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_controls_and_bidi),
+            cmocka_unit_test(test_job_unfit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

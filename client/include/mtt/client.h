@@ -59,15 +59,20 @@ typedef struct mtt_options {
         int timeout_ms;           /* per call; 0: 30000, negative: wait forever */
         mtt_scope scope;
         int32_t pid; /* for the process and cgroup scopes: whose (one you own); 0: yours */
-        void *reserved[7];
+        /* The workload manager's job the run belongs to, shown with the session. NULL: the
+         * job the environment names (Slurm, PBS, LSF or SGE: libmtt-client(3)); "": none,
+         * whatever the environment says. */
+        const char *job;
+        void *reserved[6];
 } mtt_options;
 
 /* Connects to mttd, then creates (or truncates) csv_path with the caller's own permissions
  * (0666 less the umask) and opens a session that writes the report into it. Returns once the
  * report has its header and first row (a process killed right after leaves a report, not an
  * empty file). Without a daemon it fails before it touches the file. -EINVAL for a label
- * that is not UTF-8 or options past mttd's limits (libmtt-client(3)); the write's errno when
- * mttd cannot write the report. */
+ * that is not UTF-8, a job that is not UTF-8, has a control character or is longer than 128
+ * bytes, or options past mttd's limits (libmtt-client(3)); the write's errno when mttd cannot
+ * write the report. */
 MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
 /* Opens a session writing into fd, which must be open for writing and be a regular file, a
  * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */

@@ -16,10 +16,11 @@ ERROR = "error"  # mttd could not write the report
 STATES = (RUNNING, COMPLETED, FAILED, CRASHED, ERROR)
 OUTCOMES = (COMPLETED, FAILED, CRASHED)
 
-# What mttd accepts (InvalidParameter beyond): bytes of Open's label and of Close's cause, and
-# the ranges of Open's min_interval_us and max_interval_s (never below min_interval_us), with
-# the daemon's defaults for the two.
+# What mttd accepts (InvalidParameter beyond): bytes of Open's label, of its job and of
+# Close's cause, and the ranges of Open's min_interval_us and max_interval_s (never below
+# min_interval_us), with the daemon's defaults for the two.
 MAX_LABEL = 256
+MAX_JOB = 128
 MAX_CAUSE = 1024
 MIN_INTERVAL_US_RANGE = (100, 60000000)
 MAX_INTERVAL_S_RANGE = (1, 86400)

@@ -3,12 +3,15 @@ from .varlink import call
 
 
 def list_sessions(socket_path=None):
-    """Running and recently ended sessions (yours; root sees all), as dicts."""
+    """Running and recently ended sessions (yours; root sees all), as dicts: each with its
+    "id", "label", "job" (only when it has one), "state", "ram", "peak" and the rest of
+    io.mtt.Tracker's Session."""
     return call("List", socket_path=socket_path)["sessions"]
 
 
 def status(session_id, socket_path=None):
-    """One session in full: state, rows, ram, peak, baseline, and how it ended."""
+    """One session in full: label, job (when it has one), state, rows, ram, peak, baseline,
+    and how it ended."""
     return call("Status", {"id": int(session_id)}, socket_path=socket_path)["session"]
 
 

@@ -6,6 +6,7 @@ moment the session opens, so entering and leaving cost milliseconds where the se
 import os
 import time
 
+from . import job as jobs
 from .errors import MttError
 from .interface import COMPLETED, ERROR, FAILED, MAX_CAUSE, SCOPE_SYSTEM
 from .varlink import Connection
@@ -29,11 +30,16 @@ class Tracker:
     GiB. Once the block is entered, the report file exists with its header. Beyond the seed: label,
     socket_path, min_interval_us, max_interval_s, and scope: "system" (the machine, as the
     seed measures), "process" (this process, or pid, and its descendants) or "cgroup" (its
-    memory cgroup)."""
+    memory cgroup), and job: the workload manager's job the run belongs to, shown with the
+    session. None (the default) takes the one the environment names when the block is
+    entered (Slurm, PBS, LSF or SGE, as mtt.job.from_env reads them), "" none, any other
+    value that job (mttd refuses one that is not at most 128 bytes of UTF-8 without control
+    characters: InvalidParameter)."""
 
     def __init__(self, file_name, end_delay=4, calibrate=True, calibration_seconds=2,
                  verbose=False, start_delay=5, *, label=None, socket_path=None,
-                 min_interval_us=None, max_interval_s=None, scope=SCOPE_SYSTEM, pid=None):
+                 min_interval_us=None, max_interval_s=None, scope=SCOPE_SYSTEM, pid=None,
+                 job=None):
         self.file_name = file_name
         self.end_delay = end_delay
         self.calibrate = calibrate
@@ -46,6 +52,7 @@ class Tracker:
         self.max_interval_s = max_interval_s
         self.scope = scope
         self.pid = pid
+        self.job = job
         self.session = None  # what mttd said of it, at open and then at close
         self._conn = None
         directory = os.path.dirname(file_name)
@@ -74,6 +81,9 @@ class Tracker:
                     params["scope"] = self.scope
                 if self.pid:
                     params["pid"] = int(self.pid)
+                job = jobs.from_env() if self.job is None else str(self.job)
+                if job:
+                    params["job"] = job
                 self.session = conn.call("Open", params, fds=[fd])["session"]
             finally:
                 os.close(fd)  # mttd holds its own copy
