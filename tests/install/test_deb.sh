@@ -13,7 +13,8 @@ dpkg-deb -c "$DEB" >"$DIR/contents"
 for f in ./usr/sbin/mttd ./usr/bin/mttctl ./usr/bin/mtt-bench ./usr/include/mtt/client.h \
         ./usr/lib/systemd/user/mttd.service ./usr/lib/systemd/user/mttd.socket \
         ./lib/systemd/system/mttd.service ./lib/systemd/system/mttd.socket \
-        ./usr/share/man/man8/mttd.8 ./usr/share/man/man1/mttctl.1 ./usr/share/man/man3/libmtt-client.3; do
+        ./usr/share/man/man8/mttd.8 ./usr/share/man/man1/mttctl.1 ./usr/share/man/man3/libmtt-client.3 \
+        ./usr/share/mtt/prometheus/mtt-rules.yml; do
         grep -q " $f\$" "$DIR/contents" || { echo "not in the package: $f"; exit 1; }
 done
 for f in libmtt-client.so libmtt-client.a mtt-client.pc mttConfig.cmake; do

@@ -11,7 +11,7 @@ trap 'rm -rf "$DIR"' EXIT
 PREFIX=/opt/mtt-test
 DESTDIR="$DIR/root" cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 ROOT="$DIR/root$PREFIX"
-for f in sbin/mttd bin/mttctl include/mtt/client.h; do
+for f in sbin/mttd bin/mttctl include/mtt/client.h share/mtt/prometheus/mtt-rules.yml; do
         [ -e "$ROOT/$f" ] || { echo "not installed: $f"; exit 1; }
 done
 # Each public header compiles alone (the consumers below include others first).
