@@ -26,7 +26,11 @@ for s in postinst prerm postrm; do
 done
 grep -q "Depends: libev4, libjansson4, libsystemd0, libcairo2" "$DIR/info"
 dpkg-deb -x "$DEB" "$DIR/root"
-grep -qx "ExecStart=/usr/sbin/mttd" "$DIR/root/lib/systemd/system/mttd.service"
+grep -qx 'ExecStart=/usr/sbin/mttd $MTTD_METRICS' "$DIR/root/lib/systemd/system/mttd.service"
+grep -qx "ExecStartPre=+/usr/libexec/mtt/mttd-node-exporter start" "$DIR/root/lib/systemd/system/mttd.service"
+test -x "$DIR/root/usr/libexec/mtt/mttd-node-exporter"
+# node_exporter coming or going restarts mttd (its metrics file made or dropped).
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./triggers | grep -qx "interest-noawait /var/lib/prometheus/node-exporter"
 "$DIR/root/usr/sbin/mttd" --version
 
 echo "deb: ok ($(basename "$DEB"))"

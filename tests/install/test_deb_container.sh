@@ -3,7 +3,9 @@
 # with systemd in systemd-nspawn: dpkg -i enables and starts mttd.socket, a session completes
 # through it; the package upgraded over itself (the same build, a higher version) while a
 # session runs restarts mttd, and the new mttd takes the session up (the report goes on, the
-# client sees nothing); dpkg -r stops it. Skips (77) where that cannot be done here.
+# client sees nothing); Debian's prometheus-node-exporter installed beside it gets mtt's
+# metrics file in its textfile directory and serves a session's series; dpkg -r stops mttd
+# and takes the link away. Skips (77) where that cannot be done here.
 # Usage: test_deb_container.sh SOURCE_DIR CACHE_DIR
 set -u
 SRC=$1
@@ -48,6 +50,14 @@ cmake -DCPACK_PACKAGE_VERSION="$VB" "$DIR/build" >/dev/null
 mv "$DIR"/build/mtt_*.deb "$DIR/deb/b/"
 if [ "$(dpkg-deb -f "$DIR"/deb/b/mtt_*.deb Version)" != "$VB" ] || ! dpkg --compare-versions "$VB" gt "$VA"; then
         echo "not ok - the second package is not version $VB, above $VA"
+        exit 1
+fi
+
+# Debian's prometheus-node-exporter and what it needs beyond the root, from the archive.
+mkdir -p "$DIR/deb/ne"
+fetch() { (cd "$DIR/deb/ne" && apt-get download -q prometheus-node-exporter adduser >/dev/null 2>&1); }
+if ! fetch && ! { apt-get update -qq >/dev/null 2>&1 && fetch; }; then
+        echo "not ok - cannot download prometheus-node-exporter from the archive"
         exit 1
 fi
 
@@ -122,6 +132,33 @@ if [ "$failed" -gt 0 ]; then
         sed 's/^/# up.csv: /' "$DIR/up.csv"
 fi
 
+# --- Debian's prometheus-node-exporter installed beside mtt: its trigger starts mttd again,
+# whose step before it links mtt's metrics file into the textfile directory; node_exporter
+# (its own service, as the package starts it) serves mtt's series on its port.
+LINK=/var/lib/prometheus/node-exporter/mtt.prom
+if ct sh -c 'dpkg -i /deb/ne/*.deb' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -i prometheus-node-exporter"; else cat "$DIR/dpkg.log"; fail "dpkg -i prometheus-node-exporter"; fi
+linked() { [ "$(ct readlink "$LINK" 2>/dev/null)" = /run/mttd/metrics.prom ]; }
+if poll 30 linked; then pass "its textfile directory has mtt.prom, a link to mttd's file"; else fail "no link $LINK ($(ct ls -l /var/lib/prometheus/node-exporter 2>&1))"; fi
+if ct mttctl run -o /tmp/ne.csv -l with-exporter --job 4242 -- true 2>/dev/null; then pass "a session of job 4242"; else fail "mttctl run --job"; fi
+# node_exporter's port in the container's network (the host's python: the container has none).
+scrape() {
+        nsenter -t "$PID1" -n python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=5).read().decode())' \
+                >"$DIR/scrape" 2>/dev/null && grep -q 'job_id="4242",label="with-exporter"' "$DIR/scrape"
+}
+if poll 60 scrape; then pass "node_exporter serves the session"; else fail "node_exporter does not serve the session"; fi
+if grep -qx 'node_textfile_scrape_error 0' "$DIR/scrape"; then pass "node_exporter read mtt.prom without error"; else fail "node_textfile_scrape_error: $(grep scrape_error "$DIR/scrape")"; fi
+if grep -q '^mttd_build_info{version=' "$DIR/scrape"; then pass "node_exporter serves mttd's own series"; else fail "no mttd_build_info"; fi
+if ct systemctl show -p ActiveState --value mttd.service | grep -qx active; then pass "mttd runs, sandboxed as before"; else fail "mttd.service: $(ct systemctl status mttd.service 2>&1 | tail -n 5)"; fi
+# mttd stopped: the link points to a copy of its last file, which goes stale, never dangles.
+ct systemctl stop mttd.service
+if [ "$(ct readlink "$LINK")" = /run/mttd-last-metrics.prom ]; then pass "once mttd stopped, the link points to its last file"; else fail "after a stop: $(ct ls -l "$LINK" 2>&1)"; fi
+if poll 30 scrape && grep -qx 'node_textfile_scrape_error 0' "$DIR/scrape"; then pass "node_exporter still reads it without error"; else fail "after a stop: $(grep scrape_error "$DIR/scrape")"; fi
+if [ "$failed" -gt 0 ]; then
+        ct journalctl -u mttd.service -u prometheus-node-exporter.service --no-pager | tail -n 12 | sed 's/^/# /'
+        ct namei -l "$LINK" | sed 's/^/# /'
+fi
+
 if ct sh -c 'dpkg -r mtt' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -r"; else cat "$DIR/dpkg.log"; fail "dpkg -r"; fi
 if ct systemctl is-active -q mttd.socket; then fail "mttd.socket still listens after removal"; else pass "removal stopped mttd.socket"; fi
+if ct test -L "$LINK"; then fail "$LINK is still there after removal"; else pass "removal took the link away"; fi
 [ "$failed" -eq 0 ]

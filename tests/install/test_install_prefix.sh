@@ -45,8 +45,11 @@ for f in sbin/mttd lib/systemd/system/mttd.service lib/systemd/system/mttd.socke
 done
 for unit in system user; do
         check "the $unit service starts the prefix's mttd" \
-                grep -qx "ExecStart=$P/sbin/mttd" "$P/lib/systemd/$unit/mttd.service"
+                grep -Eqx "ExecStart=$P/sbin/mttd( [$]MTTD_METRICS)?" "$P/lib/systemd/$unit/mttd.service"
 done
+check "the system service's step before mttd is the prefix's" \
+        grep -qx "ExecStartPre=+$P/libexec/mtt/mttd-node-exporter start" "$P/lib/systemd/system/mttd.service"
+check "... and is installed there, executable" test -x "$P/libexec/mtt/mttd-node-exporter"
 M=$U/build/install_manifest.txt
 check "the manifest lists nothing outside the prefix" sh -c "[ -s '$M' ] && ! grep -v '^$P/' '$M'"
 
@@ -63,7 +66,7 @@ for unit in system user; do
                 test -f "$R/usr/local/lib/systemd/$unit/mttd.socket"
 done
 check "its service starts /usr/local/sbin/mttd" \
-        grep -qx "ExecStart=/usr/local/sbin/mttd" "$R/usr/local/lib/systemd/system/mttd.service"
+        grep -Eqx "ExecStart=/usr/local/sbin/mttd( [$]MTTD_METRICS)?" "$R/usr/local/lib/systemd/system/mttd.service"
 
 # Unit directories given at configure time win over the prefix.
 as_user cmake "$U/build" -DMTT_SYSTEMD_SYSTEM_UNIT_DIR=/etc/systemd/system \
@@ -73,7 +76,7 @@ as_user env DESTDIR="$U/staged" cmake --install "$U/build" --prefix /opt/mtt >"$
         { cat "$DIR/log"; exit 1; }
 for unit in system user; do
         check "-DMTT_SYSTEMD_$(echo $unit | tr a-z A-Z)_UNIT_DIR= is kept" \
-                grep -qx "ExecStart=/opt/mtt/sbin/mttd" "$U/staged/etc/systemd/$unit/mttd.service"
+                grep -Eqx "ExecStart=/opt/mtt/sbin/mttd( [$]MTTD_METRICS)?" "$U/staged/etc/systemd/$unit/mttd.service"
 done
 check "no unit under the prefix then" test ! -e "$U/staged/opt/mtt/lib/systemd"
 
@@ -85,6 +88,6 @@ Y=$U/y
 as_user cmake --install "$U/build" --prefix "$Y" >"$DIR/log" 2>&1 || cat "$DIR/log"
 for unit in system user; do
         check "configured for /usr, installed to a prefix: the $unit units are under it" \
-                grep -qx "ExecStart=$Y/sbin/mttd" "$Y/lib/systemd/$unit/mttd.service"
+                grep -Eqx "ExecStart=$Y/sbin/mttd( [$]MTTD_METRICS)?" "$Y/lib/systemd/$unit/mttd.service"
 done
 summary
