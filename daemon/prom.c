@@ -61,10 +61,23 @@ bool mttd_prom_name_ok(const char *name)
 
 /* Text with backslash and newline escaped (and, in a label value, the double quote); bytes
  * that are not UTF-8 as U+FFFD. */
+static bool plain(unsigned char c, bool quote)
+{
+        return c >= 0x20 && c < 0x80 && c != '\\' && !(quote && c == '"');
+}
+
 static void escaped(mttd_prom *p, const char *s, bool quote)
 {
         const unsigned char *u = (const unsigned char *)s;
         while (*u) {
+                /* A run of plain ASCII goes in one piece (most labels are nothing else). */
+                const unsigned char *run = u;
+                while (plain(*u, quote))
+                        u++;
+                if (u > run)
+                        put(p, (const char *)run, (size_t)(u - run));
+                if (!*u)
+                        break;
                 size_t k = mtt_proto_utf8_seq(u);
                 if (k == 0) {
                         puts_(p, "\xef\xbf\xbd");
@@ -103,9 +116,20 @@ static void value(mttd_prom *p, double v)
                 snprintf(buf, sizeof(buf), "NaN");
         else if (isinf(v))
                 snprintf(buf, sizeof(buf), v > 0 ? "+Inf" : "-Inf");
-        else if (v == nearbyint(v) && fabs(v) < 9007199254740992.0) /* 2^53: exact */
-                snprintf(buf, sizeof(buf), "%.0f", v);
-        else /* the fewest digits that read back as v */
+        else if (v == nearbyint(v) && fabs(v) < 9007199254740992.0) { /* 2^53: exact */
+                /* An integer (bytes, counts): digits by hand, the metrics file has many. */
+                long long n = (long long)v;
+                unsigned long long m = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+                char *e = buf + sizeof(buf), *d = e;
+                *--d = '\0';
+                do
+                        *--d = (char)('0' + m % 10);
+                while ((m /= 10) > 0);
+                if (n < 0)
+                        *--d = '-';
+                puts_(p, d);
+                return;
+        } else /* the fewest digits that read back as v */
                 for (int prec = 15; prec <= 17; prec++) {
                         snprintf(buf, sizeof(buf), "%.*g", prec, v);
                         if (strtod(buf, NULL) == v)

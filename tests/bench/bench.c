@@ -120,23 +120,29 @@ static void machine(void)
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: mtt-bench [--mttd PATH] [--quick] [--restart-only | --keep-only]\n"
+                "Usage: mtt-bench [--mttd PATH] [--quick] [--restart-only | --keep-only |\n"
+                "                 --metrics-only]\n"
                 "Measures mtt against its performance targets and prints one table.\n"
                 "  --mttd PATH     the mttd to run (default: %s)\n"
                 "  --quick         fewer iterations and sessions (a smoke run)\n"
                 "  --restart-only  only the restart gap (SIGUSR2 with 1 and 1000 sessions)\n"
                 "  --keep-only     only Open + Close and 1000 and 10000 sessions, each on an\n"
-                "                  mttd as under systemd (its state kept) and on a plain one\n",
+                "                  mttd as under systemd (its state kept) and on a plain one\n"
+                "  --metrics-only  only the metrics file (1000 and 10000 sessions)\n",
                 MTTD_DEFAULT);
 }
 
 int main(int argc, char **argv)
 {
         bench b = {.mttd = MTTD_DEFAULT};
-        static const struct option opts[] = {
-            {"mttd", required_argument, NULL, 'm'},   {"quick", no_argument, NULL, 'q'},
-            {"restart-only", no_argument, NULL, 'r'}, {"keep-only", no_argument, NULL, 'k'},
-            {"help", no_argument, NULL, 'h'},         {0}};
+        bool metrics_only = false;
+        static const struct option opts[] = {{"mttd", required_argument, NULL, 'm'},
+                                             {"quick", no_argument, NULL, 'q'},
+                                             {"restart-only", no_argument, NULL, 'r'},
+                                             {"keep-only", no_argument, NULL, 'k'},
+                                             {"metrics-only", no_argument, NULL, 'M'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
         int c;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'm')
@@ -147,6 +153,8 @@ int main(int argc, char **argv)
                         b.restart_only = true;
                 else if (c == 'k')
                         b.keep_only = true;
+                else if (c == 'M')
+                        metrics_only = true;
                 else {
                         usage(c == 'h' ? stdout : stderr);
                         return c == 'h' ? 0 : 2;
@@ -162,6 +170,11 @@ int main(int argc, char **argv)
         row("what", "measured", "target", "");
         printf("|%s|%s|%s|%s|\n", "------------------------------------------------",
                "--------------------------------", "------------------", "------");
+        if (metrics_only) {
+                bench_metrics(&b, 1000);
+                bench_metrics(&b, 10000);
+                return 0;
+        }
         if (b.restart_only) {
                 bench_restart(&b, 1);
                 bench_restart(&b, 1000);
@@ -171,6 +184,9 @@ int main(int argc, char **argv)
                 bench_sample(&b);
                 bench_scopes(&b);
                 bench_spacing(&b);
+                bench_metrics(&b, 1000);
+                if (!b.quick)
+                        bench_metrics(&b, 10000);
         }
         int r = start_mttd(&b, NULL, -1);
         if (r < 0) {

@@ -42,5 +42,8 @@ void bench_sessions(const bench *b, unsigned n, double spread_s, double settle_s
 void bench_idle(const bench *b, double window_s);
 void bench_process_session(const bench *b, unsigned n, double window_s);
 
+/* metrics.c: what the metrics file costs for n running sessions */
+void bench_metrics(const bench *b, unsigned n);
+
 /* restart.c: what a restart leaves in the reports */
 void bench_restart(const bench *opts, unsigned n);
