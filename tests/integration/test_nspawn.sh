@@ -17,7 +17,8 @@ BIN=$DIR/bin
 UNITS=$DIR/units
 mkdir -p "$BIN" "$UNITS/mttd.service.d"
 cp "$BUILD/daemon/mttd" "$BUILD/client/mttctl" "$BIN/"
-sed 's|^ExecStart=.*|ExecStart=/opt/mtt/mttd|' "$BUILD/systemd/system/mttd.service" >"$UNITS/mttd.service"
+cp "$(dirname "$0")/../../systemd/mttd-node-exporter" "$BIN/"
+sed -e 's|=+.*/mttd-node-exporter |=+/opt/mtt/mttd-node-exporter |' -e 's|^ExecStart=.*|ExecStart=/opt/mtt/mttd|' "$BUILD/systemd/system/mttd.service" >"$UNITS/mttd.service"
 cp "$BUILD/systemd/system/mttd.socket" "$UNITS/"
 # A short watchdog, and no restart, so that a stopped mttd shows Result=watchdog.
 printf '[Service]\nWatchdogSec=2s\nRestart=no\n' >"$UNITS/mttd.service.d/test.conf"

@@ -22,7 +22,8 @@ FAKE=$DIR/fake
 mkdir -p "$BIN" "$UNITS/mttd.service.d" "$FAKE"
 chmod 755 "$DIR" "$FAKE"
 cp "$BUILD/daemon/mttd" "$BUILD/client/mttctl" "$BIN/"
-sed 's|^ExecStart=.*|ExecStart=/opt/mtt/mttd --meminfo /opt/fake/meminfo|' \
+cp "$(dirname "$0")/../../systemd/mttd-node-exporter" "$BIN/"
+sed -e 's|=+.*/mttd-node-exporter |=+/opt/mtt/mttd-node-exporter |' -e 's|^ExecStart=.*|ExecStart=/opt/mtt/mttd --meminfo /opt/fake/meminfo|' \
         "$BUILD/systemd/system/mttd.service" >"$UNITS/mttd.service"
 cp "$BUILD/systemd/system/mttd.socket" "$UNITS/"
 grep -q '^FileDescriptorStoreMax=' "$UNITS/mttd.service" ||
