@@ -17,6 +17,7 @@
 
 #include <ev.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fdstore.h"
 #include "handover.h"
@@ -31,8 +32,6 @@
 #include "proto/interface.h"
 #include "server.h"
 #include "tracker.h"
-
-#include "clock.h"
 
 /* Exit codes: 0 after a clean stop, 1 when it cannot start or run, 2 for bad usage. */
 enum { EXIT_USAGE = 2 };

@@ -104,9 +104,6 @@ static void left_running(mttd_tracker *t, mttd_session *s)
                 t->hooks.running(t->hooks.ctx, t->table.n_running);
 }
 
-/* A session whose report is done (CLOSED) is announced (log, Close replies, watchers),
- * unless the cause of its hangup is still being found: then once it is (cause_known).
- * History is trimmed later, never under a loop over the sessions. */
 /* An ended session counts once its end is told: its state and cause are final then. */
 static void count_end(mttd_tracker *t, const mttd_session *s)
 {
@@ -117,6 +114,9 @@ static void count_end(mttd_tracker *t, const mttd_session *s)
                 t->counts.write_errors++;
 }
 
+/* A session whose report is done (CLOSED) is announced (log, Close replies, watchers),
+ * unless the cause of its hangup is still being found: then once it is (cause_known).
+ * History is trimmed later, never under a loop over the sessions. */
 static void announce(mttd_tracker *t, mttd_session *s)
 {
         if (!mttd_session_announce(s))
