@@ -98,9 +98,14 @@ status_is 0 "run with a long multibyte command line" "$MTTCTL" run -o "$DIR/long
 status_is 0 "run passes arguments" "$MTTCTL" run -o "$DIR/args.csv" -- sh -c '[ "$1" = "a b" ]' sh "a b"
 
 # The tracker's connection is the heartbeat; the command it runs does not inherit it.
-"$MTTCTL" run -o "$DIR/orphan.csv" -l orphan -- sleep 5 2>/dev/null &
+# The child outlives every wait below however slow the machine (a loaded one took over 5 s).
+"$MTTCTL" run -o "$DIR/orphan.csv" -l orphan -- sleep 61 2>/dev/null &
 tracker=$!
-sleep 0.3
+i=0 # its session is open before the tracker is killed
+while [ $i -lt 100 ] && ! "$MTTCTL" list 2>/dev/null | grep -q " orphan "; do
+        sleep 0.1
+        i=$((i + 1))
+done
 kill -9 $tracker
 wait $tracker 2>/dev/null
 i=0 # mttd tells the cause once it has seen the tracker's end
@@ -111,8 +116,8 @@ done
 "$MTTCTL" list >"$DIR/out"
 check "a killed tracker's session crashed, and mttd saw how, while its child lives on" \
         grep -q " orphan .*crashed: killed by SIGKILL" "$DIR/out"
-check "the orphaned child still runs" pgrep -f "^sleep 5$" >/dev/null
-pkill -f "^sleep 5$"
+check "the orphaned child still runs" sh -c 'pgrep -f "^sleep 61$" >/dev/null'
+pkill -f "^sleep 61$"
 check "the killed tracker's report has no ending" report_ok "$DIR/orphan.csv" none
 
 status_is 0 "check of a completed report" "$MTTCTL" check "$DIR/ok.csv"
