@@ -101,8 +101,9 @@ status_is 0 "run passes arguments" "$MTTCTL" run -o "$DIR/args.csv" -- sh -c '[ 
 # The child outlives every wait below however slow the machine (a loaded one took over 5 s).
 "$MTTCTL" run -o "$DIR/orphan.csv" -l orphan -- sleep 61 2>/dev/null &
 tracker=$!
-i=0 # its session is open before the tracker is killed
-while [ $i -lt 100 ] && ! "$MTTCTL" list 2>/dev/null | grep -q " orphan "; do
+i=0 # its session is open and its child started before the tracker is killed
+while [ $i -lt 100 ] && ! { "$MTTCTL" list 2>/dev/null | grep -q " orphan " &&
+        pgrep -f "^sleep 61$" >/dev/null; }; do
         sleep 0.1
         i=$((i + 1))
 done
