@@ -79,6 +79,27 @@ static void only_the_file(void)
         closedir(d);
 }
 
+/* Waits (up to 10 s) until the session's peak, as Status says, is kb above its baseline. */
+static void wait_for_peak(unsigned long long id, long long kb)
+{
+        char params[64];
+        snprintf(params, sizeof(params), "{\"id\":%llu}", id);
+        double peak = 0;
+        for (int i = 0; i < 1000 && peak < (double)kb / 1048576 - 1e-6; i++) {
+                int fd = harness_connect(&H);
+                assert_true(fd >= 0);
+                json_t *r = harness_call(fd, "io.mtt.Tracker.Status", params, NULL, 0);
+                close(fd);
+                assert_non_null(r);
+                peak = json_number_value(json_object_get(
+                    json_object_get(json_object_get(r, "parameters"), "session"), "peak"));
+                json_decref(r);
+                if (peak < (double)kb / 1048576 - 1e-6)
+                        usleep(10000);
+        }
+        assert_true(peak >= (double)kb / 1048576 - 1e-6);
+}
+
 static mtt_session *open_session(const char *label, const char *name)
 {
         char path[256];
@@ -103,9 +124,10 @@ static void test_session_from_open_to_its_end(void **state)
         snprintf(line, sizeof(line), "mtt_session_running{id=\"%llu\",job_id=\"\"} 1", id);
         free(wait_for_line(line));
 
-        /* 512 MiB more for a while, then back: the peak stays, the value now goes back. */
+        /* 512 MiB more until mttd saw it, then back: the peak stays, the value now goes
+         * back. */
         assert_int_equal(harness_write_meminfo(meminfo, 1512 * MIB), 0);
-        usleep(300000);
+        wait_for_peak(id, 512 * MIB);
         assert_int_equal(harness_write_meminfo(meminfo, 1000 * MIB), 0);
         usleep(100000);
         assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
