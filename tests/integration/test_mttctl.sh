@@ -98,12 +98,16 @@ status_is 0 "run with a long multibyte command line" "$MTTCTL" run -o "$DIR/long
 status_is 0 "run passes arguments" "$MTTCTL" run -o "$DIR/args.csv" -- sh -c '[ "$1" = "a b" ]' sh "a b"
 
 # The tracker's connection is the heartbeat; the command it runs does not inherit it.
-# The child outlives every wait below however slow the machine (a loaded one took over 5 s).
-"$MTTCTL" run -o "$DIR/orphan.csv" -l orphan -- sleep 61 2>/dev/null &
+# The child outlives every wait below however slow the machine (a loaded one took over 5 s),
+# and says its pid (no pgrep -f: reading other processes' command lines can wait on a process
+# whose memory map is locked, as test_stall makes one).
+# shellcheck disable=SC2016
+"$MTTCTL" run -o "$DIR/orphan.csv" -l orphan -- sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && exec sleep 61' \
+        sh "$DIR/orphan.pid" 2>/dev/null &
 tracker=$!
 i=0 # its session is open and its child started before the tracker is killed
 while [ $i -lt 100 ] && ! { "$MTTCTL" list 2>/dev/null | grep -q " orphan " &&
-        pgrep -f "^sleep 61$" >/dev/null; }; do
+        [ -s "$DIR/orphan.pid" ]; }; do
         sleep 0.1
         i=$((i + 1))
 done
@@ -117,8 +121,9 @@ done
 "$MTTCTL" list >"$DIR/out"
 check "a killed tracker's session crashed, and mttd saw how, while its child lives on" \
         grep -q " orphan .*crashed: killed by SIGKILL" "$DIR/out"
-check "the orphaned child still runs" sh -c 'pgrep -f "^sleep 61$" >/dev/null'
-pkill -f "^sleep 61$"
+child=$(cat "$DIR/orphan.pid" 2>/dev/null)
+check "the orphaned child still runs" kill -0 "${child:-0}"
+[ -n "$child" ] && kill "$child"
 check "the killed tracker's report has no ending" report_ok "$DIR/orphan.csv" none
 
 status_is 0 "check of a completed report" "$MTTCTL" check "$DIR/ok.csv"
