@@ -7,6 +7,7 @@
 typedef struct mttd_config {
         const char *socket_path;  /* NULL: the default for this user */
         const char *meminfo_path; /* "/proc/meminfo" */
+        const char *nvml_path;    /* for tests: NVML from here; NULL: libnvidia-ml.so.1 */
 
         uint64_t fine_interval_us;    /* internal sampling while sessions run (peaks) */
         uint64_t min_interval_us;     /* default session minimum */

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "metrics_file.h"
 #include "notify.h"
+#include "nvml.h"
 #include "pool.h"
 #include "mtt-version.h"
 #include "proto/interface.h"
@@ -71,6 +72,7 @@ static void usage(FILE *f)
                 "                             $XDG_RUNTIME_DIR/mtt/%s otherwise);\n"
                 "                             ignored under socket activation\n"
                 "      --meminfo PATH         read PATH instead of /proc/meminfo\n"
+                "      --nvml PATH            for tests: load PATH instead of %s\n"
                 "      --fine-interval-us N   sampling while sessions run, for peaks between\n"
                 "                             rows (default 10000, 100 to 100000)\n"
                 "      --calibration-ms N     baseline: the level at Open, averaged with the\n"
@@ -118,7 +120,7 @@ static void usage(FILE *f)
                 "upgraded binary too) with its running sessions, which go on. Exit status: 0\n"
                 "after SIGTERM or SIGINT once every report is flushed, 1 when it cannot start,\n"
                 "2 for bad usage.\n",
-                MTT_PROTO_SYSTEM_SOCKET, MTT_PROTO_SOCKET_NAME);
+                MTT_PROTO_SYSTEM_SOCKET, MTT_PROTO_SOCKET_NAME, MTTD_NVML_LIBRARY);
 }
 
 static bool parse_number(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -197,12 +199,13 @@ static int set_number(mttd_config *cfg, const num_option *o, const char *arg)
 
 static int parse_args(mttd *d, int argc, char **argv)
 {
-        enum { OPT_MEMINFO = 256, OPT_METRICS_FILE, OPT_NUMBER = 512 };
-        enum { N_NAMED = 5 };
+        enum { OPT_MEMINFO = 256, OPT_METRICS_FILE, OPT_NVML, OPT_NUMBER = 512 };
+        enum { N_NAMED = 6 };
         static struct option opts[N_NUM_OPTIONS + N_NAMED + 1] = {
             {"socket", required_argument, NULL, 's'},
             {"meminfo", required_argument, NULL, OPT_MEMINFO},
             {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
+            {"nvml", required_argument, NULL, OPT_NVML},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
         };
@@ -225,6 +228,9 @@ static int parse_args(mttd *d, int argc, char **argv)
                                 return -EINVAL;
                         }
                         d->cfg.metrics_path = optarg;
+                        break;
+                case OPT_NVML:
+                        d->cfg.nvml_path = optarg;
                         break;
                 case 'h':
                         usage(stdout);

@@ -12,6 +12,7 @@
 #include "mtt-version.h"
 #include "proto/interface.h"
 #include "proto/text.h"
+#include "nvml.h"
 #include "peer.h"
 #include "target.h"
 
@@ -355,6 +356,40 @@ static json_t *status_session(mttd_request *req)
         return s ? mttd_methods_session_reply(req->tracker, s, false) : err;
 }
 
+/* Each GPU's name and memory, or why there are none ("gpu_error"). NVML has no timeout:
+ * these calls run on the loop, bounded in number (MTTD_NVML_MAX_DEVICES) and each costing
+ * microseconds, but a driver that hangs would hold the loop; the reads move to a thread
+ * with the GPU sessions. */
+static int sample_gpus(mttd_request *req, json_t *reply)
+{
+        const char *why;
+        mttd_nvml *n = mttd_tracker_nvml(req->tracker, &why);
+        json_t *a = json_array();
+        if (!a || json_object_set_new(reply, "gpus", a) < 0)
+                return -ENOMEM;
+        /* A library's words and a device's name are not ours: valid UTF-8 for JSON. */
+        if (!n) {
+                char text[256];
+                snprintf(text, sizeof(text), "%s", why);
+                mtt_proto_printable(text);
+                return json_object_set_new(reply, "gpu_error", json_string(text));
+        }
+        mttd_gpu g[MTTD_NVML_MAX_DEVICES];
+        mttd_nvml_read(n, g);
+        for (unsigned i = 0; i < mttd_nvml_count(n); i++) {
+                mtt_proto_printable(g[i].name);
+                mtt_proto_printable(g[i].why);
+                json_t *o = json_pack("{s:i, s:s, s:I, s:I}", "index", (int)g[i].index, "name",
+                                      g[i].name, "used_bytes", (json_int_t)g[i].used_bytes,
+                                      "total_bytes", (json_int_t)g[i].total_bytes);
+                if (o && g[i].error)
+                        json_object_set_new(o, "error", json_string(g[i].why));
+                if (!o || json_array_append_new(a, o) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static json_t *sample(mttd_request *req)
 {
         const char *bad;
@@ -379,8 +414,12 @@ static json_t *sample(mttd_request *req)
                       (json_int_t)st->sessions_served, "sessions_per_sample",
                       st->samples ? (double)st->sessions_served / (double)st->samples : 0.0,
                       "running", (int)mttd_tracker_running(req->tracker));
-        return mtt_proto_reply_new(json_pack("{s:o, s:o}", "reading", reading, "stats", stats),
-                                   false);
+        json_t *reply = json_pack("{s:o, s:o}", "reading", reading, "stats", stats);
+        if (!reply || sample_gpus(req, reply) < 0) {
+                json_decref(reply);
+                return NULL;
+        }
+        return mtt_proto_reply_new(reply, false);
 }
 
 /* Watch(id) streams the session: itself, its rows as they are made, and itself again,

@@ -2,6 +2,7 @@
 #include "tracker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "flush.h"
 #include "keep.h"
 #include "log.h"
+#include "nvml.h"
 #include "peer.h"
 #include "proto/ending.h"
 
@@ -31,6 +33,8 @@ struct mttd_tracker {
         uint64_t stopped_us; /* the last tick's time then */
         bool stop_timed_out; /* no more waiting for reports that stall */
         mttd_tracker_counts counts;
+        mttd_nvml_lazy nvml; /* loaded at the first call that needs it */
+        char nvml_logged[sizeof(((mttd_nvml_lazy *)0)->why)]; /* the last reason logged */
 };
 
 static uint64_t conn_of(const mttd_session *s)
@@ -254,6 +258,7 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
         t->loop = loop;
         t->cfg = cfg;
         t->hooks = *hooks;
+        t->nvml.path = cfg->nvml_path;
         mttd_table_init(&t->table, cfg->history, &hooks->row);
         mttd_fd_kind_init();
         const mttd_flush_hooks fh = {.written = on_written, .broke = on_broke, .ctx = t};
@@ -292,6 +297,7 @@ void mttd_tracker_free(mttd_tracker *t)
         mttd_flush_free(t->flush);
         mttd_table_done(&t->table);
         mttd_fd_kind_done();
+        mttd_nvml_lazy_free(&t->nvml);
         free(t);
 }
 
@@ -675,6 +681,23 @@ const mttd_config *mttd_tracker_config(const mttd_tracker *t)
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out)
 {
         return mttd_tick_sample(t->tick, out);
+}
+
+mttd_nvml *mttd_tracker_nvml(mttd_tracker *t, const char **why)
+{
+        bool had = t->nvml.nvml;
+        mttd_nvml *n = mttd_nvml_lazy_get(&t->nvml, mttd_now_us());
+        /* Logged once as it loads, and once per new reason it does not: a retry every few
+         * seconds must not fill the journal. */
+        if (n && !had)
+                mttd_log(LOG_INFO, "NVML loaded: %u GPU%s", mttd_nvml_count(n),
+                         mttd_nvml_count(n) == 1 ? "" : "s");
+        if (!n && strcmp(t->nvml.why, t->nvml_logged) != 0) {
+                mttd_log(LOG_INFO, "no GPUs: %s", t->nvml.why);
+                snprintf(t->nvml_logged, sizeof(t->nvml_logged), "%s", t->nvml.why);
+        }
+        *why = n ? NULL : t->nvml.why;
+        return n;
 }
 
 void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v)

@@ -123,3 +123,6 @@ void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v);
 
 /* A fresh reading of meminfo. */
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out);
+/* NVML (nvml.h), loaded at the first call (a failed load is tried again after a few
+ * seconds); NULL with *why saying why there is none. */
+struct mttd_nvml *mttd_tracker_nvml(mttd_tracker *t, const char **why);

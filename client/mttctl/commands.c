@@ -191,6 +191,41 @@ int mttctl_status(int argc, char **argv)
         return MTTCTL_OK;
 }
 
+/* One line per GPU of a Sample reply, or why there is none; nothing from an mttd that
+ * predates GPUs. */
+static void print_gpus(json_t *p)
+{
+        json_t *gpus = json_object_get(p, "gpus");
+        if (!json_is_array(gpus))
+                return;
+        if (json_array_size(gpus) == 0) {
+                char why[256];
+                snprintf(why, sizeof(why), "%s", str(p, "gpu_error"));
+                mtt_proto_printable(why);
+                printf("GPUs:      none%s%s\n", why[0] ? ": " : "", why);
+                return;
+        }
+        size_t i;
+        json_t *g;
+        json_array_foreach(gpus, i, g)
+        {
+                char head[32], name[128], used[32], total[32], why[128];
+                snprintf(head, sizeof(head), "GPU %lld:", (long long)num(g, "index"));
+                snprintf(name, sizeof(name), "%s", str(g, "name"));
+                mtt_proto_printable(name);
+                if (json_object_get(g, "error")) {
+                        snprintf(why, sizeof(why), "%s", str(g, "error"));
+                        mtt_proto_printable(why);
+                        printf("%-10s %s%s%s\n", head, name, name[0] ? ": " : "", why);
+                        continue;
+                }
+                const double gib = 1024.0 * 1024 * 1024;
+                mttctl_format_gib(used, sizeof(used), num(g, "used_bytes") / gib);
+                mttctl_format_gib(total, sizeof(total), num(g, "total_bytes") / gib);
+                printf("%-10s %s, %s used of %s\n", head, name, used, total);
+        }
+}
+
 int mttctl_sample(int argc, char **argv)
 {
         int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments");
@@ -217,6 +252,7 @@ int mttctl_sample(int argc, char **argv)
                        "sample, %lld running\n",
                        (long long)num(st, "samples"), (long long)num(st, "rows_written"),
                        num(st, "sessions_per_sample"), (long long)num(st, "running"));
+                print_gpus(p);
         }
         json_decref(p);
         return MTTCTL_OK;

@@ -2,8 +2,8 @@
  * Live parts run a real mttd (the one named by --mttd) on a private socket, and beside it a
  * second one as under systemd, which keeps its sessions' state in a stand-in fd store; the
  * rows and peak parts run the daemon's row selection on a simulated clock (sim.c). The
- * parts: sampling.c (mttd's code in this process), live.c (a live mttd), store.c (the
- * stand-in store), restart.c (a restart), and the simulated ones here. */
+ * parts: sampling.c (mttd's code in this process), gpu.c (an NVML read), live.c (a live mttd),
+ * store.c (the stand-in store), restart.c (a restart), and the simulated ones here. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,27 +120,31 @@ static void machine(void)
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: mtt-bench [--mttd PATH] [--quick] [--restart-only | --keep-only |\n"
-                "                 --metrics-only]\n"
+                "Usage: mtt-bench [--mttd PATH] [--nvml PATH] [--quick] [--restart-only |\n"
+                "                 --keep-only | --metrics-only | --gpu-only]\n"
                 "Measures mtt against its performance targets and prints one table.\n"
                 "  --mttd PATH     the mttd to run (default: %s)\n"
+                "  --nvml PATH     load PATH instead of libnvidia-ml.so.1 (tests' fake)\n"
                 "  --quick         fewer iterations and sessions (a smoke run)\n"
                 "  --restart-only  only the restart gap (SIGUSR2 with 1 and 1000 sessions)\n"
                 "  --keep-only     only Open + Close and 1000 and 10000 sessions, each on an\n"
                 "                  mttd as under systemd (its state kept) and on a plain one\n"
-                "  --metrics-only  only the metrics file (1000 and 10000 sessions)\n",
+                "  --metrics-only  only the metrics file (1000 and 10000 sessions)\n"
+                "  --gpu-only      only the GPU read (NVML)\n",
                 MTTD_DEFAULT);
 }
 
 int main(int argc, char **argv)
 {
         bench b = {.mttd = MTTD_DEFAULT};
-        bool metrics_only = false;
+        bool metrics_only = false, gpu_only = false;
         static const struct option opts[] = {{"mttd", required_argument, NULL, 'm'},
                                              {"quick", no_argument, NULL, 'q'},
                                              {"restart-only", no_argument, NULL, 'r'},
                                              {"keep-only", no_argument, NULL, 'k'},
                                              {"metrics-only", no_argument, NULL, 'M'},
+                                             {"nvml", required_argument, NULL, 'n'},
+                                             {"gpu-only", no_argument, NULL, 'g'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
         int c;
@@ -155,6 +159,10 @@ int main(int argc, char **argv)
                         b.keep_only = true;
                 else if (c == 'M')
                         metrics_only = true;
+                else if (c == 'n')
+                        b.nvml = optarg;
+                else if (c == 'g')
+                        gpu_only = true;
                 else {
                         usage(c == 'h' ? stdout : stderr);
                         return c == 'h' ? 0 : 2;
@@ -170,6 +178,10 @@ int main(int argc, char **argv)
         row("what", "measured", "target", "");
         printf("|%s|%s|%s|%s|\n", "------------------------------------------------",
                "--------------------------------", "------------------", "------");
+        if (gpu_only) {
+                bench_gpu(&b);
+                return 0;
+        }
         if (metrics_only) {
                 bench_metrics(&b, 1000);
                 bench_metrics(&b, 10000);
@@ -184,6 +196,7 @@ int main(int argc, char **argv)
                 bench_sample(&b);
                 bench_scopes(&b);
                 bench_spacing(&b);
+                bench_gpu(&b);
                 bench_metrics(&b, 1000);
                 if (!b.quick)
                         bench_metrics(&b, 10000);

@@ -11,6 +11,7 @@ typedef struct fd_store fd_store;
 
 typedef struct bench {
         const char *mttd;
+        const char *nvml; /* --nvml: NVML from here (NULL: libnvidia-ml.so.1) */
         bool quick;
         bool restart_only;
         bool keep_only;
@@ -41,6 +42,9 @@ void bench_open_close(const bench *b);
 void bench_sessions(const bench *b, unsigned n, double spread_s, double settle_s, double window_s);
 void bench_idle(const bench *b, double window_s);
 void bench_process_session(const bench *b, unsigned n, double window_s);
+
+/* gpu.c: what one NVML read of every GPU costs, or why there is none */
+void bench_gpu(const bench *b);
 
 /* metrics.c: what the metrics file costs for n running sessions */
 void bench_metrics(const bench *b, unsigned n);

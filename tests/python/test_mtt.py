@@ -172,8 +172,11 @@ def test_missing_file_is_a_value_error(mttd, tmp_path):
 
 
 def test_sessions_and_errors(mttd, tmp_path):
-    reading = mtt.sample()["reading"]
-    assert reading["mem_total_kb"] > 0
+    sample = mtt.sample()
+    assert sample["reading"]["mem_total_kb"] > 0
+    # The GPUs pass through: a list, and when it is empty, why.
+    assert isinstance(sample["gpus"], list)
+    assert sample["gpus"] or sample["gpu_error"]
     with mtt.Tracker(str(tmp_path / "s.csv"), label="listed") as t:
         assert mtt.status(t.id)["state"] == "running"
         assert any(s["label"] == "listed" for s in mtt.list_sessions())

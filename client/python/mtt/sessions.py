@@ -16,6 +16,8 @@ def status(session_id, socket_path=None):
 
 
 def sample(socket_path=None):
-    """The current reading ("reading": used GiB and the raw kB fields) and what mttd's shared
-    samples served ("stats")."""
+    """The current reading ("reading": used GiB and the raw kB fields), what mttd's shared
+    samples served ("stats"), and each NVIDIA GPU ("gpus": dicts with "index", "name",
+    "used_bytes", "total_bytes", and "error" for one that failed), or why there are none
+    ("gpu_error")."""
     return call("Sample", socket_path=socket_path)

@@ -1,0 +1,217 @@
+/* A fake libnvidia-ml.so.1 for the tests (mttd --nvml): the NVML functions mttd calls, with
+ * their versioned names and C signatures, answering from a text file that the test writes.
+ *
+ * The file is named by $FAKE_NVML_STATE and read again at every call, so a test changes
+ * the values while mttd runs. One thing a line; '#' starts a comment line:
+ *   device INDEX "NAME" total BYTES used BYTES   a GPU (indices 0, 1, ... in order)
+ *   process INDEX PID BYTES                      a compute process on that GPU
+ *   graphics INDEX PID BYTES                     a graphics process on that GPU
+ *   lost INDEX                                   that GPU answers NVML_ERROR_GPU_IS_LOST
+ *   fail init CODE                               nvmlInit_v2 returns CODE
+ * No file (or no variable): no device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAKE_MAX_DEVICES   16
+#define FAKE_MAX_PROCESSES 256
+
+#define NVML_SUCCESS                    0
+#define NVML_ERROR_INVALID_ARGUMENT     2
+#define NVML_ERROR_INSUFFICIENT_SIZE    7
+#define NVML_ERROR_GPU_IS_LOST          15
+#define NVML_ERROR_UNINITIALIZED        1
+#define NVML_DEVICE_NAME_V2_BUFFER_SIZE 96
+
+typedef int nvmlReturn_t;
+/* A device handle is its index + 1, so a NULL handle is never a device. */
+typedef struct fake_device *nvmlDevice_t;
+typedef struct {
+        unsigned long long total, free, used;
+} nvmlMemory_t;
+typedef struct {
+        unsigned int pid;
+        unsigned long long usedGpuMemory;
+        unsigned int gpuInstanceId;
+        unsigned int computeInstanceId;
+} nvmlProcessInfo_t;
+
+typedef struct {
+        unsigned index, pid;
+        unsigned long long bytes;
+        int graphics;
+} fake_process;
+
+typedef struct {
+        int init_code;
+        unsigned devices;
+        struct {
+                char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+                unsigned long long total, used;
+                int lost;
+        } dev[FAKE_MAX_DEVICES];
+        unsigned processes;
+        fake_process proc[FAKE_MAX_PROCESSES];
+} fake_state;
+
+static void read_state(fake_state *s)
+{
+        memset(s, 0, sizeof(*s));
+        const char *path = getenv("FAKE_NVML_STATE");
+        FILE *f = path ? fopen(path, "re") : NULL;
+        char line[512];
+        while (f && fgets(line, sizeof(line), f)) {
+                unsigned i, pid;
+                unsigned long long a, b;
+                char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+                int code;
+                if (sscanf(line, "device %u \"%95[^\"]\" total %llu used %llu", &i, name, &a, &b) ==
+                        4 &&
+                    i < FAKE_MAX_DEVICES) {
+                        snprintf(s->dev[i].name, sizeof(s->dev[i].name), "%s", name);
+                        s->dev[i].total = a;
+                        s->dev[i].used = b;
+                        if (i + 1 > s->devices)
+                                s->devices = i + 1;
+                } else if ((sscanf(line, "process %u %u %llu", &i, &pid, &a) == 3 ||
+                            sscanf(line, "graphics %u %u %llu", &i, &pid, &a) == 3) &&
+                           s->processes < FAKE_MAX_PROCESSES) {
+                        s->proc[s->processes++] = (fake_process){
+                            .index = i, .pid = pid, .bytes = a, .graphics = line[0] == 'g'};
+                } else if (sscanf(line, "lost %u", &i) == 1 && i < FAKE_MAX_DEVICES) {
+                        s->dev[i].lost = 1;
+                } else if (sscanf(line, "fail init %d", &code) == 1) {
+                        s->init_code = code;
+                }
+        }
+        if (f)
+                fclose(f);
+}
+
+/* The device of a handle, or -1 with *r set. */
+static int device_of(const fake_state *s, nvmlDevice_t d, nvmlReturn_t *r)
+{
+        size_t i = (size_t)d;
+        if (i == 0 || i > s->devices) {
+                *r = NVML_ERROR_INVALID_ARGUMENT;
+                return -1;
+        }
+        if (s->dev[i - 1].lost) {
+                *r = NVML_ERROR_GPU_IS_LOST;
+                return -1;
+        }
+        return (int)(i - 1);
+}
+
+nvmlReturn_t nvmlInit_v2(void)
+{
+        fake_state s;
+        read_state(&s);
+        return s.init_code;
+}
+
+nvmlReturn_t nvmlShutdown(void)
+{
+        return NVML_SUCCESS;
+}
+
+const char *nvmlErrorString(nvmlReturn_t r)
+{
+        switch (r) {
+        case NVML_SUCCESS:
+                return "Success";
+        case NVML_ERROR_UNINITIALIZED:
+                return "Uninitialized";
+        case NVML_ERROR_INVALID_ARGUMENT:
+                return "Invalid Argument";
+        case NVML_ERROR_INSUFFICIENT_SIZE:
+                return "Insufficient Size";
+        case 9:
+                return "Driver Not Loaded";
+        case NVML_ERROR_GPU_IS_LOST:
+                return "GPU is lost";
+        default:
+                return "Unknown Error";
+        }
+}
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+        fake_state s;
+        read_state(&s);
+        *count = s.devices;
+        return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
+{
+        fake_state s;
+        read_state(&s);
+        if (index >= s.devices)
+                return NVML_ERROR_INVALID_ARGUMENT;
+        *device = (nvmlDevice_t)(size_t)(index + 1);
+        return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
+{
+        fake_state s;
+        read_state(&s);
+        nvmlReturn_t r = NVML_SUCCESS;
+        int i = device_of(&s, device, &r);
+        if (i < 0)
+                return r;
+        if (strlen(s.dev[i].name) >= length)
+                return NVML_ERROR_INSUFFICIENT_SIZE;
+        strcpy(name, s.dev[i].name);
+        return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
+{
+        fake_state s;
+        read_state(&s);
+        nvmlReturn_t r = NVML_SUCCESS;
+        int i = device_of(&s, device, &r);
+        if (i < 0)
+                return r;
+        memory->total = s.dev[i].total;
+        memory->used = s.dev[i].used;
+        memory->free = s.dev[i].total - s.dev[i].used;
+        return NVML_SUCCESS;
+}
+
+/* NVML's protocol: with too small a buffer, the count needed and INSUFFICIENT_SIZE. */
+static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *count, nvmlProcessInfo_t *infos,
+                              int graphics)
+{
+        fake_state s;
+        read_state(&s);
+        nvmlReturn_t r = NVML_SUCCESS;
+        int i = device_of(&s, device, &r);
+        if (i < 0)
+                return r;
+        unsigned n = 0;
+        for (unsigned k = 0; k < s.processes; k++)
+                if (s.proc[k].index == (unsigned)i && s.proc[k].graphics == graphics) {
+                        if (n < *count)
+                                infos[n] = (nvmlProcessInfo_t){.pid = s.proc[k].pid,
+                                                               .usedGpuMemory = s.proc[k].bytes};
+                        n++;
+                }
+        r = n > *count ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
+        *count = n;
+        return r;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
+                                                     nvmlProcessInfo_t *infos)
+{
+        return processes(device, count, infos, 0);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
+                                                      nvmlProcessInfo_t *infos)
+{
+        return processes(device, count, infos, 1);
+}
