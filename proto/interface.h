@@ -24,6 +24,7 @@
 #define MTT_PROTO_ERROR_INVALID_PARAMETER    MTT_PROTO_INTERFACE ".InvalidParameter"
 #define MTT_PROTO_ERROR_PROTOCOL             MTT_PROTO_INTERFACE ".ProtocolError"
 #define MTT_PROTO_ERROR_INTERNAL             MTT_PROTO_INTERFACE ".InternalError"
+#define MTT_PROTO_ERROR_GPU_UNAVAILABLE      MTT_PROTO_INTERFACE ".GpuUnavailable"
 #define MTT_PROTO_ERROR_VARLINK_PARAMETER    MTT_PROTO_SERVICE ".InvalidParameter"
 #define MTT_PROTO_ERROR_METHOD_NOT_FOUND     MTT_PROTO_SERVICE ".MethodNotFound"
 #define MTT_PROTO_ERROR_METHOD_NOT_IMPL      MTT_PROTO_SERVICE ".MethodNotImplemented"
@@ -38,9 +39,13 @@
 #define MTT_PROTO_ERROR     "error"
 
 /* Scopes as Open's scope spells them, in the order of mtt_scope (client.h) and mttd_scope. */
-#define MTT_PROTO_SCOPE_SYSTEM  "system"
-#define MTT_PROTO_SCOPE_PROCESS "process"
-#define MTT_PROTO_SCOPE_CGROUP  "cgroup"
+#define MTT_PROTO_SCOPE_SYSTEM     "system"
+#define MTT_PROTO_SCOPE_PROCESS    "process"
+#define MTT_PROTO_SCOPE_CGROUP     "cgroup"
+#define MTT_PROTO_SCOPE_GPU        "gpu"
+#define MTT_PROTO_SCOPE_GPU_DEVICE "gpu-device"
+/* Open's gpu (the gpu-device scope's one GPU, by NVML's index) goes up to this. */
+#define MTT_PROTO_GPU_INDEX_MAX 63
 
 /* What mttd accepts from a client; beyond it a call gets InvalidParameter. Open's
  * min_interval_us goes from _LO to _HI microseconds, its max_interval_s from _LO to _HI seconds
