@@ -340,6 +340,13 @@ static void on_written(void *ctx, mttd_session *s)
                 mttd_server_session_written(d->server, s);
 }
 
+static void on_gpus_told(void *ctx)
+{
+        mttd *d = ctx;
+        if (d->server)
+                mttd_server_gpus_told(d->server);
+}
+
 static void on_running(void *ctx, unsigned running)
 {
         mttd *d = ctx;
@@ -538,6 +545,7 @@ int main(int argc, char **argv)
             .opened = on_opened,
             .written = on_written,
             .running = on_running,
+            .gpus_told = on_gpus_told,
             .row = {on_row, &d},
             .ctx = &d,
         };

@@ -12,7 +12,8 @@
 #include "mtt-version.h"
 #include "proto/interface.h"
 #include "proto/text.h"
-#include "nvml.h"
+#include "clock.h"
+#include "gpus.h"
 #include "peer.h"
 #include "target.h"
 
@@ -139,6 +140,7 @@ typedef struct open_params {
         const char *scope;
         int64_t pid;
         const char *job; /* "": none */
+        int64_t gpu;     /* -1: every GPU */
 } open_params;
 
 /* Parses and checks Open's parameters: NULL, or the error reply. */
@@ -150,6 +152,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
             .label = "",
             .scope = MTT_PROTO_SCOPE_SYSTEM,
             .job = "",
+            .gpu = -1,
             .calibrate = true,
             .min_interval_us = (int64_t)cfg->min_interval_us,
             .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
@@ -163,6 +166,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
             {"scope", MTT_PROTO_STRING, false, offsetof(open_params, scope)},
             {"pid", MTT_PROTO_INT, false, offsetof(open_params, pid)},
             {"job", MTT_PROTO_STRING, false, offsetof(open_params, job)},
+            {"gpu", MTT_PROTO_INT, false, offsetof(open_params, gpu)},
             {0},
         };
         const char *bad;
@@ -184,9 +188,16 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
         if (mttd_scope_of(p->scope, scope) < 0)
                 return tracker_invalid("scope",
                                        "must be " MTT_PROTO_SCOPE_SYSTEM
-                                       ", " MTT_PROTO_SCOPE_PROCESS " or " MTT_PROTO_SCOPE_CGROUP);
-        if (p->pid < 0 || p->pid > INT32_MAX || (p->pid > 0 && *scope == MTTD_SCOPE_SYSTEM))
-                return tracker_invalid("pid", "a process ID, for the process or cgroup scope");
+                                       ", " MTT_PROTO_SCOPE_PROCESS ", " MTT_PROTO_SCOPE_CGROUP
+                                       ", " MTT_PROTO_SCOPE_GPU " or " MTT_PROTO_SCOPE_GPU_DEVICE);
+        if (p->pid < 0 || p->pid > INT32_MAX || (p->pid > 0 && !mttd_scope_has_process(*scope)))
+                return tracker_invalid("pid", "a process ID, for the process, cgroup or gpu scope");
+        if (p->gpu != -1 &&
+            (*scope != MTTD_SCOPE_GPU_DEVICE || p->gpu < 0 || p->gpu > MTT_PROTO_GPU_INDEX_MAX))
+                return tracker_invalid(
+                    "gpu",
+                    "a GPU's index from 0 to " MTT_PROTO_STRINGIFY(
+                        MTT_PROTO_GPU_INDEX_MAX) ", for the " MTT_PROTO_SCOPE_GPU_DEVICE " scope");
         if (p->fd < 0 || (uint64_t)p->fd >= req->frame->n_fds)
                 return invalid_fd("no file descriptor passed at that index");
         return NULL;
@@ -227,6 +238,40 @@ static mttd_opener opener_of(mttd_request *req)
         };
 }
 
+static json_t *gpu_unavailable(const char *reason)
+{
+        char text[256];
+        snprintf(text, sizeof(text), "%s", reason);
+        mtt_proto_printable(text); /* a library's words are not ours: valid UTF-8 for JSON */
+        return mtt_proto_error_new(MTT_PROTO_ERROR_GPU_UNAVAILABLE,
+                                   json_pack("{s:s}", "reason", text));
+}
+
+/* Whether an Open of a GPU scope may go on: NULL, or the error reply, or NULL with
+ * req->waiting_gpus set when NVML's presence is not known yet (it is loaded off the loop:
+ * the call is handled again once it is). */
+static json_t *open_gpus_check(mttd_request *req, const open_params *p)
+{
+        const char *why;
+        mttd_gpus *g = mttd_tracker_gpus(req->tracker);
+        mttd_gpus_state st = mttd_gpus_state_now(g, mttd_now_us(), 0, &why);
+        if (st == MTTD_GPUS_WAIT) {
+                req->waiting_gpus = true;
+                return NULL;
+        }
+        if (st != MTTD_GPUS_READY)
+                return gpu_unavailable(why);
+        const mttd_gpu *gpus;
+        unsigned count = mttd_gpus_reading(g, &gpus);
+        if (p->gpu >= (int64_t)count) {
+                char text[96];
+                snprintf(text, sizeof(text), "no GPU %d: NVML counts %u (0 to %u)", (int)p->gpu,
+                         count, count - 1);
+                return gpu_unavailable(text);
+        }
+        return NULL;
+}
+
 /* The reply to an Open the tracker refused (r < 0). */
 static json_t *open_refused(int r, const mttd_config *cfg)
 {
@@ -254,15 +299,19 @@ static json_t *open_session(mttd_request *req)
         const char *why = fd_unfit(fd, &kind);
         if (why)
                 return invalid_fd(why);
+        if ((scope == MTTD_SCOPE_GPU || scope == MTTD_SCOPE_GPU_DEVICE) &&
+            ((err = open_gpus_check(req, &p)) || req->waiting_gpus))
+                return err;
         pid_t pid = 0;
         int pidfd = -1;
-        if (scope != MTTD_SCOPE_SYSTEM && (err = open_target(req, p.pid, &pid, &pidfd)))
+        if (mttd_scope_has_process(scope) && (err = open_target(req, p.pid, &pid, &pidfd)))
                 return err;
         mttd_session_params sp = {
             .label = p.label,
             .job = p.job[0] ? p.job : NULL,
             .scope = scope,
             .pid = pid,
+            .gpu = (int)p.gpu,
             .calibrate = p.calibrate,
             .min_interval_us = (uint64_t)p.min_interval_us,
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
@@ -356,34 +405,31 @@ static json_t *status_session(mttd_request *req)
         return s ? mttd_methods_session_reply(req->tracker, s, false) : err;
 }
 
-/* Each GPU's name and memory, or why there are none ("gpu_error"). NVML has no timeout:
- * these calls run on the loop, bounded in number (MTTD_NVML_MAX_DEVICES) and each costing
- * microseconds, but a driver that hangs would hold the loop; the reads move to a thread
- * with the GPU sessions. */
-static int sample_gpus(mttd_request *req, json_t *reply)
+/* Each GPU's name and memory from the GPUs' latest reading, or why there are none
+ * ("gpu_error"): the reading is made off the loop (gpus.h). */
+static int sample_gpus(mttd_request *req, json_t *reply, mttd_gpus_state st, const char *why)
 {
-        const char *why;
-        mttd_nvml *n = mttd_tracker_nvml(req->tracker, &why);
         json_t *a = json_array();
         if (!a || json_object_set_new(reply, "gpus", a) < 0)
                 return -ENOMEM;
         /* A library's words and a device's name are not ours: valid UTF-8 for JSON. */
-        if (!n) {
+        if (st != MTTD_GPUS_READY) {
                 char text[256];
                 snprintf(text, sizeof(text), "%s", why);
                 mtt_proto_printable(text);
                 return json_object_set_new(reply, "gpu_error", json_string(text));
         }
-        mttd_gpu g[MTTD_NVML_MAX_DEVICES];
-        mttd_nvml_read(n, g);
-        for (unsigned i = 0; i < mttd_nvml_count(n); i++) {
-                mtt_proto_printable(g[i].name);
-                mtt_proto_printable(g[i].why);
-                json_t *o = json_pack("{s:i, s:s, s:I, s:I}", "index", (int)g[i].index, "name",
-                                      g[i].name, "used_bytes", (json_int_t)g[i].used_bytes,
-                                      "total_bytes", (json_int_t)g[i].total_bytes);
-                if (o && g[i].error)
-                        json_object_set_new(o, "error", json_string(g[i].why));
+        const mttd_gpu *gpus;
+        unsigned n = mttd_gpus_reading(mttd_tracker_gpus(req->tracker), &gpus);
+        for (unsigned i = 0; i < n; i++) {
+                mttd_gpu g = gpus[i];
+                mtt_proto_printable(g.name);
+                mtt_proto_printable(g.why);
+                json_t *o = json_pack("{s:i, s:s, s:I, s:I}", "index", (int)g.index, "name", g.name,
+                                      "used_bytes", (json_int_t)g.used_bytes, "total_bytes",
+                                      (json_int_t)g.total_bytes);
+                if (o && g.error)
+                        json_object_set_new(o, "error", json_string(g.why));
                 if (!o || json_array_append_new(a, o) < 0)
                         return -ENOMEM;
         }
@@ -395,6 +441,17 @@ static json_t *sample(mttd_request *req)
         const char *bad;
         if (mtt_proto_params_parse(req->call->parameters, (mtt_proto_field[]){{0}}, NULL, &bad) < 0)
                 return varlink_invalid(bad);
+        /* The GPUs as a read begun at this call finds them (a GPU session's read at the
+         * next fine tick, or one for this call): the call is handled again then. */
+        const char *why;
+        uint64_t now = mttd_now_us(), since = req->gpus_since_us ? req->gpus_since_us : now;
+        mttd_gpus_state gst =
+            mttd_gpus_state_now(mttd_tracker_gpus(req->tracker), now, since, &why);
+        if (gst == MTTD_GPUS_WAIT) {
+                req->waiting_gpus = true;
+                req->gpus_since_us = since;
+                return NULL;
+        }
         mttd_meminfo m;
         int r = mttd_tracker_sample(req->tracker, &m);
         if (r < 0)
@@ -415,7 +472,7 @@ static json_t *sample(mttd_request *req)
                       st->samples ? (double)st->sessions_served / (double)st->samples : 0.0,
                       "running", (int)mttd_tracker_running(req->tracker));
         json_t *reply = json_pack("{s:o, s:o}", "reading", reading, "stats", stats);
-        if (!reply || sample_gpus(req, reply) < 0) {
+        if (!reply || sample_gpus(req, reply, gst, why) < 0) {
                 json_decref(reply);
                 return NULL;
         }
@@ -478,7 +535,7 @@ json_t *mttd_methods_dispatch(mttd_request *req)
                 if (strcmp(methods[i].name, req->call->method) != 0)
                         continue;
                 json_t *reply = methods[i].fn(req);
-                if (!reply && !req->waiting_on) {
+                if (!reply && !req->waiting_on && !req->waiting_gpus) {
                         req->watch = false;
                         reply = mtt_proto_error_new(MTT_PROTO_ERROR_INTERNAL,
                                                     json_pack("{s:s}", "reason", "out of memory"));

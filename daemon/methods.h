@@ -20,6 +20,12 @@ typedef struct mttd_request {
         int conn_fd;               /* its socket, for pidfds of its peer (SO_PEERPIDFD) */
         mttd_session *waiting_on;  /* set when the reply must wait for this session: */
         bool waiting_open;         /* ... its first write (Open), else its end (Close) */
+        /* Set when the call must wait for the GPUs' read (gpus.h): no reply, the call is
+         * handled again once the read is back (or late). */
+        bool waiting_gpus;
+        /* ... a read begun since then is wanted (a Sample's): set with waiting_gpus, given
+         * back when the call is handled again (0 the first time). */
+        uint64_t gpus_since_us;
         /* Set by a Watch that goes on: the connection follows watch_session, or every
          * session its peer may see when that is NULL. */
         bool watch;
@@ -27,7 +33,8 @@ typedef struct mttd_request {
 } mttd_request;
 
 /* The reply, or NULL when it must wait (req->waiting_on is set) until that session is
- * finished (or, for an Open, until its first write is back). */
+ * finished (or, for an Open, until its first write is back), or for the GPUs' read
+ * (req->waiting_gpus). */
 json_t *mttd_methods_dispatch(mttd_request *req);
 
 /* The reply to a Close that waited, once its session is finished; with continues, a

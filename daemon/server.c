@@ -44,7 +44,13 @@ typedef struct mttd_conn {
         mttd_owner owner;            /* what the tracker counts of its sessions */
         struct mttd_peer *client;    /* its client process, once it opened a session */
         bool hup_watched;            /* in the server's hangup set (while a reply waits) */
-        bool kept;                   /* in systemd's store (keep.h), under kept_name */
+        /* A call that waits for the GPUs' read (an Open of a GPU scope, a Sample): its frame
+         * stays in the input buffer, which is not read meanwhile, and is handled again once
+         * the read is back (unpark). */
+        bool parked, unpark;
+        mtt_proto_frame parked_frame;
+        uint64_t parked_since_us; /* the call's mttd_request.gpus_since_us */
+        bool kept;                /* in systemd's store (keep.h), under kept_name */
         char kept_name[MTTD_KEEP_NAME_MAX];
         bool closing;          /* close once the output is sent */
         uint64_t last_call_us; /* when it last sent anything */
@@ -194,9 +200,15 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
             .owner = &c->owner,
             .client = &c->client,
             .conn_fd = c->fd,
+            .gpus_since_us = c->parked_since_us,
         };
+        c->parked_since_us = 0;
         json_t *reply = mttd_methods_dispatch(&req);
-        if (req.waiting_on) {
+        if (req.waiting_gpus) {
+                c->parked = true;
+                c->parked_frame = *f;
+                c->parked_since_us = req.gpus_since_us;
+        } else if (req.waiting_on) {
                 c->waiting_on = req.waiting_on;
                 c->waiting_open = req.waiting_open;
                 c->srv->n_waiting++;
@@ -224,8 +236,14 @@ static void conn_handle(mttd_conn *c, mtt_proto_frame *f)
 static int conn_process(mttd_conn *c)
 {
         int handled = 0;
-        while (!c->waiting_on && !c->watching && !c->closing && !c->dead && !c->srv->handing_over &&
-               !mtt_proto_outbuf_pending(&c->out)) {
+        if (c->parked && c->unpark && !c->dead && !c->srv->handing_over) {
+                c->parked = c->unpark = false;
+                mtt_proto_frame f = c->parked_frame;
+                conn_handle(c, &f);
+                handled++;
+        }
+        while (!c->parked && !c->waiting_on && !c->watching && !c->closing && !c->dead &&
+               !c->srv->handing_over && !mtt_proto_outbuf_pending(&c->out)) {
                 mtt_proto_frame f;
                 int r = mtt_proto_inbuf_next(&c->in, &f);
                 if (r == -EAGAIN)
@@ -242,14 +260,14 @@ static int conn_process(mttd_conn *c)
 
 static bool conn_busy(const mttd_conn *c)
 {
-        return c->waiting_on || c->watching || c->closing || c->dead || c->srv->handing_over ||
-               mtt_proto_outbuf_pending(&c->out);
+        return (c->parked && !c->unpark) || c->waiting_on || c->watching || c->closing || c->dead ||
+               c->srv->handing_over || mtt_proto_outbuf_pending(&c->out);
 }
 
 static void conn_read(mttd_conn *c)
 {
         c->last_call_us = mttd_now_us();
-        for (int i = 0; i < READS_PER_WAKEUP && !conn_busy(c); i++) {
+        for (int i = 0; i < READS_PER_WAKEUP && !conn_busy(c) && !c->parked; i++) {
                 long n = mtt_proto_inbuf_recv(&c->in, c->fd);
                 if (n == -EAGAIN || n == -EINTR)
                         return;
@@ -287,10 +305,10 @@ static void conn_update(mttd_conn *c)
                 return;
         }
         /* While a reply waits, nothing is read: the hangup set watches (hup_watch). */
-        hup_watch(c, c->waiting_on != NULL);
-        int events = pending                                               ? EV_WRITE
-                     : c->closing || c->waiting_on || c->srv->handing_over ? 0
-                                                                           : EV_READ;
+        hup_watch(c, c->waiting_on != NULL || c->parked);
+        int events = pending                                                            ? EV_WRITE
+                     : c->closing || c->waiting_on || c->parked || c->srv->handing_over ? 0
+                                                                                        : EV_READ;
         if (events != (c->io.events & (EV_READ | EV_WRITE))) {
                 ev_io_stop(c->srv->loop, &c->io);
                 ev_io_set(&c->io, c->fd, events);
@@ -675,6 +693,18 @@ void mttd_server_adopted(mttd_server *srv, mttd_session *s)
         conn_update(c);
 }
 
+void mttd_server_gpus_told(mttd_server *srv)
+{
+        mttd_conn *c;
+        LIST_FOREACH(c, &srv->conns, link)
+        {
+                if (c->parked && !c->unpark) {
+                        c->unpark = true;
+                        ev_feed_event(srv->loop, &c->io, EV_CUSTOM);
+                }
+        }
+}
+
 void mttd_server_hand_over(mttd_server *srv)
 {
         srv->handing_over = true;
@@ -682,6 +712,15 @@ void mttd_server_hand_over(mttd_server *srv)
         mttd_conn *c, *next;
         for (c = LIST_FIRST(&srv->conns); c; c = next) {
                 next = LIST_NEXT(c, link);
+                /* A call waiting for the GPUs is answered now: the next mttd cannot. */
+                if (c->parked) {
+                        c->parked = c->unpark = false;
+                        conn_send(c, mtt_proto_error_new(
+                                         MTT_PROTO_ERROR_GPU_UNAVAILABLE,
+                                         json_pack("{s:s}", "reason",
+                                                   "mttd restarted before NVML answered; try "
+                                                   "again")));
+                }
                 conn_update(c); /* reads no more */
         }
 }

@@ -24,6 +24,8 @@ void mttd_server_session_finished(mttd_server *srv, mttd_session *s);
 void mttd_server_session_written(mttd_server *srv, mttd_session *s);
 void mttd_server_session_opened(mttd_server *srv, mttd_session *s);
 void mttd_server_row(mttd_server *srv, const mttd_session *s, uint64_t t_us, double ram_gib);
+/* The GPU read that calls waited for is back or late: they are handled again. */
+void mttd_server_gpus_told(mttd_server *srv);
 
 /* What outlives mttd (keep.h). */
 /* Takes up a connection an earlier mttd kept, as number id (fd taken). 0 or -errno. */

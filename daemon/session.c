@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "meminfo.h"
 #include "peer.h"
 #include "proto/interface.h"
+#include "proto/text.h"
 
 const char *mttd_state_name(mttd_state s)
 {
@@ -73,6 +75,7 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->pid = pid;
         s->scope = p->scope;
         s->tracked_pid = p->pid;
+        s->gpu = p->scope == MTTD_SCOPE_GPU_DEVICE ? p->gpu : -1;
         s->uid = uid;
         s->phase = MTTD_PHASE_STARTING;
         s->state = MTTD_RUNNING;
@@ -431,9 +434,23 @@ json_t *mttd_session_json(const mttd_session *s, const mttd_session_view *v)
         if (s->cause)
                 json_object_set_new(o, "cause", json_string(s->cause));
         json_object_set_new(o, "scope", json_string(mttd_scope_name(s->scope)));
-        if (s->scope != MTTD_SCOPE_SYSTEM)
+        if (mttd_scope_has_process(s->scope))
                 json_object_set_new(o, "tracked_pid", json_integer(s->tracked_pid));
+        if (s->scope == MTTD_SCOPE_GPU_DEVICE && s->gpu >= 0)
+                json_object_set_new(o, "gpu", json_integer(s->gpu));
         const mttd_source *src = running ? s->source : NULL;
+        /* What the last GPU read could not read (a GPU lost): no rows meanwhile. */
+        if (src && src->gpu_why[0]) {
+                char why[sizeof(src->gpu_why)];
+                snprintf(why, sizeof(why), "%s", src->gpu_why);
+                mtt_proto_printable(why);
+                json_object_set_new(o, "gpu_error", json_string(why));
+        }
+        /* Its GPU read is out past the deadline: no rows meanwhile. */
+        if (src && src->scope != MTTD_SCOPE_PROCESS && mttd_scope_read_off_loop(src->scope) &&
+            src->late_since_us && now_us > src->late_since_us)
+                json_object_set_new(o, "read_stalled",
+                                    json_real((double)(now_us - src->late_since_us) / 1e6));
         if (src && src->scope == MTTD_SCOPE_PROCESS) {
                 json_object_set_new(o, "processes", json_integer(src->processes));
                 if (src->cut)

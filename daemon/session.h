@@ -29,7 +29,8 @@ typedef struct mttd_session_params {
         const char *label;
         const char *job; /* the workload manager's job it runs in; NULL: none */
         mttd_scope scope;
-        pid_t pid; /* process and cgroup scopes: whose (0: the client's) */
+        pid_t pid; /* process, cgroup and gpu scopes: whose (0: the client's) */
+        int gpu;   /* gpu-device scope: the one GPU it measures, or -1 for all */
         bool calibrate;
         uint64_t min_interval_us;
         uint64_t max_interval_us;
@@ -116,7 +117,8 @@ typedef struct mttd_session {
         struct mttd_peer *peer;       /* its client process, while an end without Close may come */
         mttd_source *source;          /* while running: what it measures; NULL for the system */
         mttd_scope scope;
-        pid_t tracked_pid; /* process and cgroup scopes */
+        pid_t tracked_pid; /* process, cgroup and gpu scopes */
+        int gpu;           /* gpu-device scope: the one GPU, or -1 for all */
         unsigned waits;    /* MTTD_WAIT_* */
         /* Interference: sessions that ran at the same time, how many of them were other
          * users', and the first few labels of its own user's. */

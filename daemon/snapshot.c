@@ -27,12 +27,13 @@ static json_t *rows_record(const mttd_rows *r)
  * reads as a session without (the version stays). */
 static json_t *identity(const mttd_session *s)
 {
-        return json_pack("{s:I, s:s, s:s*, s:i, s:i, s:i, s:i, s:b, s:f, s:I, s:I, s:I}", "id",
+        return json_pack("{s:I, s:s, s:s*, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:I, s:I, s:I}", "id",
                          (json_int_t)s->id, "label", s->label, "job", s->job, "pid", (int)s->pid,
                          "uid", (int)s->uid, "scope", (int)s->scope, "tracked_pid",
-                         (int)s->tracked_pid, "calibrate", s->calibrate, "baseline_kb",
-                         s->baseline_kb, "started_wall_us", (json_int_t)s->started_wall_us, "t0_us",
-                         (json_int_t)s->t0_us, "end_us", (json_int_t)s->end_us);
+                         (int)s->tracked_pid, "gpu", s->gpu, "calibrate", s->calibrate,
+                         "baseline_kb", s->baseline_kb, "started_wall_us",
+                         (json_int_t)s->started_wall_us, "t0_us", (json_int_t)s->t0_us, "end_us",
+                         (json_int_t)s->end_us);
 }
 
 /* Where its life and its report stand. */
@@ -217,11 +218,14 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
         }
         const char *label = get_string(&rd, id, "label", false);
         const char *job = get_string(&rd, id, "job", true);
+        /* A record from before the GPU scopes has no gpu: none. */
+        json_t *gpu = json_object_get(id, "gpu");
         mttd_session_params params = {
             .label = label,
             .job = job && job[0] ? job : NULL,
-            .scope = (mttd_scope)get_enum(&rd, id, "scope", MTTD_SCOPE_CGROUP),
+            .scope = (mttd_scope)get_enum(&rd, id, "scope", MTTD_SCOPE_LAST),
             .pid = (pid_t)get_int(&rd, id, "tracked_pid"),
+            .gpu = json_is_integer(gpu) ? (int)json_integer_value(gpu) : -1,
             .calibrate = get_bool(&rd, id, "calibrate"),
             .min_interval_us = (uint64_t)get_int(&rd, rows, "min_us"),
             .max_interval_us = (uint64_t)get_int(&rd, rows, "max_us"),

@@ -14,13 +14,24 @@
 const char *mttd_scope_name(mttd_scope s)
 {
         static const char *const names[] = {MTT_PROTO_SCOPE_SYSTEM, MTT_PROTO_SCOPE_PROCESS,
-                                            MTT_PROTO_SCOPE_CGROUP};
+                                            MTT_PROTO_SCOPE_CGROUP, MTT_PROTO_SCOPE_GPU,
+                                            MTT_PROTO_SCOPE_GPU_DEVICE};
         return names[s];
+}
+
+bool mttd_scope_has_process(mttd_scope s)
+{
+        return s == MTTD_SCOPE_PROCESS || s == MTTD_SCOPE_CGROUP || s == MTTD_SCOPE_GPU;
+}
+
+bool mttd_scope_read_off_loop(mttd_scope s)
+{
+        return s == MTTD_SCOPE_PROCESS || s == MTTD_SCOPE_GPU || s == MTTD_SCOPE_GPU_DEVICE;
 }
 
 int mttd_scope_of(const char *name, mttd_scope *out)
 {
-        for (int s = MTTD_SCOPE_SYSTEM; s <= MTTD_SCOPE_CGROUP; s++)
+        for (int s = MTTD_SCOPE_SYSTEM; s <= MTTD_SCOPE_LAST; s++)
                 if (strcmp(name, mttd_scope_name((mttd_scope)s)) == 0) {
                         *out = (mttd_scope)s;
                         return 0;
@@ -45,7 +56,7 @@ static char *join(const char *dir, const char *file)
         return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
 }
 
-int mttd_source_new(mttd_scope scope, pid_t pid, int pidfd, uid_t uid, mttd_source **out)
+int mttd_source_new(mttd_scope scope, pid_t pid, int pidfd, int gpu, uid_t uid, mttd_source **out)
 {
         mttd_source *src = calloc(1, sizeof(*src));
         if (!src) {
@@ -56,6 +67,7 @@ int mttd_source_new(mttd_scope scope, pid_t pid, int pidfd, uid_t uid, mttd_sour
         src->scope = scope;
         src->pid = pid;
         src->pidfd = pidfd;
+        src->gpu = gpu;
         src->uid = uid;
         src->peak_kb = -1;
         src->read_tick = UINT64_MAX;
@@ -103,14 +115,17 @@ bool mttd_source_same(const mttd_source *a, const mttd_source *b)
 {
         if (a->scope != b->scope || a->uid != b->uid)
                 return false;
-        if (a->scope == MTTD_SCOPE_PROCESS)
+        if (a->scope == MTTD_SCOPE_PROCESS || a->scope == MTTD_SCOPE_GPU)
                 return a->pid == b->pid && !(a->pidfd >= 0 && mttd_pidfd_ended(a->pidfd));
+        if (a->scope == MTTD_SCOPE_GPU_DEVICE)
+                return a->gpu == b->gpu;
         return a->usage_file && b->usage_file && strcmp(a->usage_file, b->usage_file) == 0;
 }
 
 bool mttd_source_ready(const mttd_source *src)
 {
-        return src->scope != MTTD_SCOPE_PROCESS || (src->have_value && !src->late_since_us);
+        return !mttd_scope_read_off_loop(src->scope) ||
+               (src->have_value && !src->late_since_us && !src->gpu_unread);
 }
 
 int mttd_source_read(mttd_source *src)

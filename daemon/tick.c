@@ -9,6 +9,7 @@
 #include "baseline.h"
 #include "clock.h"
 #include "due.h"
+#include "gpus.h"
 #include "log.h"
 #include "common/procfs.h"
 #include "sampler.h"
@@ -46,6 +47,7 @@ struct mttd_tick {
         LIST_HEAD(, mttd_source) sources; /* of running sessions, shared */
         mttd_sampler *sampler;            /* reads the process-tree sources, off the loop */
         unsigned n_process_sources;
+        mttd_gpus *gpus;             /* reads the GPUs (the GPU sources, Sample), off the loop */
         unsigned n_waiting[3];       /* sessions waiting for each kind of read (MTTD_WAIT_*) */
         uint64_t next_late_check_us; /* when those waiting too long are looked at */
         long long oom_system;        /* the system's OOM kill count, as of oom_system_us */
@@ -181,14 +183,15 @@ static int64_t source_kb(mttd_tick *t, mttd_source *src)
         return src->kb;
 }
 
-/* The source for a session of uid in scope for pid (held by pidfd, taken): one already
- * read for another session of uid if it measures the same, else a new one (a cgroup read at
- * Open by the caller, a process tree by the sampler from now on). */
-static int source_take(mttd_tick *t, mttd_scope scope, pid_t pid, int pidfd, uid_t uid,
+/* The source for a session of uid in scope for pid (held by pidfd, taken) or GPU gpu: one
+ * already read for another session of uid if it measures the same, else a new one (a cgroup
+ * read at Open by the caller, a process tree by the sampler and GPUs by their thread from
+ * now on). */
+static int source_take(mttd_tick *t, mttd_scope scope, pid_t pid, int pidfd, int gpu, uid_t uid,
                        mttd_source **out)
 {
         mttd_source *src;
-        int r = mttd_source_new(scope, pid, pidfd, uid, &src);
+        int r = mttd_source_new(scope, pid, pidfd, gpu, uid, &src);
         if (r < 0)
                 return r;
         mttd_source *o;
@@ -206,6 +209,12 @@ static int source_take(mttd_tick *t, mttd_scope scope, pid_t pid, int pidfd, uid
                         return r;
                 }
                 t->n_process_sources++;
+        } else if (scope == MTTD_SCOPE_GPU || scope == MTTD_SCOPE_GPU_DEVICE) {
+                r = mttd_gpus_add(t->gpus, src, mttd_now_us());
+                if (r < 0) {
+                        mttd_source_free(src);
+                        return r;
+                }
         }
         src->users = 1;
         LIST_INSERT_HEAD(&t->sources, src, link);
@@ -218,6 +227,10 @@ void mttd_tick_release(mttd_tick *t, mttd_source *src)
         if (!src || --src->users > 0)
                 return;
         LIST_REMOVE(src, link);
+        if (src->scope == MTTD_SCOPE_GPU || src->scope == MTTD_SCOPE_GPU_DEVICE) {
+                mttd_gpus_remove(t->gpus, src); /* freed once its read, if out, is back */
+                return;
+        }
         if (src->scope != MTTD_SCOPE_PROCESS) {
                 mttd_source_free(src);
                 return;
@@ -259,12 +272,12 @@ int mttd_tick_level_at_open(mttd_tick *t, const mttd_session_params *sp, int pid
         if (sp->scope == MTTD_SCOPE_SYSTEM)
                 return 0;
         /* Another scope's level is its source's value now: a cgroup's read now, a process
-         * tree's as the sampler read it last (a new tree's comes a moment later: the session
-         * waits for it). */
-        int r = source_take(t, sp->scope, sp->pid, pidfd, uid, src);
+         * tree's or the GPUs' as read last off the loop (a new one's comes a moment later:
+         * the session waits for it). */
+        int r = source_take(t, sp->scope, sp->pid, pidfd, sp->gpu, uid, src);
         if (r < 0)
                 return r;
-        if ((*src)->scope == MTTD_SCOPE_PROCESS) {
+        if (mttd_scope_read_off_loop((*src)->scope)) {
                 *kb = mttd_source_ready(*src) ? (*src)->kb : 0;
         } else {
                 t->tick++;
@@ -298,9 +311,9 @@ int mttd_tick_adopt(mttd_tick *t, mttd_session *s, int pidfd)
 {
         s->source = NULL;
         if (s->scope != MTTD_SCOPE_SYSTEM) {
-                if (pidfd < 0)
+                if (pidfd < 0 && mttd_scope_has_process(s->scope))
                         return -EBADF;
-                int r = source_take(t, s->scope, s->tracked_pid, pidfd, s->uid, &s->source);
+                int r = source_take(t, s->scope, s->tracked_pid, pidfd, s->gpu, s->uid, &s->source);
                 if (r < 0)
                         return r;
         } else if (pidfd >= 0) {
@@ -362,17 +375,35 @@ void mttd_tick_end(mttd_tick *t, mttd_session *s, mttd_state outcome, const char
         mttd_tick_remove(t, s);
 }
 
+/* The reads off the loop back since the last tick. */
+static void collect(mttd_tick *t)
+{
+        if (t->n_process_sources > 0)
+                mttd_sampler_collect(t->sampler);
+        if (mttd_gpus_sources(t->gpus) > 0)
+                mttd_gpus_collect(t->gpus);
+}
+
+/* A read of src made from now on, off the loop. */
+static void read_now(mttd_tick *t, mttd_source *src, uint64_t now_us)
+{
+        if (src->scope == MTTD_SCOPE_PROCESS)
+                mttd_sampler_read_now(t->sampler, src, now_us);
+        else
+                mttd_gpus_read_now(t->gpus, src, now_us);
+}
+
 bool mttd_tick_read_for_end(mttd_tick *t, mttd_session *s, uint64_t now_us)
 {
-        if (!s->source || s->source->scope != MTTD_SCOPE_PROCESS || t->stopped)
+        if (!s->source || !mttd_scope_read_off_loop(s->source->scope) || t->stopped)
                 return false;
         /* A read back since the last tick counts first (a short run's peak may be in it
          * alone). */
-        mttd_sampler_collect(t->sampler);
+        collect(t);
         if (mttd_source_ready(s->source))
                 mttd_tick_feed(t, s, now_us, s->source->kb);
         wait_for(t, s, MTTD_WAIT_END);
-        mttd_sampler_read_now(t->sampler, s->source, now_us);
+        read_now(t, s->source, now_us);
         return true;
 }
 
@@ -409,9 +440,8 @@ static void on_source_answered(void *ctx, mttd_source *src)
  * nothing for it: most sessions are not even touched. */
 static void fan_out(mttd_tick *t, uint64_t now, int64_t kb)
 {
-        /* The process trees' reads of the last tick, for this one. */
-        if (t->n_process_sources > 0)
-                mttd_sampler_collect(t->sampler);
+        /* The reads off the loop of the last tick, for this one. */
+        collect(t);
         for (size_t i = 0; i < t->n_hot; i++) {
                 hot *h = &t->hot[i];
                 /* A process tree whose read is late (or not back yet) makes no rows: the
@@ -426,6 +456,8 @@ static void fan_out(mttd_tick *t, uint64_t now, int64_t kb)
         t->next_full_us = now + t->cfg->fine_interval_us;
         if (t->n_process_sources > 0)
                 mttd_sampler_tick(t->sampler, now);
+        if (mttd_gpus_sources(t->gpus) > 0)
+                mttd_gpus_tick(t->gpus, now);
         refresh_oom_system(t, now);
 }
 
@@ -442,14 +474,14 @@ static void serve_due(mttd_tick *t, uint64_t now, int64_t kb)
                         mttd_due_push(&t->due, now + t->cfg->fine_interval_us, s);
                         continue;
                 }
-                /* A young session's rows come faster than the fine ticks: a process tree is
-                 * read for its row, which is made when that read is back
+                /* A young session's rows come faster than the fine ticks: a source read off
+                 * the loop is read for its row, which is made when that read is back
                  * (on_source_answered), not from the read of the last tick. */
-                if (s->source && s->source->scope == MTTD_SCOPE_PROCESS && due_at(s) <= now &&
+                if (s->source && mttd_scope_read_off_loop(s->source->scope) && due_at(s) <= now &&
                     s->source->read_us < due_at(s)) {
                         if (!(s->waits & MTTD_WAIT_ROW)) {
                                 wait_for(t, s, MTTD_WAIT_ROW);
-                                mttd_sampler_read_now(t->sampler, s->source, now);
+                                read_now(t, s->source, now);
                         }
                         continue;
                 }
@@ -501,6 +533,13 @@ static void on_tick(void *ctx)
         mttd_tick_arm(t);
 }
 
+static void on_gpus_told(void *ctx)
+{
+        mttd_tick *t = ctx;
+        if (t->hooks.gpus_told)
+                t->hooks.gpus_told(t->hooks.ctx);
+}
+
 int mttd_tick_new(struct ev_loop *loop, const mttd_config *cfg, mttd_table *table,
                   mttd_flush *flush, const mttd_tick_hooks *hooks, mttd_tick **out)
 {
@@ -527,6 +566,12 @@ int mttd_tick_new(struct ev_loop *loop, const mttd_config *cfg, mttd_table *tabl
                 mttd_log(LOG_ERR, "cannot start the sampler threads: %s", strerror(-r));
                 goto fail;
         }
+        const mttd_gpus_hooks gh = {.answered = on_source_answered, .told = on_gpus_told, .ctx = t};
+        r = mttd_gpus_new(loop, cfg, MTT_PROCFS_ROOT, &gh, &t->gpus);
+        if (r < 0) {
+                mttd_log(LOG_ERR, "cannot start the GPU thread: %s", strerror(-r));
+                goto fail;
+        }
         r = mttd_ticker_init(&t->ticker, loop, on_tick, t);
         if (r < 0) {
                 mttd_log(LOG_ERR, "cannot create a timerfd: %s", strerror(-r));
@@ -547,6 +592,7 @@ void mttd_tick_free(mttd_tick *t)
         /* A thread stuck in a read keeps copies of what it reads (pids, pidfd numbers), not
          * the sources, which go below. */
         mttd_sampler_free(t->sampler);
+        mttd_gpus_free(t->gpus);
         mttd_due_free(&t->due);
         mttd_source *src;
         while ((src = LIST_FIRST(&t->sources))) {
@@ -571,4 +617,9 @@ int mttd_tick_sample(mttd_tick *t, mttd_meminfo *out)
 int64_t mttd_tick_last_kb(const mttd_tick *t)
 {
         return t->last_kb;
+}
+
+mttd_gpus *mttd_tick_gpus(mttd_tick *t)
+{
+        return t->gpus;
 }

@@ -30,6 +30,8 @@ typedef struct mttd_tick_hooks {
         void (*first_value)(void *ctx, mttd_session *s, int64_t kb, uint64_t now_us);
         /* A CLOSING session's process tree was read after its Close: it may end. */
         void (*end_read)(void *ctx, mttd_session *s);
+        /* The GPU read that callers waited for is back, or late (gpus.h; may be NULL). */
+        void (*gpus_told)(void *ctx);
         void *ctx;
 } mttd_tick_hooks;
 
@@ -89,3 +91,5 @@ const mttd_tick_stats *mttd_tick_stats_of(const mttd_tick *t);
 /* A fresh reading of meminfo; the latest sample. */
 int mttd_tick_sample(mttd_tick *t, mttd_meminfo *out);
 int64_t mttd_tick_last_kb(const mttd_tick *t);
+/* The GPUs' reader (gpus.h). */
+struct mttd_gpus *mttd_tick_gpus(mttd_tick *t);

@@ -2,7 +2,6 @@
 #include "tracker.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,7 +10,6 @@
 #include "flush.h"
 #include "keep.h"
 #include "log.h"
-#include "nvml.h"
 #include "peer.h"
 #include "proto/ending.h"
 
@@ -33,8 +31,6 @@ struct mttd_tracker {
         uint64_t stopped_us; /* the last tick's time then */
         bool stop_timed_out; /* no more waiting for reports that stall */
         mttd_tracker_counts counts;
-        mttd_nvml_lazy nvml; /* loaded at the first call that needs it */
-        char nvml_logged[sizeof(((mttd_nvml_lazy *)0)->why)]; /* the last reason logged */
 };
 
 static uint64_t conn_of(const mttd_session *s)
@@ -249,6 +245,13 @@ static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         maybe_drained(t);
 }
 
+static void on_gpus_told(void *ctx)
+{
+        mttd_tracker *t = ctx;
+        if (t->hooks.gpus_told)
+                t->hooks.gpus_told(t->hooks.ctx);
+}
+
 int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tracker_hooks *hooks,
                      mttd_tracker **out)
 {
@@ -258,7 +261,6 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
         t->loop = loop;
         t->cfg = cfg;
         t->hooks = *hooks;
-        t->nvml.path = cfg->nvml_path;
         mttd_table_init(&t->table, cfg->history, &hooks->row);
         mttd_fd_kind_init();
         const mttd_flush_hooks fh = {.written = on_written, .broke = on_broke, .ctx = t};
@@ -270,6 +272,7 @@ int mttd_tracker_new(struct ev_loop *loop, const mttd_config *cfg, const mttd_tr
         const mttd_tick_hooks th = {
             .late_check = on_late_check,
             .first_value = on_first_value,
+            .gpus_told = on_gpus_told,
             .end_read = on_end_read,
             .ctx = t,
         };
@@ -297,7 +300,6 @@ void mttd_tracker_free(mttd_tracker *t)
         mttd_flush_free(t->flush);
         mttd_table_done(&t->table);
         mttd_fd_kind_done();
-        mttd_nvml_lazy_free(&t->nvml);
         free(t);
 }
 
@@ -683,21 +685,9 @@ int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out)
         return mttd_tick_sample(t->tick, out);
 }
 
-mttd_nvml *mttd_tracker_nvml(mttd_tracker *t, const char **why)
+struct mttd_gpus *mttd_tracker_gpus(mttd_tracker *t)
 {
-        bool had = t->nvml.nvml;
-        mttd_nvml *n = mttd_nvml_lazy_get(&t->nvml, mttd_now_us());
-        /* Logged once as it loads, and once per new reason it does not: a retry every few
-         * seconds must not fill the journal. */
-        if (n && !had)
-                mttd_log(LOG_INFO, "NVML loaded: %u GPU%s", mttd_nvml_count(n),
-                         mttd_nvml_count(n) == 1 ? "" : "s");
-        if (!n && strcmp(t->nvml.why, t->nvml_logged) != 0) {
-                mttd_log(LOG_INFO, "no GPUs: %s", t->nvml.why);
-                snprintf(t->nvml_logged, sizeof(t->nvml_logged), "%s", t->nvml.why);
-        }
-        *why = n ? NULL : t->nvml.why;
-        return n;
+        return mttd_tick_gpus(t->tick);
 }
 
 void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v)

@@ -48,6 +48,8 @@ typedef struct mttd_tracker_hooks {
         void (*written)(void *ctx, mttd_session *s);
         /* The number of running sessions changed (may be NULL). */
         void (*running)(void *ctx, unsigned running);
+        /* The GPU read that calls waited for is back or late: they may go on (gpus.h). */
+        void (*gpus_told)(void *ctx);
         /* A watched session made a row. */
         mttd_row_hook row;
         void *ctx;
@@ -123,6 +125,5 @@ void mttd_tracker_view(const mttd_tracker *t, mttd_session_view *v);
 
 /* A fresh reading of meminfo. */
 int mttd_tracker_sample(mttd_tracker *t, mttd_meminfo *out);
-/* NVML (nvml.h), loaded at the first call (a failed load is tried again after a few
- * seconds); NULL with *why saying why there is none. */
-struct mttd_nvml *mttd_tracker_nvml(mttd_tracker *t, const char **why);
+/* The GPUs' reader (gpus.h): whether NVML is there, and the latest reading. */
+struct mttd_gpus *mttd_tracker_gpus(mttd_tracker *t);

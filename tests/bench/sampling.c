@@ -156,7 +156,7 @@ void bench_scopes(const bench *b)
                     sizes[i] == 10 ? (share <= 0.5 ? "ok" : "MISS") : "");
         }
         mttd_source *src;
-        if (mttd_source_new(MTTD_SCOPE_CGROUP, getpid(), -1, getuid(), &src) == 0) {
+        if (mttd_source_new(MTTD_SCOPE_CGROUP, getpid(), -1, -1, getuid(), &src) == 0) {
                 snprintf(v, sizeof(v), "%.1f us a read",
                          source_read_us(src, b->quick ? 200 : 2000));
                 row("cgroup scope: one read (usage and peak)", v, "reported", "");

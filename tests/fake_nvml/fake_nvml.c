@@ -8,10 +8,14 @@
  *   graphics INDEX PID BYTES                     a graphics process on that GPU
  *   lost INDEX                                   that GPU answers NVML_ERROR_GPU_IS_LOST
  *   fail init CODE                               nvmlInit_v2 returns CODE
- * No file (or no variable): no device. */
+ *   slow init MS                                 nvmlInit_v2 takes MS milliseconds
+ *   slow read MS                                 each memory read takes MS milliseconds
+ * No file (or no variable): no device. With $FAKE_NVML_READS set, that file counts the
+ * memory reads of GPU 0 (one a read of mttd's), so a test waits for reads it needs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FAKE_MAX_DEVICES   16
 #define FAKE_MAX_PROCESSES 256
@@ -44,6 +48,7 @@ typedef struct {
 
 typedef struct {
         int init_code;
+        int slow_init_ms, slow_read_ms;
         unsigned devices;
         struct {
                 char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
@@ -82,6 +87,10 @@ static void read_state(fake_state *s)
                         s->dev[i].lost = 1;
                 } else if (sscanf(line, "fail init %d", &code) == 1) {
                         s->init_code = code;
+                } else if (sscanf(line, "slow init %d", &code) == 1) {
+                        s->slow_init_ms = code;
+                } else if (sscanf(line, "slow read %d", &code) == 1) {
+                        s->slow_read_ms = code;
                 }
         }
         if (f)
@@ -103,10 +112,30 @@ static int device_of(const fake_state *s, nvmlDevice_t d, nvmlReturn_t *r)
         return (int)(i - 1);
 }
 
+static void sleep_ms(int ms)
+{
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+        while (ms > 0 && nanosleep(&ts, &ts) != 0)
+                ;
+}
+
+/* One more read of GPU 0, counted in $FAKE_NVML_READS. */
+static void count_read(void)
+{
+        static unsigned long long reads;
+        const char *path = getenv("FAKE_NVML_READS");
+        FILE *f = path ? fopen(path, "we") : NULL;
+        if (f) {
+                fprintf(f, "%llu\n", ++reads);
+                fclose(f);
+        }
+}
+
 nvmlReturn_t nvmlInit_v2(void)
 {
         fake_state s;
         read_state(&s);
+        sleep_ms(s.slow_init_ms);
         return s.init_code;
 }
 
@@ -175,6 +204,9 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
         int i = device_of(&s, device, &r);
         if (i < 0)
                 return r;
+        sleep_ms(s.slow_read_ms);
+        if (i == 0)
+                count_read();
         memory->total = s.dev[i].total;
         memory->used = s.dev[i].used;
         memory->free = s.dev[i].total - s.dev[i].used;

@@ -1,6 +1,12 @@
-/* Integration: Sample's GPUs from a real mttd with the fake NVML (tests/fake_nvml, loaded
- * with --nvml, its values from $FAKE_NVML_STATE): devices and their numbers as they change,
- * a lost device, an init that fails, no library at all; sessions go on through each. */
+/* Integration: the GPUs of a real mttd with the fake NVML (tests/fake_nvml, loaded with
+ * --nvml, its values from $FAKE_NVML_STATE). Sample: devices and their numbers as they
+ * change, a lost device, an init that fails, no library at all; sessions go on through each.
+ * The gpu and gpu-device scopes: a process tree's GPU memory (its processes found among
+ * NVML's, others left out, a process in both lists counted once, every GPU summed), a 50 ms
+ * spike kept as the peak, one GPU or all, a GPU that vanishes mid-run (the session goes on and
+ * says so), no library (Open says what is missing), an NVML that hangs (Open answered, the
+ * loop serving meanwhile). */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -15,6 +24,7 @@
 #include "harness.h"
 
 static char state_path[] = "/tmp/mtt-fake-nvml-XXXXXX";
+static char reads_path[] = "/tmp/mtt-fake-nvml-reads-XXXXXX";
 
 /* The fake's state file, replaced whole (renamed into place): the fake reads it at every
  * call and must never see half of it. */
@@ -188,18 +198,397 @@ static void test_the_real_one(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+#define GIB 1073741824ll
+
+/* The memory reads of GPU 0 the fake has served (one per read of mttd's). */
+static long long reads(void)
+{
+        char *text = harness_read_file(reads_path);
+        long long n = text ? atoll(text) : 0;
+        free(text);
+        return n;
+}
+
+/* Waits until mttd made n more reads than before (those began after what the test wrote). */
+static void wait_reads(long long before, long long n)
+{
+        for (int i = 0; i < 2000 && reads() < before + n; i++)
+                usleep(5000);
+        assert_true(reads() >= before + n);
+}
+
+/* An Open on a connection of its own (kept: the session lives on it) into NAME.csv. */
+static json_t *open_on(const harness *h, int *conn, const char *name, const char *params)
+{
+        char path[256], file[96], call[512];
+        snprintf(file, sizeof(file), "%s.csv", name);
+        harness_path(h, file, path, sizeof(path));
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        *conn = harness_connect(h);
+        assert_true(*conn >= 0);
+        snprintf(call, sizeof(call), "{\"fd\": 0, \"label\": \"%s\", %s}", name, params);
+        json_t *r = harness_call(*conn, "io.mtt.Tracker.Open", call, &fd, 1);
+        close(fd);
+        assert_non_null(r);
+        return r;
+}
+
+static json_t *session_of(json_t *reply)
+{
+        return json_object_get(json_object_get(reply, "parameters"), "session");
+}
+
+static const char *reason_of(json_t *reply)
+{
+        return json_string_value(json_object_get(json_object_get(reply, "parameters"), "reason"));
+}
+
+static uint64_t id_of(json_t *reply)
+{
+        json_t *s = session_of(reply);
+        assert_non_null(s);
+        return (uint64_t)json_integer_value(json_object_get(s, "id"));
+}
+
+static json_t *status(const harness *h, uint64_t id)
+{
+        char params[64];
+        snprintf(params, sizeof(params), "{\"id\": %llu}", (unsigned long long)id);
+        int fd = harness_connect(h);
+        json_t *r = harness_call(fd, "io.mtt.Tracker.Status", params, NULL, 0);
+        close(fd);
+        json_t *s = json_incref(session_of(r));
+        json_decref(r);
+        assert_non_null(s);
+        return s;
+}
+
+/* Waits until the session's ram (GiB) is gib (to the report's six decimals). */
+static void wait_ram(const harness *h, uint64_t id, double gib)
+{
+        double ram = -1;
+        for (int i = 0; i < 1000; i++) {
+                json_t *s = status(h, id);
+                ram = json_real_value(json_object_get(s, "ram"));
+                json_decref(s);
+                if (ram > gib - 1e-6 && ram < gib + 1e-6)
+                        return;
+                usleep(10000);
+        }
+        fail_msg("session %llu: ram %.6f GiB, not %.6f", (unsigned long long)id, ram, gib);
+}
+
+static void close_on(int conn, uint64_t id, const char *outcome)
+{
+        char params[96];
+        snprintf(params, sizeof(params), "{\"id\": %llu, \"outcome\": \"%s\"}",
+                 (unsigned long long)id, outcome);
+        json_t *r = harness_call(conn, "io.mtt.Tracker.Close", params, NULL, 0);
+        assert_non_null(r);
+        assert_null(harness_error(r));
+        json_decref(r);
+        close(conn);
+}
+
+/* The data rows' highest value, and whether a row has exactly gib. */
+static double report_max(const char *text, double gib, bool *has)
+{
+        double max = -1e9;
+        *has = false;
+        for (const char *line = strchr(text, '\n'); line && line[1];
+             line = strchr(line + 1, '\n')) {
+                double t, v;
+                const char *dot = strchr(line + 1, '.'), *end = strchr(line + 1, '\n');
+                if (sscanf(line + 1, "%lf,%lf", &t, &v) != 2 || !dot || (end && dot > end))
+                        continue; /* an ending's sentinel row */
+                max = v > max ? v : max;
+                *has = *has || (v > gib - 1e-6 && v < gib + 1e-6);
+        }
+        return max;
+}
+
+static char *report(const harness *h, const char *name, harness_ending ending)
+{
+        char path[256];
+        char *text = harness_read_file(harness_path(h, name, path, sizeof(path)));
+        assert_non_null(text);
+        int rows;
+        const char *why = harness_check_report(text, ending, &rows);
+        if (why)
+                fail_msg("%s in:\n%s", why, text);
+        return text;
+}
+
+/* A tree: a child that forks a grandchild; both wait to be killed. *grandchild gets its pid. */
+static pid_t tree(pid_t *grandchild)
+{
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                pid_t g = fork();
+                if (g == 0) {
+                        prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        pause();
+                        _exit(0);
+                }
+                if (write(p[1], &g, sizeof(g)) != sizeof(g))
+                        _exit(1);
+                pause();
+                _exit(0);
+        }
+        close(p[1]);
+        assert_int_equal(read(p[0], grandchild, sizeof(*grandchild)), sizeof(*grandchild));
+        close(p[0]);
+        return child;
+}
+
+static void kill_tree(pid_t child)
+{
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+}
+
+/* The gpu scope: the tree's processes on every GPU, a process in both of a GPU's lists once,
+ * the test's own (not in the tree) left out; a spike of 50 ms, read twice, is the report's
+ * peak; the report ends completed, and Status says what was measured. */
+static void test_gpu_scope(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[1024];
+        const char *const gpus = "device 0 \"Fake H200\" total 150000000000 used 20000000000\n"
+                                 "device 1 \"Fake H100\" total 80000000000 used 3000000000\n";
+        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\n", gpus, (int)getpid(), 7 * GIB);
+        assert_int_equal(start_fake(&h, text), 0);
+        int conn;
+        char params[128];
+        snprintf(params, sizeof(params),
+                 "\"scope\": \"gpu\", \"pid\": %d, \"min_interval_us\": 1000", (int)c);
+        json_t *r = open_on(&h, &conn, "tree", params);
+        assert_null(harness_error(r));
+        uint64_t id = id_of(r);
+        assert_string_equal(str_of(session_of(r), "scope"), "gpu");
+        assert_int_equal(int_of(session_of(r), "tracked_pid"), c);
+        json_decref(r);
+
+        /* 1 GiB of the grandchild's in both lists of GPU 0, and 512 MiB of the child's on
+         * GPU 1: 1.5 GiB. */
+        snprintf(text, sizeof(text),
+                 "%sprocess 0 %d %lld\nprocess 0 %d %lld\ngraphics 0 %d %lld\nprocess 1 %d %lld\n",
+                 gpus, (int)getpid(), 7 * GIB, (int)g, GIB, (int)g, GIB, (int)c, GIB / 2);
+        write_state(text);
+        wait_ram(&h, id, 1.5);
+
+        /* The spike: 5 GiB more for 50 ms and at least two reads (the second began after the
+         * state changed), then back. */
+        snprintf(text, sizeof(text),
+                 "%sprocess 0 %d %lld\nprocess 0 %d %lld\ngraphics 0 %d %lld\nprocess 1 %d %lld\n",
+                 gpus, (int)getpid(), 7 * GIB, (int)g, 6 * GIB, (int)g, GIB, (int)c, GIB / 2);
+        long long before = reads();
+        write_state(text);
+        usleep(50000);
+        wait_reads(before, 2);
+        snprintf(text, sizeof(text),
+                 "%sprocess 0 %d %lld\nprocess 0 %d %lld\ngraphics 0 %d %lld\nprocess 1 %d %lld\n",
+                 gpus, (int)getpid(), 7 * GIB, (int)g, GIB, (int)g, GIB, (int)c, GIB / 2);
+        write_state(text);
+        wait_ram(&h, id, 1.5);
+        json_t *s = status(&h, id);
+        assert_true(json_real_value(json_object_get(s, "peak")) > 6.5 - 1e-6);
+        assert_true(json_real_value(json_object_get(s, "peak")) < 6.5 + 1e-6);
+        assert_null(json_object_get(s, "gpu_error"));
+        json_decref(s);
+        close_on(conn, id, "completed");
+        kill_tree(c);
+
+        char *t = report(&h, "tree.csv", ENDING_COMPLETED);
+        bool plateau, spike;
+        report_max(t, 1.5, &plateau);
+        double max = report_max(t, 6.5, &spike);
+        if (!plateau || !spike || max > 6.5 + 1e-6)
+                fail_msg("want rows at 1.5 and a peak of 6.5 GiB, max %.6f, in:\n%s", max, t);
+        free(t);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
+/* The gpu-device scope: one GPU above its level at Open, every GPU raw; a GPU index past
+ * NVML's count and parameters that do not fit are refused; a GPU lost mid-run: the session
+ * runs on, makes no rows and says so, then goes on once it is back. */
+static void test_gpu_device_scope(void **state)
+{
+        harness h;
+        const char *both = "device 0 \"Fake H200\" total 150000000000 used 10737418240\n"
+                           "device 1 \"Fake H100\" total 80000000000 used 21474836480\n";
+        assert_int_equal(start_fake(&h, both), 0);
+        int one, all, conn;
+        json_t *r = open_on(&h, &one, "one", "\"scope\": \"gpu-device\", \"gpu\": 1");
+        assert_null(harness_error(r));
+        uint64_t id_one = id_of(r);
+        assert_int_equal(int_of(session_of(r), "gpu"), 1);
+        assert_null(json_object_get(session_of(r), "tracked_pid"));
+        json_decref(r);
+        r = open_on(&h, &all, "all", "\"scope\": \"gpu-device\", \"calibrate\": false");
+        assert_null(harness_error(r));
+        uint64_t id_all = id_of(r);
+        assert_null(json_object_get(session_of(r), "gpu"));
+        json_decref(r);
+        wait_ram(&h, id_all, 30.0);
+
+        write_state("device 0 \"Fake H200\" total 150000000000 used 10737418240\n"
+                    "device 1 \"Fake H100\" total 80000000000 used 22548578304\n");
+        wait_ram(&h, id_one, 1.0);
+        wait_ram(&h, id_all, 31.0);
+
+        r = open_on(&h, &conn, "none", "\"scope\": \"gpu-device\", \"gpu\": 2");
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.GpuUnavailable");
+        assert_string_equal(reason_of(r), "no GPU 2: NVML counts 2 (0 to 1)");
+        json_decref(r);
+        close(conn);
+        r = open_on(&h, &conn, "bad", "\"scope\": \"gpu\", \"gpu\": 0");
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
+        json_decref(r);
+        close(conn);
+        r = open_on(&h, &conn, "bad", "\"scope\": \"gpu-device\", \"pid\": 1");
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
+        json_decref(r);
+        close(conn);
+
+        /* GPU 1 is lost: both sessions run on without rows, and say why. */
+        write_state("device 0 \"Fake H200\" total 150000000000 used 10737418240\n"
+                    "device 1 \"Fake H100\" total 80000000000 used 22548578304\n"
+                    "lost 1\n");
+        long long before = reads();
+        wait_reads(before, 2);
+        json_t *s = status(&h, id_all);
+        assert_string_equal(str_of(s, "state"), "running");
+        assert_string_equal(str_of(s, "gpu_error"), "GPU 1: GPU is lost");
+        long long rows = int_of(s, "rows");
+        json_decref(s);
+        s = status(&h, id_one);
+        assert_string_equal(str_of(s, "gpu_error"), "GPU 1: GPU is lost");
+        json_decref(s);
+        before = reads();
+        wait_reads(before, 3);
+        s = status(&h, id_all);
+        assert_int_equal(int_of(s, "rows"), rows); /* no rows meanwhile */
+        json_decref(s);
+
+        /* It is back, with 2 GiB more: rows go on, the message is gone. */
+        write_state("device 0 \"Fake H200\" total 150000000000 used 10737418240\n"
+                    "device 1 \"Fake H100\" total 80000000000 used 24696061952\n");
+        wait_ram(&h, id_all, 33.0);
+        wait_ram(&h, id_one, 3.0);
+        s = status(&h, id_all);
+        assert_null(json_object_get(s, "gpu_error"));
+        json_decref(s);
+        close_on(one, id_one, "completed");
+        close_on(all, id_all, "failed");
+        char *t = report(&h, "one.csv", ENDING_COMPLETED);
+        bool has;
+        assert_true(report_max(t, 3.0, &has) < 3.0 + 1e-6);
+        assert_true(has);
+        free(t);
+        t = report(&h, "all.csv", ENDING_FAILED);
+        assert_true(report_max(t, 33.0, &has) < 33.0 + 1e-6);
+        assert_true(has);
+        free(t);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
+/* No NVML: an Open of a GPU scope is refused with what is missing (the first while the
+ * load is out, the next from what it found), and nothing is left behind. */
+static void test_gpu_scope_without_nvml(void **state)
+{
+        harness h;
+        static const char *const args[] = {"--nvml", "/nonexistent/libnvidia-ml.so.1", NULL};
+        assert_int_equal(harness_start(&h, args), 0);
+        for (int i = 0; i < 2; i++) {
+                int conn;
+                json_t *r = open_on(&h, &conn, "nogpu",
+                                    i ? "\"scope\": \"gpu-device\"" : "\"scope\": \"gpu\"");
+                assert_string_equal(harness_error(r), "io.mtt.Tracker.GpuUnavailable");
+                assert_string_equal(reason_of(r),
+                                    "/nonexistent/libnvidia-ml.so.1 not found (no NVIDIA driver)");
+                json_decref(r);
+                close(conn);
+        }
+        int fd = harness_connect(&h);
+        json_t *r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+        close(fd);
+        assert_int_equal(
+            json_array_size(json_object_get(json_object_get(r, "parameters"), "sessions")), 0);
+        json_decref(r);
+        assert_true(harness_session_completes(&h, "ram"));
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An NVML whose init hangs (4 s): the Open waiting for it is answered at the read timeout
+ * with why, the loop serves everyone meanwhile, and once NVML is there, an Open works. */
+static void test_nvml_hangs(void **state)
+{
+        harness h;
+        write_state("device 0 \"Fake H200\" total 150000000000 used 1000\nslow init 4000\n");
+        static const char *const args[] = {"--nvml", FAKE_NVML_PATH, "--read-timeout-ms", "300",
+                                           NULL};
+        assert_int_equal(harness_start(&h, args), 0);
+        double t0 = now_s();
+        int conn;
+        json_t *r = open_on(&h, &conn, "hang", "\"scope\": \"gpu-device\"");
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.GpuUnavailable");
+        assert_non_null(strstr(reason_of(r), "has not come back"));
+        json_decref(r);
+        close(conn);
+        /* Still inside NVML's init: the loop answers others and makes RAM sessions. */
+        assert_true(harness_session_completes(&h, "ram"));
+        int fd = harness_connect(&h);
+        r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
+        close(fd);
+        assert_null(harness_error(r));
+        json_decref(r);
+        assert_true(now_s() - t0 < 3.5);
+        for (int i = 0; i < 500; i++) { /* the init returns at 4 s */
+                r = open_on(&h, &conn, "after", "\"scope\": \"gpu-device\"");
+                if (!harness_error(r))
+                        break;
+                json_decref(r);
+                close(conn);
+                r = NULL;
+                usleep(20000);
+        }
+        assert_non_null(r);
+        uint64_t id = id_of(r);
+        json_decref(r);
+        close_on(conn, id, "completed");
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 static int setup(void **state)
 {
         int fd = mkstemp(state_path);
         if (fd < 0)
                 return -1;
         close(fd);
-        return setenv("FAKE_NVML_STATE", state_path, 1);
+        if ((fd = mkstemp(reads_path)) < 0)
+                return -1;
+        close(fd);
+        return setenv("FAKE_NVML_STATE", state_path, 1) || setenv("FAKE_NVML_READS", reads_path, 1);
 }
 
 static int teardown(void **state)
 {
         unlink(state_path);
+        unlink(reads_path);
         return 0;
 }
 
@@ -207,9 +596,15 @@ int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_devices_and_changes), cmocka_unit_test(test_init_fails),
-            cmocka_unit_test(test_no_device),           cmocka_unit_test(test_no_library),
+            cmocka_unit_test(test_devices_and_changes),
+            cmocka_unit_test(test_init_fails),
+            cmocka_unit_test(test_no_device),
+            cmocka_unit_test(test_no_library),
             cmocka_unit_test(test_the_real_one),
+            cmocka_unit_test(test_gpu_scope),
+            cmocka_unit_test(test_gpu_device_scope),
+            cmocka_unit_test(test_gpu_scope_without_nvml),
+            cmocka_unit_test(test_nvml_hangs),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
