@@ -84,6 +84,8 @@ report_min() { awk -F, 'NR > 1 && $1 ~ /\./ { if (n++ == 0 || $2 + 0 < m) m = $2
 near() { # near GOT WANT: within 0.001 (GiB)
         awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(a != "" && d < 0.001 && d > -0.001) }'
 }
+# completed REPORT: mttctl check says it completed.
+completed() { "$MTTCTL" check "$1" >/dev/null 2>&1; }
 # The session a run's last message names first ("session 7 completed ...").
 session_of() { sed -n 's/^mttctl: session \([0-9]*\) .*/\1/p' "$1" | tail -n 1; }
 # What the tracked commands run: hold.sh LINE USED_MIB PATTERN... adds LINE to the fake
@@ -145,7 +147,7 @@ sh "$SET_USED" "$MEMINFO" 1000
 start "$FAKE" --meminfo "$MEMINFO"
 status_is 0 "run --scope gpu" "$MTTCTL" run --scope gpu -o "$DIR/g.csv" -l gpu1 -- \
         sh "$HOLD" "process 0 PID $GIB" 0 " gpu1 .* 1\.00 GiB +running"
-check "the gpu report completed" "$MTTCTL" check "$DIR/g.csv"
+check "the gpu report completed" completed "$DIR/g.csv"
 check "its first row is 0 (the tree held nothing at Open)" grep -qx "0.000000,0.000000" "$DIR/g.csv"
 check "its peak is the tree's 1 GiB (not the GPU's 1.5 GiB used)" near "$(report_max "$DIR/g.csv")" 1
 check "the last message names the report" \
@@ -161,8 +163,8 @@ state "$ONE_GPU"
 status_is 0 "run -o ram.csv --gpu-output gpu.csv" "$MTTCTL" run -o "$DIR/ram.csv" \
         --gpu-output "$DIR/gpu.csv" -l both -- sh "$HOLD" "process 0 PID $GIB" 1512 \
         " both .* 1\.00 GiB +running" " both .* 512\.0 MiB +running"
-check "the RAM report completed" "$MTTCTL" check "$DIR/ram.csv"
-check "the GPU report completed" "$MTTCTL" check "$DIR/gpu.csv"
+check "the RAM report completed" completed "$DIR/ram.csv"
+check "the GPU report completed" completed "$DIR/gpu.csv"
 check "the RAM report's peak is the machine's 0.5 GiB" near "$(report_max "$DIR/ram.csv")" 0.5
 check "the GPU report's peak is the tree's 1 GiB" near "$(report_max "$DIR/gpu.csv")" 1
 check "the last message names both reports" grep -q \
@@ -187,14 +189,24 @@ check "the RAM report: a line and its legend entry" [ "$(grep -c "$blue" "$DIR/b
 check "the GPU report: a line and its legend entry" [ "$(grep -c "$orange" "$DIR/both.svg")" -eq 2 ]
 status_is 0 "plot ram.csv gpu.csv as a PNG" "$MTTCTL" plot "$DIR/ram.csv" "$DIR/gpu.csv" -o "$DIR/both.png"
 
-# --- the gpu-device scope: GPU 0 alone (2 GiB, then 3), or both (7 GiB, then 8)
+# --- no GPU of that index: no tracking, the command never runs, and how many GPUs there are
+state "$ONE_GPU"
+status_is 125 "run --gpu 5 with one GPU exits 125 (no tracking)" "$MTTCTL" run --scope gpu-device \
+        --gpu 5 -o "$DIR/g5.csv" -- touch "$DIR/ran5"
+check "it says there is no GPU 5 and which there are" \
+        grep -qx "mttctl: cannot track GPU memory: no GPU 5: mttd sees 1 NVIDIA GPU (index 0)" "$DIR/err"
+check "the command did not run" [ ! -e "$DIR/ran5" ]
+
+# --- the gpu-device scope: GPU 0 alone (2 GiB, then 3), or both (7 GiB, then 8). mttd counts
+# the GPUs once, as it loads NVML: a new one for two.
 TWO_GPUS_0='device 0 "Fake A" total 85899345920 used 2147483648'
 TWO_GPUS_1='device 1 "Fake B" total 85899345920 used 5368709120'
 GPU0_UP='device 0 "Fake A" total 85899345920 used 3221225472'
 state "$TWO_GPUS_0" "$TWO_GPUS_1"
+start "$FAKE" --meminfo "$MEMINFO"
 status_is 0 "run --scope gpu-device --gpu 0" "$MTTCTL" run --scope gpu-device --gpu 0 \
         --no-calibrate -o "$DIR/dev0.csv" -l dev0 -- sh "$HOLD" "$GPU0_UP" 0 " dev0 .* 3\.00 GiB +running"
-check "GPU 0's report completed" "$MTTCTL" check "$DIR/dev0.csv"
+check "GPU 0's report completed" completed "$DIR/dev0.csv"
 check "GPU 0's report starts at its 2 GiB" near "$(report_min "$DIR/dev0.csv")" 2
 check "GPU 0's report peaks at its 3 GiB" near "$(report_max "$DIR/dev0.csv")" 3
 id=$(session_of "$DIR/err")
@@ -227,14 +239,6 @@ check "status of a running gpu-device session says a GPU is lost" wait_for 20 st
 touch "$DIR/lost.go"
 wait $RUN
 check "that run completed" [ $? -eq 0 ]
-
-# --- no GPU of that index: no tracking, the command never runs, and how many GPUs there are
-state "$ONE_GPU"
-status_is 125 "run --gpu 5 with one GPU exits 125 (no tracking)" "$MTTCTL" run --scope gpu-device \
-        --gpu 5 -o "$DIR/g5.csv" -- touch "$DIR/ran5"
-check "it says there is no GPU 5 and which there are" \
-        grep -qx "mttctl: cannot track GPU memory: no GPU 5: mttd sees 1 NVIDIA GPU (index 0)" "$DIR/err"
-check "the command did not run" [ ! -e "$DIR/ran5" ]
 
 start "$DIR/missing-libnvidia-ml.so.1"
 "$MTTCTL" sample >"$DIR/out" 2>"$DIR/err"

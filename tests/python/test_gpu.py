@@ -56,6 +56,7 @@ def test_gpu_scope_of_another_pid(gpu_mttd, tmp_path):
     """pid names whose tree, as for the process scope: another process's GPU memory counts,
     this one's does not."""
     sock, gpus = gpu_mttd
+    gpus.set(GPU0.format(80 * GIB, 3 * GIB))
     child = os.fork()
     if child == 0:
         time.sleep(60)

@@ -104,5 +104,4 @@ def test_mttd_takes_each_limit_and_no_more(mttd, tmp_path):
     # it asks NVML, which this mttd may not have).
     assert refused(mttd, path, scope=interface.SCOPE_GPU_DEVICE,
                    gpu=interface.GPU_INDEX_MAX + 1) == "gpu"
-    assert refused(mttd, path, scope=interface.SCOPE_GPU_DEVICE, gpu=-1) == "gpu"
     assert refused(mttd, path, scope=interface.SCOPE_PROCESS, gpu=0) == "gpu"
