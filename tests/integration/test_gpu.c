@@ -291,38 +291,32 @@ static void close_on(int conn, uint64_t id, const char *outcome)
         close(conn);
 }
 
-/* The data rows' highest value, and whether a row has exactly gib. */
-static double report_max(const char *text, double gib, bool *has)
+/* The data rows' lowest and highest values, and whether a row has exactly gib. */
+typedef struct range {
+        double min, max;
+        bool has;
+} range;
+
+static range report_range(const char *text, double gib)
 {
-        double max = -1e9;
-        *has = false;
+        range r = {1e9, -1e9, false};
         for (const char *line = strchr(text, '\n'); line && line[1];
              line = strchr(line + 1, '\n')) {
                 double t, v;
                 const char *dot = strchr(line + 1, '.'), *end = strchr(line + 1, '\n');
                 if (sscanf(line + 1, "%lf,%lf", &t, &v) != 2 || !dot || (end && dot > end))
                         continue; /* an ending's sentinel row */
-                max = v > max ? v : max;
-                *has = *has || (v > gib - 1e-6 && v < gib + 1e-6);
+                r.min = v < r.min ? v : r.min;
+                r.max = v > r.max ? v : r.max;
+                r.has = r.has || (v > gib - 1e-6 && v < gib + 1e-6);
         }
-        return max;
+        return r;
 }
 
-/* The data rows' lowest value. */
-static double report_min(const char *text)
-{
-        double min = 1e9;
-        for (const char *line = strchr(text, '\n'); line && line[1];
-             line = strchr(line + 1, '\n')) {
-                double t, v;
-                const char *dot = strchr(line + 1, '.'), *end = strchr(line + 1, '\n');
-                if (sscanf(line + 1, "%lf,%lf", &t, &v) == 2 && dot && (!end || dot < end))
-                        min = v < min ? v : min;
-        }
-        return min;
-}
-
-static char *report(const harness *h, const char *name, harness_ending ending)
+/* The report NAME is whole, with that ending, a row at level, peak as its maximum, and no
+ * value below floor. */
+static void expect_report(const harness *h, const char *name, harness_ending ending, double level,
+                          double peak, double floor)
 {
         char path[256];
         char *text = harness_read_file(harness_path(h, name, path, sizeof(path)));
@@ -331,7 +325,12 @@ static char *report(const harness *h, const char *name, harness_ending ending)
         const char *why = harness_check_report(text, ending, &rows);
         if (why)
                 fail_msg("%s in:\n%s", why, text);
-        return text;
+        range at = report_range(text, level), top = report_range(text, peak);
+        if (!at.has || !top.has || top.max > peak + 1e-6 || at.min < floor - 1e-6)
+                fail_msg("%s: want a row at %.3f, a peak of %.3f and nothing below %.3f GiB "
+                         "in:\n%s",
+                         name, level, peak, floor, text);
+        free(text);
 }
 
 /* A tree: a child that forks a grandchild; both wait to be killed. *grandchild gets its pid. */
@@ -418,13 +417,7 @@ static void test_gpu_scope(void **state)
         close_on(conn, id, "completed");
         kill_tree(c);
 
-        char *t = report(&h, "tree.csv", ENDING_COMPLETED);
-        bool plateau, spike;
-        report_max(t, 1.5, &plateau);
-        double max = report_max(t, 6.5, &spike);
-        if (!plateau || !spike || max > 6.5 + 1e-6)
-                fail_msg("want rows at 1.5 and a peak of 6.5 GiB, max %.6f, in:\n%s", max, t);
-        free(t);
+        expect_report(&h, "tree.csv", ENDING_COMPLETED, 1.5, 6.5, 0.0);
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
@@ -501,17 +494,8 @@ static void test_gpu_device_scope(void **state)
         json_decref(s);
         close_on(one, id_one, "completed");
         close_on(all, id_all, "failed");
-        char *t = report(&h, "one.csv", ENDING_COMPLETED);
-        bool has;
-        assert_true(report_max(t, 3.0, &has) < 3.0 + 1e-6);
-        assert_true(has);
-        assert_true(report_min(t) > -1e-6);
-        free(t);
-        t = report(&h, "all.csv", ENDING_FAILED);
-        assert_true(report_max(t, 33.0, &has) < 33.0 + 1e-6);
-        assert_true(has);
-        assert_true(report_min(t) > 30.0 - 1e-6);
-        free(t);
+        expect_report(&h, "one.csv", ENDING_COMPLETED, 1.0, 3.0, 0.0);
+        expect_report(&h, "all.csv", ENDING_FAILED, 31.0, 33.0, 30.0);
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
@@ -638,19 +622,8 @@ static void test_gpu_sessions_restart(void **state)
         close_on(tree_conn, tree_id, "completed");
         close_on(dev_conn, dev_id, "completed");
         kill_tree(c);
-        bool has;
-        char *t = report(&h, "tree.csv", ENDING_COMPLETED);
-        report_max(t, 1.0, &has);
-        assert_true(has);
-        assert_true(report_max(t, 2.0, &has) < 2.0 + 1e-6);
-        assert_true(has);
-        free(t);
-        t = report(&h, "dev.csv", ENDING_COMPLETED);
-        report_max(t, 10.0, &has);
-        assert_true(has);
-        assert_true(report_max(t, 12.0, &has) < 12.0 + 1e-6);
-        assert_true(has);
-        free(t);
+        expect_report(&h, "tree.csv", ENDING_COMPLETED, 1.0, 2.0, 1.0);
+        expect_report(&h, "dev.csv", ENDING_COMPLETED, 10.0, 12.0, 10.0);
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
