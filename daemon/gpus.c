@@ -210,6 +210,17 @@ static void on_done(void *ctx, mttd_pool_job *pj)
         g->reading_us = g->out_us;
         g->loaded = j->loaded;
         snprintf(g->why, sizeof(g->why), "%s", j->why);
+        /* A GPU that fails, or comes back, is logged once each way. */
+        for (unsigned d = 0; j->loaded && d < j->count; d++) {
+                bool was = d < g->count && g->gpus[d].error;
+                if (j->gpus[d].error && !was)
+                        mttd_log(LOG_WARNING,
+                                 "GPU %u cannot be read: %s (sessions that need it make no rows "
+                                 "meanwhile)",
+                                 d, j->gpus[d].why);
+                else if (!j->gpus[d].error && was)
+                        mttd_log(LOG_NOTICE, "GPU %u can be read again", d);
+        }
         g->count = j->count;
         memcpy(g->gpus, j->gpus, sizeof(g->gpus[0]) * j->count);
         log_reading(g);

@@ -240,6 +240,9 @@ int mttd_snapshot_restore(const json_t *record, mttd_session **out, const char *
         json_t *baseline = field(&rd, id, "baseline_kb", ANY);
         if (!rd.why && !json_is_number(baseline))
                 rd.why = "baseline_kb";
+        if (!rd.why && (params.gpu < -1 || params.gpu > MTT_PROTO_GPU_INDEX_MAX ||
+                        (gpu && !json_is_integer(gpu))))
+                rd.why = "gpu";
         if (!rd.why && (sid == 0 || strlen(label) > MTT_PROTO_LABEL_MAX))
                 rd.why = sid == 0 ? "id" : "label";
         if (!rd.why && job && mtt_proto_job_unfit(job))

@@ -97,9 +97,11 @@ static void read_state(fake_state *s)
                 fclose(f);
 }
 
-/* The device of a handle, or -1 with *r set. */
-static int device_of(const fake_state *s, nvmlDevice_t d, nvmlReturn_t *r)
+/* The state now and the device of a handle in it, or -1 with *r set. */
+static int device_of(fake_state *s, nvmlDevice_t d, nvmlReturn_t *r)
 {
+        read_state(s);
+        *r = NVML_SUCCESS;
         size_t i = (size_t)d;
         if (i == 0 || i > s->devices) {
                 *r = NVML_ERROR_INVALID_ARGUMENT;
@@ -185,8 +187,7 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
         fake_state s;
-        read_state(&s);
-        nvmlReturn_t r = NVML_SUCCESS;
+        nvmlReturn_t r;
         int i = device_of(&s, device, &r);
         if (i < 0)
                 return r;
@@ -199,8 +200,7 @@ nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int len
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
         fake_state s;
-        read_state(&s);
-        nvmlReturn_t r = NVML_SUCCESS;
+        nvmlReturn_t r;
         int i = device_of(&s, device, &r);
         if (i < 0)
                 return r;
@@ -218,8 +218,7 @@ static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *count, nvmlProc
                               int graphics)
 {
         fake_state s;
-        read_state(&s);
-        nvmlReturn_t r = NVML_SUCCESS;
+        nvmlReturn_t r;
         int i = device_of(&s, device, &r);
         if (i < 0)
                 return r;

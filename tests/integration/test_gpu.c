@@ -291,24 +291,32 @@ static void close_on(int conn, uint64_t id, const char *outcome)
         close(conn);
 }
 
-/* The data rows' highest value, and whether a row has exactly gib. */
-static double report_max(const char *text, double gib, bool *has)
+/* The data rows' lowest and highest values, and whether a row has exactly gib. */
+typedef struct range {
+        double min, max;
+        bool has;
+} range;
+
+static range report_range(const char *text, double gib)
 {
-        double max = -1e9;
-        *has = false;
+        range r = {1e9, -1e9, false};
         for (const char *line = strchr(text, '\n'); line && line[1];
              line = strchr(line + 1, '\n')) {
                 double t, v;
                 const char *dot = strchr(line + 1, '.'), *end = strchr(line + 1, '\n');
                 if (sscanf(line + 1, "%lf,%lf", &t, &v) != 2 || !dot || (end && dot > end))
                         continue; /* an ending's sentinel row */
-                max = v > max ? v : max;
-                *has = *has || (v > gib - 1e-6 && v < gib + 1e-6);
+                r.min = v < r.min ? v : r.min;
+                r.max = v > r.max ? v : r.max;
+                r.has = r.has || (v > gib - 1e-6 && v < gib + 1e-6);
         }
-        return max;
+        return r;
 }
 
-static char *report(const harness *h, const char *name, harness_ending ending)
+/* The report NAME is whole, with that ending, a row at level, peak as its maximum, and no
+ * value below floor. */
+static void expect_report(const harness *h, const char *name, harness_ending ending, double level,
+                          double peak, double floor)
 {
         char path[256];
         char *text = harness_read_file(harness_path(h, name, path, sizeof(path)));
@@ -317,7 +325,12 @@ static char *report(const harness *h, const char *name, harness_ending ending)
         const char *why = harness_check_report(text, ending, &rows);
         if (why)
                 fail_msg("%s in:\n%s", why, text);
-        return text;
+        range at = report_range(text, level), top = report_range(text, peak);
+        if (!at.has || !top.has || top.max > peak + 1e-6 || at.min < floor - 1e-6)
+                fail_msg("%s: want a row at %.3f, a peak of %.3f and nothing below %.3f GiB "
+                         "in:\n%s",
+                         name, level, peak, floor, text);
+        free(text);
 }
 
 /* A tree: a child that forks a grandchild; both wait to be killed. *grandchild gets its pid. */
@@ -362,8 +375,7 @@ static void test_gpu_scope(void **state)
         char text[1024];
         const char *const gpus = "device 0 \"Fake H200\" total 150000000000 used 20000000000\n"
                                  "device 1 \"Fake H100\" total 80000000000 used 3000000000\n";
-        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\n", gpus, (int)getpid(), 7 * GIB);
-        assert_int_equal(start_fake(&h, text), 0);
+        assert_int_equal(start_fake(&h, gpus), 0);
         int conn;
         char params[128];
         snprintf(params, sizeof(params),
@@ -376,7 +388,7 @@ static void test_gpu_scope(void **state)
         json_decref(r);
 
         /* 1 GiB of the grandchild's in both lists of GPU 0, and 512 MiB of the child's on
-         * GPU 1: 1.5 GiB. */
+         * GPU 1: 1.5 GiB; and 7 GiB of a process outside the tree (the test's). */
         snprintf(text, sizeof(text),
                  "%sprocess 0 %d %lld\nprocess 0 %d %lld\ngraphics 0 %d %lld\nprocess 1 %d %lld\n",
                  gpus, (int)getpid(), 7 * GIB, (int)g, GIB, (int)g, GIB, (int)c, GIB / 2);
@@ -405,13 +417,7 @@ static void test_gpu_scope(void **state)
         close_on(conn, id, "completed");
         kill_tree(c);
 
-        char *t = report(&h, "tree.csv", ENDING_COMPLETED);
-        bool plateau, spike;
-        report_max(t, 1.5, &plateau);
-        double max = report_max(t, 6.5, &spike);
-        if (!plateau || !spike || max > 6.5 + 1e-6)
-                fail_msg("want rows at 1.5 and a peak of 6.5 GiB, max %.6f, in:\n%s", max, t);
-        free(t);
+        expect_report(&h, "tree.csv", ENDING_COMPLETED, 1.5, 6.5, 0.0);
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
@@ -457,7 +463,8 @@ static void test_gpu_device_scope(void **state)
         json_decref(r);
         close(conn);
 
-        /* GPU 1 is lost: both sessions run on without rows, and say why. */
+        /* GPU 1 is lost: both sessions run on without rows (no value made up from GPU 0
+         * alone, or from nothing), and say why. */
         write_state("device 0 \"Fake H200\" total 150000000000 used 10737418240\n"
                     "device 1 \"Fake H100\" total 80000000000 used 22548578304\n"
                     "lost 1\n");
@@ -472,7 +479,7 @@ static void test_gpu_device_scope(void **state)
         assert_string_equal(str_of(s, "gpu_error"), "GPU 1: GPU is lost");
         json_decref(s);
         before = reads();
-        wait_reads(before, 3);
+        wait_reads(before, 30); /* rows would be due meanwhile */
         s = status(&h, id_all);
         assert_int_equal(int_of(s, "rows"), rows); /* no rows meanwhile */
         json_decref(s);
@@ -487,15 +494,8 @@ static void test_gpu_device_scope(void **state)
         json_decref(s);
         close_on(one, id_one, "completed");
         close_on(all, id_all, "failed");
-        char *t = report(&h, "one.csv", ENDING_COMPLETED);
-        bool has;
-        assert_true(report_max(t, 3.0, &has) < 3.0 + 1e-6);
-        assert_true(has);
-        free(t);
-        t = report(&h, "all.csv", ENDING_FAILED);
-        assert_true(report_max(t, 33.0, &has) < 33.0 + 1e-6);
-        assert_true(has);
-        free(t);
+        expect_report(&h, "one.csv", ENDING_COMPLETED, 1.0, 3.0, 0.0);
+        expect_report(&h, "all.csv", ENDING_FAILED, 31.0, 33.0, 30.0);
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
@@ -573,6 +573,60 @@ static void test_nvml_hangs(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* GPU sessions outlive mttd (a re-exec, SIGUSR2): the tree and the GPU are measured again
+ * by the new mttd, and the reports go on to their ends. */
+static void test_gpu_sessions_restart(void **state)
+{
+        if (getenv("MTT_TEST_VALGRIND"))
+                skip(); /* a re-exec under valgrind would exec valgrind's own program */
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n",
+                 10 * GIB, (int)g, GIB);
+        assert_int_equal(start_fake(&h, text), 0);
+        int tree_conn, dev_conn;
+        char params[96];
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
+                 (int)c);
+        json_t *r = open_on(&h, &tree_conn, "tree", params);
+        uint64_t tree_id = id_of(r);
+        json_decref(r);
+        r = open_on(&h, &dev_conn, "dev",
+                    "\"scope\": \"gpu-device\", \"gpu\": 0, \"calibrate\": false");
+        uint64_t dev_id = id_of(r);
+        json_decref(r);
+        wait_ram(&h, tree_id, 1.0);
+        wait_ram(&h, dev_id, 10.0);
+
+        assert_int_equal(kill(h.pid, SIGUSR2), 0);
+        long long restarts = 0;
+        for (int i = 0; i < 1000 && restarts < 1; i++) {
+                usleep(10000);
+                json_t *s = status(&h, dev_id);
+                restarts = json_integer_value(json_object_get(s, "restarts"));
+                json_decref(s);
+        }
+        assert_int_equal(restarts, 1);
+        snprintf(text, sizeof(text),
+                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n",
+                 12 * GIB, (int)g, 2 * GIB);
+        write_state(text);
+        wait_ram(&h, tree_id, 2.0);
+        wait_ram(&h, dev_id, 12.0);
+        json_t *s = status(&h, tree_id);
+        assert_int_equal(int_of(s, "restarts"), 1);
+        assert_int_equal(int_of(s, "tracked_pid"), c);
+        json_decref(s);
+        close_on(tree_conn, tree_id, "completed");
+        close_on(dev_conn, dev_id, "completed");
+        kill_tree(c);
+        expect_report(&h, "tree.csv", ENDING_COMPLETED, 1.0, 2.0, 1.0);
+        expect_report(&h, "dev.csv", ENDING_COMPLETED, 10.0, 12.0, 10.0);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 static int setup(void **state)
 {
         int fd = mkstemp(state_path);
@@ -605,6 +659,7 @@ int main(void)
             cmocka_unit_test(test_gpu_device_scope),
             cmocka_unit_test(test_gpu_scope_without_nvml),
             cmocka_unit_test(test_nvml_hangs),
+            cmocka_unit_test(test_gpu_sessions_restart),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

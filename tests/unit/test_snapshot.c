@@ -218,6 +218,45 @@ static void test_job(void **state)
         mttd_session_free(s);
 }
 
+/* A gpu-device session's GPU outlives mttd; a record from before the GPU scopes has none
+ * (all GPUs), and an index past the protocol's is refused. */
+static void test_gpu(void **state)
+{
+        mttd_session_params p = {.label = "gpu",
+                                 .scope = MTTD_SCOPE_GPU_DEVICE,
+                                 .gpu = 3,
+                                 .calibrate = true,
+                                 .min_interval_us = 1000,
+                                 .max_interval_us = 60000000};
+        mttd_session *s;
+        assert_int_equal(mttd_session_new(8, &p, 10, 1000, -1, 5000000, 0, 0, &s), 0);
+        mttd_session_begin(s, 0, false, NULL);
+        char *text = dump(s);
+        mttd_session *c = load(text);
+        free(text);
+        assert_int_equal(c->scope, MTTD_SCOPE_GPU_DEVICE);
+        assert_int_equal(c->gpu, 3);
+        mttd_session_free(c);
+
+        json_t *record = mttd_snapshot_session(s);
+        json_t *old = json_deep_copy(record);
+        json_object_del(json_object_get(old, "identity"), "gpu");
+        const char *why = NULL;
+        assert_int_equal(mttd_snapshot_restore(old, &c, &why), 0);
+        assert_int_equal(c->gpu, -1);
+        mttd_session_free(c);
+        json_decref(old);
+        json_t *bad = json_deep_copy(record);
+        json_object_set_new(json_object_get(bad, "identity"), "gpu", json_integer(64));
+        c = NULL;
+        assert_int_equal(mttd_snapshot_restore(bad, &c, &why), -EINVAL);
+        assert_string_equal(why, "gpu");
+        assert_null(c);
+        json_decref(bad);
+        json_decref(record);
+        mttd_session_free(s);
+}
+
 /* A record with a field missing or wrong is refused, and says which. */
 static void test_a_wrong_field_is_named(void **state)
 {
@@ -264,6 +303,7 @@ int main(void)
             cmocka_unit_test(test_unknown_version_and_cut_state),
             cmocka_unit_test(test_a_wrong_field_is_named),
             cmocka_unit_test(test_job),
+            cmocka_unit_test(test_gpu),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
