@@ -22,6 +22,10 @@ _Static_assert(sizeof(mtt_options) == 9 * sizeof(void *) + 6 * sizeof(int32_t),
                "mtt_options keeps its size");
 _Static_assert(offsetof(mtt_options, job) == 2 * sizeof(void *) + 6 * sizeof(int32_t),
                "mtt_options' job is where the first reserved slot was");
+_Static_assert(offsetof(mtt_options, gpu_device) == offsetof(mtt_options, job) + sizeof(void *),
+               "mtt_options' gpu_device is where the second reserved slot was");
+_Static_assert(offsetof(mtt_options, reserved) == offsetof(mtt_options, job) + 2 * sizeof(void *),
+               "mtt_options' reserved slots stay where they were");
 
 struct mtt_session {
         mtt_proto_conn conn; /* the session's heartbeat: closing it ends the session */
@@ -81,11 +85,15 @@ static json_t *open_params(const mtt_options *opts)
             [MTT_SCOPE_SYSTEM] = MTT_PROTO_SCOPE_SYSTEM,
             [MTT_SCOPE_PROCESS] = MTT_PROTO_SCOPE_PROCESS,
             [MTT_SCOPE_CGROUP] = MTT_PROTO_SCOPE_CGROUP,
+            [MTT_SCOPE_GPU] = MTT_PROTO_SCOPE_GPU,
+            [MTT_SCOPE_GPU_DEVICE] = MTT_PROTO_SCOPE_GPU_DEVICE,
         };
-        if (opts->scope > MTT_SCOPE_SYSTEM && opts->scope <= MTT_SCOPE_CGROUP)
+        if (opts->scope > MTT_SCOPE_SYSTEM && opts->scope <= MTT_SCOPE_GPU_DEVICE)
                 json_object_set_new(p, "scope", json_string(scopes[opts->scope]));
         if (opts->pid > 0)
                 json_object_set_new(p, "pid", json_integer(opts->pid));
+        if (opts->gpu_device > 0) /* checked: the gpu-device scope's */
+                json_object_set_new(p, "gpu", json_integer(opts->gpu_device - 1));
         return p;
 }
 
@@ -120,12 +128,25 @@ static void session_free(mtt_session *s)
         free(s);
 }
 
+/* A scope the library knows, and a GPU for the gpu-device scope only. */
+static bool scope_fits(const mtt_options *opts)
+{
+        if ((unsigned)opts->scope > MTT_SCOPE_GPU_DEVICE)
+                return false;
+        if (opts->gpu_device == 0)
+                return true;
+        return opts->scope == MTT_SCOPE_GPU_DEVICE && opts->gpu_device > 0 &&
+               opts->gpu_device <= MTT_GPU_DEVICE(MTT_PROTO_GPU_INDEX_MAX);
+}
+
 /* Checks the options and connects, before anything touches the report file. */
 static int session_connect(const mtt_options *opts, mtt_session **out)
 {
         if (opts && opts->label && !utf8_valid(opts->label))
                 return -EINVAL;
         if (opts && opts->job && mtt_proto_job_unfit(opts->job))
+                return -EINVAL;
+        if (opts && !scope_fits(opts))
                 return -EINVAL;
         char path[PATH_MAX];
         if (!mtt_socket_path(opts, path, sizeof(path)))

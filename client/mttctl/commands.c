@@ -128,6 +128,28 @@ static bool parse_id(const char *s, long long *out)
         return true;
 }
 
+/* What a session measures, when it is not the machine: its scope, whose (the tracked
+ * process), the one GPU of a gpu-device session, and what NVML could not read. */
+static void print_scope(const json_t *s)
+{
+        const char *scope = str(s, "scope");
+        if (scope[0] && strcmp(scope, MTT_PROTO_SCOPE_SYSTEM) != 0) {
+                printf("Scope:     %s", scope);
+                if (json_is_integer(json_object_get(s, "tracked_pid")))
+                        printf(" (process %lld and its descendants)",
+                               (long long)num(s, "tracked_pid"));
+                putchar('\n');
+        }
+        if (json_is_integer(json_object_get(s, "gpu")))
+                printf("GPU:       %lld\n", (long long)num(s, "gpu"));
+        if (json_is_string(json_object_get(s, "gpu_error"))) {
+                char why[MTT_PROTO_CAUSE_MAX + 1];
+                snprintf(why, sizeof(why), "%s", str(s, "gpu_error"));
+                mtt_proto_printable(why);
+                printf("GPU error: %s\n", why);
+        }
+}
+
 int mttctl_status(int argc, char **argv)
 {
         int json = parse_json_flag(argc, argv, 1, 1, "needs one session ID");
@@ -181,6 +203,7 @@ int mttctl_status(int argc, char **argv)
                    : " (calibration off: raw used memory)");
         printf("Intervals: %lld us to %lld s\n", (long long)num(s, "min_interval_us"),
                (long long)num(s, "max_interval_s"));
+        print_scope(s);
         if (json_object_get(s, "restarts"))
                 printf("Restarts:  %lld of mttd, the last a gap of %.3f s without rows\n",
                        (long long)num(s, "restarts"), num(s, "restart_gap"));

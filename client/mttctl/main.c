@@ -24,12 +24,16 @@ static void usage(FILE *f)
               "  status ID [--json]             one session in full\n"
               "  run [-o FILE] [-l LABEL] [--job JOB] [--no-calibrate] [--min-interval-us N]\n"
               "      [--max-interval-s N] [--scope " MTT_PROTO_SCOPE_SYSTEM
-              "|" MTT_PROTO_SCOPE_PROCESS "|" MTT_PROTO_SCOPE_CGROUP "] -- CMD [ARG]...\n"
+              "|" MTT_PROTO_SCOPE_PROCESS "|" MTT_PROTO_SCOPE_CGROUP "|" MTT_PROTO_SCOPE_GPU
+              "|" MTT_PROTO_SCOPE_GPU_DEVICE "]\n"
+              "      [--gpu N] [--gpu-output FILE] -- CMD [ARG]...\n"
               "                                 track a command; exits with its status\n"
               "                                 (128+N when killed by signal N); the job is\n"
               "                                 the workload manager's (Slurm, PBS, LSF or\n"
               "                                 SGE) from the environment unless --job names\n"
-              "                                 one ('' for none)\n"
+              "                                 one ('' for none); --gpu-output FILE adds\n"
+              "                                 a report of its NVIDIA GPU memory; see\n"
+              "                                 'mttctl run --help'\n"
               "  check FILE... [--json]         each report's verdict; exit 0 only if all\n"
               "                                 completed\n"
               "  plot FILE... -o OUT.png|svg|pdf [--linear] [--title T] [--size WxH]\n"

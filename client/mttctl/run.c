@@ -160,10 +160,11 @@ static int release_child(held_child *c, bool go)
 typedef struct run_job {
         mtt_options mo;
         const char *output;
+        const char *gpu_output; /* --gpu-output: a second session, of the gpu scope; or NULL */
         char **cmd;
         char label[257], out_buf[PATH_MAX]; /* the defaults, when not given */
         mtt_procfs_oom_counts oom_before;   /* from before the command ran */
-        mtt_session *session;
+        mtt_session *session, *gpu_session;
         pid_t pid;
         int exec_errno; /* why the command could not run, or 0 */
         int status;     /* its wait status */
@@ -176,21 +177,70 @@ typedef struct run_end {
         char cause[128];
 } run_end;
 
+/* The scopes as --scope names them, in mtt_scope's order. */
+static const char *const scope_names[] = {
+    [MTT_SCOPE_SYSTEM] = MTT_PROTO_SCOPE_SYSTEM,
+    [MTT_SCOPE_PROCESS] = MTT_PROTO_SCOPE_PROCESS,
+    [MTT_SCOPE_CGROUP] = MTT_PROTO_SCOPE_CGROUP,
+    [MTT_SCOPE_GPU] = MTT_PROTO_SCOPE_GPU,
+    [MTT_SCOPE_GPU_DEVICE] = MTT_PROTO_SCOPE_GPU_DEVICE,
+};
+
 static int parse_scope(const char *s, mtt_scope *out)
 {
-        static const char *const names[] = {"system", "process", "cgroup"};
-        for (int i = MTT_SCOPE_SYSTEM; i <= MTT_SCOPE_CGROUP; i++)
-                if (strcmp(s, names[i]) == 0) {
+        for (int i = MTT_SCOPE_SYSTEM; i <= MTT_SCOPE_GPU_DEVICE; i++)
+                if (strcmp(s, scope_names[i]) == 0) {
                         *out = (mtt_scope)i;
                         return 0;
                 }
         return -EINVAL;
 }
 
-/* run's command line into job. Returns 0, or -EINVAL once the usage error is printed. */
+/* --gpu N: NVML's index of a GPU, as the gpu_device option carries it. */
+static bool parse_gpu(const char *s, int32_t *gpu_device)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || *end || s[0] < '0' || s[0] > '9' || v > MTT_PROTO_GPU_INDEX_MAX)
+                return false;
+        *gpu_device = MTT_GPU_DEVICE((int32_t)v);
+        return true;
+}
+
+static void run_usage(FILE *f)
+{
+        fputs("Usage: mttctl run [OPTION]... -- CMD [ARG]...\n"
+              "Runs CMD under tracking: a report of its memory over time, completed when it\n"
+              "exits 0, failed for another exit, crashed when a signal kills it. Exits with\n"
+              "CMD's status (128+N for signal N); 125 when tracking could not start, 126 or\n"
+              "127 when CMD could not run.\n"
+              "\n"
+              "  -o, --output FILE        the report (default: mtt-CMD-DATE-TIME-PID.csv)\n"
+              "  -l, --label LABEL        the session's label (default: the command line)\n"
+              "      --job JOB            the workload manager's job (default: the one the\n"
+              "                           environment names: Slurm, PBS, LSF, SGE; '' none)\n"
+              "      --no-calibrate       raw used memory, no baseline subtracted\n"
+              "      --min-interval-us N  the finest row interval\n"
+              "      --max-interval-s N   the coarsest row interval\n"
+              "      --scope SCOPE        what is measured: system (the machine, the default),\n"
+              "                           process (CMD and its descendants), cgroup (its\n"
+              "                           memory cgroup), gpu (what CMD and its descendants\n"
+              "                           hold on NVIDIA GPUs) or gpu-device (the memory used\n"
+              "                           on the NVIDIA GPUs)\n"
+              "      --gpu N              with --scope gpu-device: NVIDIA GPU N alone (NVML's\n"
+              "                           index, as nvidia-smi shows it; default: every GPU)\n"
+              "      --gpu-output FILE    a second report, of what CMD and its descendants\n"
+              "                           hold on NVIDIA GPUs (the gpu scope), beside -o's\n"
+              "  -h, --help               show this help\n",
+              f);
+}
+
+/* run's command line into job. Returns 0, 1 once --help is answered, or -EINVAL once the
+ * usage error is printed. */
 static int run_options(int argc, char **argv, run_job *job)
 {
-        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX, OPT_SCOPE, OPT_JOB };
+        enum { OPT_NO_CALIBRATE = 256, OPT_MIN, OPT_MAX, OPT_SCOPE, OPT_JOB, OPT_GPU, OPT_GPU_OUT };
         static const struct option opts[] = {
             {"output", required_argument, NULL, 'o'},
             {"label", required_argument, NULL, 'l'},
@@ -199,15 +249,30 @@ static int run_options(int argc, char **argv, run_job *job)
             {"min-interval-us", required_argument, NULL, OPT_MIN},
             {"max-interval-s", required_argument, NULL, OPT_MAX},
             {"scope", required_argument, NULL, OPT_SCOPE},
+            {"gpu", required_argument, NULL, OPT_GPU},
+            {"gpu-output", required_argument, NULL, OPT_GPU_OUT},
+            {"help", no_argument, NULL, 'h'},
             {0},
         };
         mtt_options *mo = &job->mo;
         int c;
-        while ((c = getopt_long(argc, argv, "+:o:l:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+:o:l:h", opts, NULL)) != -1) {
                 switch (c) {
+                case 'h':
+                        run_usage(stdout);
+                        return 1;
                 case 'o':
                         job->output = optarg;
                         continue;
+                case OPT_GPU_OUT:
+                        job->gpu_output = optarg;
+                        continue;
+                case OPT_GPU:
+                        if (parse_gpu(optarg, &mo->gpu_device))
+                                continue;
+                        mttctl_usage_error("run: bad --gpu '%s' (a GPU's index, 0 to %d)", optarg,
+                                           MTT_PROTO_GPU_INDEX_MAX);
+                        break;
                 case 'l':
                         mo->label = optarg;
                         continue;
@@ -234,7 +299,10 @@ static int run_options(int argc, char **argv, run_job *job)
                 case OPT_SCOPE:
                         if (parse_scope(optarg, &mo->scope) == 0)
                                 continue;
-                        mttctl_usage_error("run: --scope takes system, process or cgroup");
+                        mttctl_usage_error("run: --scope takes " MTT_PROTO_SCOPE_SYSTEM
+                                           ", " MTT_PROTO_SCOPE_PROCESS ", " MTT_PROTO_SCOPE_CGROUP
+                                           ", " MTT_PROTO_SCOPE_GPU
+                                           " or " MTT_PROTO_SCOPE_GPU_DEVICE);
                         break;
                 case ':':
                         mttctl_usage_error("run: option '%s' needs an argument", argv[optind - 1]);
@@ -248,6 +316,14 @@ static int run_options(int argc, char **argv, run_job *job)
         if (optind >= argc) {
                 mttctl_usage_error("run: no command given (mttctl run [OPTION]... -- CMD "
                                    "[ARG]...)");
+                return -EINVAL;
+        }
+        if (mo->gpu_device && mo->scope != MTT_SCOPE_GPU_DEVICE) {
+                mttctl_usage_error("run: --gpu is for --scope " MTT_PROTO_SCOPE_GPU_DEVICE);
+                return -EINVAL;
+        }
+        if (job->gpu_output && job->output && strcmp(job->gpu_output, job->output) == 0) {
+                mttctl_usage_error("run: --gpu-output and -o name the same file");
                 return -EINVAL;
         }
         job->cmd = argv + optind;
@@ -278,7 +354,95 @@ static int daemon_reachable(const mtt_options *mo)
         return 0;
 }
 
-/* Forks the command held, opens the session on it, then lets it run, with the signals
+/* "0, 1, 2": the indices of a Sample's GPUs. */
+static void gpu_indices(json_t *gpus, char *buf, size_t size)
+{
+        size_t i, n = 0;
+        json_t *g;
+        buf[0] = '\0';
+        json_array_foreach(gpus, i, g)
+        {
+                int k = snprintf(buf + n, size - n, "%s%lld", i ? ", " : "",
+                                 (long long)json_integer_value(json_object_get(g, "index")));
+                if (k < 0 || (size_t)k >= size - n)
+                        return;
+                n += (size_t)k;
+        }
+}
+
+/* Why mttd cannot track GPU memory (an Open answered GpuUnavailable), in the words of its
+ * Sample: why it reads no GPU (no NVML library, no device), which GPUs it has when gpu
+ * (NVML's index, or -1 for all) is not one of them, or that GPU's error. */
+static void say_no_gpu(int gpu)
+{
+        json_t *p = mttctl_call(MTT_PROTO_METHOD_SAMPLE, NULL);
+        json_t *gpus = json_object_get(p, "gpus"), *g, *one = NULL;
+        size_t i, n = json_array_size(gpus);
+        json_array_foreach(gpus, i, g)
+        {
+                if (json_integer_value(json_object_get(g, "index")) == gpu)
+                        one = g;
+        }
+        const char *gpu_error = json_string_value(json_object_get(p, "gpu_error"));
+        const char *one_error = json_string_value(json_object_get(one, "error"));
+        char why[512], list[256];
+        if (!p)
+                snprintf(why, sizeof(why), "mttd cannot read NVIDIA GPUs");
+        else if (n == 0)
+                snprintf(why, sizeof(why), "%s", gpu_error ? gpu_error : "mttd sees no NVIDIA GPU");
+        else if (gpu >= 0 && !one) {
+                gpu_indices(gpus, list, sizeof(list));
+                snprintf(why, sizeof(why), "no GPU %d: mttd sees %zu NVIDIA GPU%s (%s %s)", gpu, n,
+                         n == 1 ? "" : "s", n == 1 ? "index" : "indices", list);
+        } else if (one_error)
+                snprintf(why, sizeof(why), "GPU %d: %s", gpu, one_error);
+        else
+                snprintf(why, sizeof(why), "mttd cannot read NVIDIA GPUs (see mttctl sample)");
+        mtt_proto_printable(why);
+        mttctl_error("cannot track GPU memory: %s", why);
+        json_decref(p);
+}
+
+/* Opens a session of mo into path, on the held child where the scope measures a process.
+ * Returns 0, or -errno once the error is printed. */
+static int open_on_child(const char *path, mtt_options *mo, pid_t child, mtt_session **out)
+{
+        bool gpu = mo->scope == MTT_SCOPE_GPU || mo->scope == MTT_SCOPE_GPU_DEVICE;
+        if (mo->scope == MTT_SCOPE_PROCESS || mo->scope == MTT_SCOPE_CGROUP ||
+            mo->scope == MTT_SCOPE_GPU)
+                mo->pid = child;
+        int r = mtt_open(path, mo, out);
+        if (r == -ENODEV && gpu)
+                say_no_gpu(mo->gpu_device - 1);
+        else if (r < 0)
+                mttctl_error("cannot start tracking into %s: %s", path, strerror(-r));
+        return r;
+}
+
+/* The sessions of a run on the held child: --gpu-output's first (where a GPU is missing,
+ * the main report is not touched), then -o's. Returns 0, or -errno once the error is printed,
+ * with no session left open. */
+static int open_sessions(run_job *job, pid_t child)
+{
+        if (job->gpu_output) {
+                mtt_options gmo = job->mo;
+                gmo.scope = MTT_SCOPE_GPU;
+                gmo.gpu_device = 0;
+                int r = open_on_child(job->gpu_output, &gmo, child, &job->gpu_session);
+                if (r < 0)
+                        return r;
+        }
+        int r = open_on_child(job->output, &job->mo, child, &job->session);
+        if (r < 0 && job->gpu_session) {
+                /* The command never ran: its GPU report says so, as a failure. */
+                mtt_close_with_cause(job->gpu_session, MTT_FAILED,
+                                     "not run: the other report could not start");
+                job->gpu_session = NULL;
+        }
+        return r;
+}
+
+/* Forks the command held, opens the sessions on it, then lets it run, with the signals
  * passed on to it. Returns 0, or -errno once the error is printed (no command ran). */
 static int start_tracked(run_job *job)
 {
@@ -293,8 +457,8 @@ static int start_tracked(run_job *job)
         mtt_procfs_oom_counts_of(MTT_PROCFS_ROOT, MTT_PROCFS_CGROUP_ROOT, getpid(),
                                  &job->oom_before);
         job->oom_before.system = mtt_procfs_oom_system(MTT_PROCFS_ROOT);
-        /* The session opens on the held child (its pid for the process and cgroup scopes)
-         * before the command runs. */
+        /* The sessions open on the held child (its pid for the process, cgroup and gpu
+         * scopes) before the command runs. */
         held_child child = {.pid = -1};
         int r = spawn_held(job->cmd, &child);
         if (r < 0) {
@@ -302,14 +466,11 @@ static int start_tracked(run_job *job)
                 mttctl_error("cannot fork: %s", strerror(-r));
                 return r;
         }
-        if (job->mo.scope != MTT_SCOPE_SYSTEM)
-                job->mo.pid = child.pid;
-        r = mtt_open(job->output, &job->mo, &job->session);
+        r = open_sessions(job, child.pid);
         if (r < 0) {
                 release_child(&child, false);
                 waitpid(child.pid, NULL, 0);
                 sigprocmask(SIG_SETMASK, &old, NULL);
-                mttctl_error("cannot start tracking into %s: %s", job->output, strerror(-r));
                 return r;
         }
         job->exec_errno = release_child(&child, true);
@@ -368,26 +529,48 @@ static const char *why_in_error(uint64_t id, int err)
         return why;
 }
 
-/* Closes the session with the end's cause and says where the report is. */
+/* Closes a session with the end's cause. Returns true, or false once it said that the
+ * report may be incomplete, and why. */
+static bool close_one(mtt_session **s, const char *path, const run_end *end)
+{
+        uint64_t id = mtt_session_id(*s);
+        int r = mtt_close_with_cause(*s, end->outcome, end->cause);
+        *s = NULL;
+        if (r < 0)
+                mttctl_error("session %llu: the report %s may be incomplete: %s",
+                             (unsigned long long)id, path, why_in_error(id, r));
+        return r == 0;
+}
+
+/* Closes the sessions with the end's cause, the same for both, and says where the reports
+ * are: "session 7 completed (exited with status 0); report: run.csv; GPU report: gpu.csv
+ * (session 8)". */
 static void close_and_say(run_job *job, const run_end *end)
 {
         static const char *const names[] = {"completed", "failed", "crashed"};
-        uint64_t id = mtt_session_id(job->session);
-        int r = mtt_close_with_cause(job->session, end->outcome, end->cause);
-        job->session = NULL;
-        if (r < 0)
-                mttctl_error("session %llu: the report %s may be incomplete: %s",
-                             (unsigned long long)id, job->output, why_in_error(id, r));
-        else
-                fprintf(stderr, "mttctl: session %llu %s (%s); report: %s\n",
-                        (unsigned long long)id, names[end->outcome], end->cause, job->output);
+        uint64_t id = mtt_session_id(job->session), gpu_id = mtt_session_id(job->gpu_session);
+        bool gpu = job->gpu_session != NULL;
+        bool ok = close_one(&job->session, job->output, end);
+        bool gpu_ok = gpu && close_one(&job->gpu_session, job->gpu_output, end);
+        if (ok)
+                fprintf(stderr, "mttctl: session %llu %s (%s); report: %s", (unsigned long long)id,
+                        names[end->outcome], end->cause, job->output);
+        else if (gpu_ok)
+                fprintf(stderr, "mttctl: session %llu %s (%s)", (unsigned long long)gpu_id,
+                        names[end->outcome], end->cause);
+        if (gpu_ok)
+                fprintf(stderr, "; GPU report: %s (session %llu)", job->gpu_output,
+                        (unsigned long long)gpu_id);
+        if (ok || gpu_ok)
+                fputc('\n', stderr);
 }
 
 int mttctl_run(int argc, char **argv)
 {
         run_job job = {.mo = {.socket_path = mttctl_socket}};
-        if (run_options(argc, argv, &job) < 0)
-                return MTTCTL_USAGE;
+        int r = run_options(argc, argv, &job);
+        if (r != 0)
+                return r > 0 ? MTTCTL_OK : MTTCTL_USAGE;
         if (daemon_reachable(&job.mo) < 0 || start_tracked(&job) < 0)
                 return MTTCTL_RUN_NO_TRACKING;
         job.status = wait_child(job.pid, &job.oom_before);

@@ -1,6 +1,7 @@
 """pytest fixtures: a real mttd on a socket in a temporary directory ($MTTD names the binary),
-another on a fake /proc/meminfo for the system scope's values, and the package under test
-from client/python (not an installed copy)."""
+another on a fake /proc/meminfo for the system scope's values, one on the fake NVML
+(tests/fake_nvml) for the GPU scopes, and the package under test from client/python (not an
+installed copy)."""
 import os
 import socket
 import subprocess
@@ -13,14 +14,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "client", "python"))
 
 
-def _start_mttd(directory, *args):
+def _start_mttd(directory, *args, env=None):
     """An mttd on directory/sock (its log beside it), once its socket is there."""
     binary = os.environ.get("MTTD")
     if not binary:
         pytest.fail("MTTD must name the mttd binary to test against")
     sock = str(directory / "sock")
     log = open(directory / "mttd.log", "w")
-    proc = subprocess.Popen([binary, "--socket", sock, *args], stdout=log, stderr=log)
+    proc = subprocess.Popen([binary, "--socket", sock, *args], stdout=log, stderr=log,
+                            env=env)
     # The socket's file exists from bind() on; it answers once mttd listens.
     for _ in range(500):
         if os.path.exists(sock) and _accepts(sock):
@@ -89,4 +91,55 @@ def fake_mttd(tmp_path):
     d.mkdir()
     proc, log, sock = _start_mttd(d, "--meminfo", meminfo.path)
     yield sock, meminfo
+    _stop_mttd(proc, log)
+
+
+def fake_nvml_path():
+    """The fake NVML library: $FAKE_NVML (run.sh's third argument), else where the build puts
+    it beside mttd ($MTTD is BUILD/daemon/mttd). The build always makes it: missing, it fails."""
+    path = os.environ.get("FAKE_NVML") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(os.environ.get("MTTD", "")))), "tests",
+        "fake_nvml", "libfake-nvml.so")
+    if not os.path.exists(path):
+        pytest.fail("no fake NVML at {} (build the fake_nvml target, or set FAKE_NVML)".format(
+            path))
+    return path
+
+
+class FakeGpus:
+    """The fake NVML's state file (tests/fake_nvml/fake_nvml.c says its lines), written aside
+    and renamed into place: mttd's NVML reads it whole at every call."""
+
+    def __init__(self, path, *lines):
+        self.path = str(path)
+        self.set(*lines)
+
+    def set(self, *lines):
+        with open(self.path + ".new", "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+        os.replace(self.path + ".new", self.path)
+
+
+@pytest.fixture
+def gpu_mttd(tmp_path):
+    """An mttd of its own on the fake NVML and a fake meminfo: (socket path, FakeGpus), with
+    no GPU until the test writes one."""
+    gpus = FakeGpus(tmp_path / "nvml-state")
+    meminfo = FakeMeminfo(tmp_path / "meminfo", 1000)
+    d = tmp_path / "gpu-mttd"
+    d.mkdir()
+    env = dict(os.environ, FAKE_NVML_STATE=gpus.path)
+    proc, log, sock = _start_mttd(d, "--meminfo", meminfo.path, "--nvml", fake_nvml_path(),
+                                  env=env)
+    yield sock, gpus
+    _stop_mttd(proc, log)
+
+
+@pytest.fixture
+def no_nvml_mttd(tmp_path):
+    """An mttd of its own whose NVML library is missing: its socket path."""
+    d = tmp_path / "no-nvml-mttd"
+    d.mkdir()
+    proc, log, sock = _start_mttd(d, "--nvml", "/nonexistent/libnvidia-ml.so.1")
+    yield sock
     _stop_mttd(proc, log)

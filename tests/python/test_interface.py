@@ -56,6 +56,8 @@ def test_limits(description):
         interface.MIN_INTERVAL_US_RANGE + (interface.MIN_INTERVAL_US_DEFAULT,)
     assert stated(description, r"max_interval_s: (\d+) to (\d+) \(default (\d+)\)") == \
         interface.MAX_INTERVAL_S_RANGE + (interface.MAX_INTERVAL_S_DEFAULT,)
+    assert stated(description, r"gpu: (\d+) to (\d+), NVML's index") == \
+        (0, interface.GPU_INDEX_MAX)
 
 
 def refused(sock, path, cause=None, **params):
@@ -98,3 +100,8 @@ def test_mttd_takes_each_limit_and_no_more(mttd, tmp_path):
     assert refused(mttd, path, max_interval_s=hi_s + 1) == "max_interval_s"
     assert refused(mttd, path, scope=interface.SCOPE_SYSTEM) is None
     assert refused(mttd, path, scope="nowhere") == "scope"
+    # Open's gpu: past the range, or with another scope than gpu-device (mttd says so before
+    # it asks NVML, which this mttd may not have).
+    assert refused(mttd, path, scope=interface.SCOPE_GPU_DEVICE,
+                   gpu=interface.GPU_INDEX_MAX + 1) == "gpu"
+    assert refused(mttd, path, scope=interface.SCOPE_PROCESS, gpu=0) == "gpu"

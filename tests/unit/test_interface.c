@@ -99,6 +99,9 @@ static void test_error_to_errno(void **state)
         assert_int_equal(mtt_proto_error_to_errno("io.mtt.Tracker.TooManySessions"), -EUSERS);
         assert_int_equal(mtt_proto_error_to_errno("io.mtt.Tracker.InvalidParameter"), -EINVAL);
         assert_int_equal(mtt_proto_error_to_errno("io.mtt.Tracker.ProtocolError"), -EPROTO);
+        /* A GPU scope where mttd reads no NVIDIA GPU: no NVML, no device, no such index. */
+        assert_int_equal(mtt_proto_error_to_errno("io.mtt.Tracker.GpuUnavailable"), -ENODEV);
+        assert_int_equal(mtt_proto_error_to_errno(MTT_PROTO_ERROR_GPU_UNAVAILABLE), -ENODEV);
         assert_int_equal(mtt_proto_error_to_errno("org.varlink.service.InvalidParameter"), -EINVAL);
         assert_int_equal(mtt_proto_error_to_errno("org.varlink.service.MethodNotFound"),
                          -EOPNOTSUPP);

@@ -46,7 +46,12 @@ typedef enum {
         MTT_SCOPE_SYSTEM = 0, /* the machine: memory_time_tracker's formula on /proc/meminfo */
         MTT_SCOPE_PROCESS,    /* a process and its descendants (Pss, else RSS) */
         MTT_SCOPE_CGROUP,     /* a process's memory cgroup */
+        MTT_SCOPE_GPU,        /* what a process and its descendants hold on NVIDIA GPUs */
+        MTT_SCOPE_GPU_DEVICE, /* memory used on NVIDIA GPUs: all, or gpu_device's one */
 } mtt_scope;
+
+/* mtt_options' gpu_device for NVML's GPU i (0 to 63, as nvidia-smi numbers them). */
+#define MTT_GPU_DEVICE(i) ((i) + 1)
 
 /* Zero-initialise it: zero means the default for every field, so fields added later keep
  * old callers right. */
@@ -58,12 +63,14 @@ typedef struct mtt_options {
         uint32_t max_interval_s;  /* 0: the daemon's default; bounds: libmtt-client(3) */
         int timeout_ms;           /* per call; 0: 30000, negative: wait forever */
         mtt_scope scope;
-        int32_t pid; /* for the process and cgroup scopes: whose (one you own); 0: yours */
+        int32_t pid; /* for the process, cgroup and gpu scopes: whose (one you own); 0: yours */
         /* The workload manager's job the run belongs to, shown with the session. NULL: the
          * job the environment names (Slurm, PBS, LSF or SGE: libmtt-client(3)); "": none,
          * whatever the environment says. */
         const char *job;
-        void *reserved[6];
+        /* gpu-device scope: MTT_GPU_DEVICE(i) for NVML's GPU i alone; 0: every GPU */
+        int32_t gpu_device;
+        void *reserved[5];
 } mtt_options;
 
 /* Connects to mttd, then creates (or truncates) csv_path with the caller's own permissions
@@ -71,8 +78,10 @@ typedef struct mtt_options {
  * report has its header and first row (a process killed right after leaves a report, not an
  * empty file). Without a daemon it fails before it touches the file. -EINVAL for a label
  * that is not UTF-8, a job that is not UTF-8, has a control character or is longer than 128
- * bytes, or options past mttd's limits (libmtt-client(3)); the write's errno when mttd cannot
- * write the report. */
+ * bytes, a gpu_device past MTT_GPU_DEVICE(63) or set for another scope than gpu-device, or
+ * options past mttd's limits (libmtt-client(3)); -ENODEV for a GPU scope where mttd cannot
+ * read NVIDIA GPUs (no NVML library, no GPU, no such GPU: `mttctl sample` says which); the
+ * write's errno when mttd cannot write the report. */
 MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
 /* Opens a session writing into fd, which must be open for writing and be a regular file, a
  * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */

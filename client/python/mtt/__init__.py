@@ -2,9 +2,9 @@
 memory_time_tracker (0.0.5): `from mtt import Tracker, has_completed_successfully, ...`.
 
 Tracking needs only the standard library; plot_reports needs matplotlib."""
-from .errors import (DaemonUnreachable, InternalError, InvalidFileDescriptor, InvalidParameter,
-                     MethodNotFound, MttError, NoSuchSession, PermissionDenied, ProtocolError,
-                     TooManyConnections, TooManySessions)
+from .errors import (DaemonUnreachable, GpuUnavailable, InternalError, InvalidFileDescriptor,
+                     InvalidParameter, MethodNotFound, MttError, NoSuchSession, PermissionDenied,
+                     ProtocolError, TooManyConnections, TooManySessions)
 from .plot import plot_reports
 from .reports import (COMPLETED, CRASHED_GRACEFULLY, CRASHED_UNGRACEFULLY, NOT_A_REPORT,
                       has_completed_successfully, has_crashed_gracefully,
@@ -20,5 +20,5 @@ __all__ = [
     "CRASHED_UNGRACEFULLY", "NOT_A_REPORT", "plot_reports", "list_sessions", "status", "sample",
     "socket_path", "MttError", "DaemonUnreachable", "NoSuchSession", "PermissionDenied",
     "InvalidFileDescriptor", "TooManySessions", "TooManyConnections", "InvalidParameter",
-    "ProtocolError", "InternalError", "MethodNotFound",
+    "ProtocolError", "InternalError", "MethodNotFound", "GpuUnavailable",
 ]

@@ -5,7 +5,9 @@ the interface text mttd serves (GetInterfaceDescription): a change on one side f
 SCOPE_SYSTEM = "system"  # the machine, as memory_time_tracker measures (the default)
 SCOPE_PROCESS = "process"  # a process and its descendants
 SCOPE_CGROUP = "cgroup"  # a process's memory cgroup
-SCOPES = (SCOPE_SYSTEM, SCOPE_PROCESS, SCOPE_CGROUP)
+SCOPE_GPU = "gpu"  # what a process and its descendants hold on NVIDIA GPUs
+SCOPE_GPU_DEVICE = "gpu-device"  # the memory used on NVIDIA GPUs: every one, or Open's gpu
+SCOPES = (SCOPE_SYSTEM, SCOPE_PROCESS, SCOPE_CGROUP, SCOPE_GPU, SCOPE_GPU_DEVICE)
 
 # A session's state, and how Close may end one.
 RUNNING = "running"
@@ -26,3 +28,5 @@ MIN_INTERVAL_US_RANGE = (100, 60000000)
 MAX_INTERVAL_S_RANGE = (1, 86400)
 MIN_INTERVAL_US_DEFAULT = 1000
 MAX_INTERVAL_S_DEFAULT = 60
+# Open's gpu (the gpu-device scope's one GPU, by NVML's index) goes from 0 to this.
+GPU_INDEX_MAX = 63

@@ -8,7 +8,8 @@ import time
 
 from . import job as jobs
 from .errors import MttError
-from .interface import COMPLETED, ERROR, FAILED, MAX_CAUSE, SCOPE_SYSTEM
+from .interface import (COMPLETED, ERROR, FAILED, GPU_INDEX_MAX, MAX_CAUSE, SCOPE_GPU_DEVICE,
+                        SCOPE_SYSTEM)
 from .varlink import Connection
 
 
@@ -29,17 +30,28 @@ class Tracker:
     session opened, which what ran before never leaks into); calibrate=False gives raw used
     GiB. Once the block is entered, the report file exists with its header. Beyond the seed: label,
     socket_path, min_interval_us, max_interval_s, and scope: "system" (the machine, as the
-    seed measures), "process" (this process, or pid, and its descendants) or "cgroup" (its
-    memory cgroup), and job: the workload manager's job the run belongs to, shown with the
-    session. None (the default) takes the one the environment names when the block is
-    entered (Slurm, PBS, LSF or SGE, as mtt.job.from_env reads them), "" none, any other
-    value that job (mttd refuses one that is not at most 128 bytes of UTF-8 without control
-    characters: InvalidParameter)."""
+    seed measures), "process" (this process, or pid, and its descendants), "cgroup" (its
+    memory cgroup), "gpu" (the memory this process, or pid, and its descendants hold on NVIDIA
+    GPUs, summed over the GPUs) or "gpu-device" (the memory used on the NVIDIA GPUs: every
+    one, or GPU gpu alone, NVML's index 0 to 63 as nvidia-smi numbers them; gpu is for this
+    scope only: ValueError otherwise). Where mttd cannot read NVIDIA GPUs (no NVML, no GPU, no
+    GPU of that index) entering raises GpuUnavailable, with mttd's reason. And job: the
+    workload manager's job the run belongs to, shown with the session. None (the default)
+    takes the one the environment names when the block is entered (Slurm, PBS, LSF or SGE, as
+    mtt.job.from_env reads them), "" none, any other value that job (mttd refuses one that is
+    not at most 128 bytes of UTF-8 without control characters: InvalidParameter)."""
 
     def __init__(self, file_name, end_delay=4, calibrate=True, calibration_seconds=2,
                  verbose=False, start_delay=5, *, label=None, socket_path=None,
                  min_interval_us=None, max_interval_s=None, scope=SCOPE_SYSTEM, pid=None,
-                 job=None):
+                 job=None, gpu=None):
+        if gpu is not None:
+            if scope != SCOPE_GPU_DEVICE:
+                raise ValueError("gpu is for scope={!r} only".format(SCOPE_GPU_DEVICE))
+            if isinstance(gpu, bool) or not isinstance(gpu, int) or \
+                    not 0 <= gpu <= GPU_INDEX_MAX:
+                raise ValueError("gpu: an NVIDIA GPU's index, 0 to {}, not {!r}".format(
+                    GPU_INDEX_MAX, gpu))
         self.file_name = file_name
         self.end_delay = end_delay
         self.calibrate = calibrate
@@ -53,6 +65,7 @@ class Tracker:
         self.scope = scope
         self.pid = pid
         self.job = job
+        self.gpu = gpu
         self.session = None  # what mttd said of it, at open and then at close
         self._conn = None
         directory = os.path.dirname(file_name)
@@ -81,6 +94,8 @@ class Tracker:
                     params["scope"] = self.scope
                 if self.pid:
                     params["pid"] = int(self.pid)
+                if self.gpu is not None:
+                    params["gpu"] = self.gpu
                 job = jobs.from_env() if self.job is None else str(self.job)
                 if job:
                     params["job"] = job
