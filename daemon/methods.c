@@ -130,6 +130,9 @@ static json_t *invalid_fd(const char *reason)
                                    json_pack("{s:s}", "reason", reason));
 }
 
+/* Open's gpu when the call has none. */
+#define NO_GPU INT64_MIN
+
 /* Open's parameters, as the call gave them or their defaults. */
 typedef struct open_params {
         int64_t fd;
@@ -140,7 +143,7 @@ typedef struct open_params {
         const char *scope;
         int64_t pid;
         const char *job; /* "": none */
-        int64_t gpu;     /* -1: every GPU */
+        int64_t gpu;     /* NO_GPU: every GPU */
 } open_params;
 
 /* Parses and checks Open's parameters: NULL, or the error reply. */
@@ -152,7 +155,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
             .label = "",
             .scope = MTT_PROTO_SCOPE_SYSTEM,
             .job = "",
-            .gpu = -1,
+            .gpu = NO_GPU,
             .calibrate = true,
             .min_interval_us = (int64_t)cfg->min_interval_us,
             .max_interval_s = (int64_t)(cfg->max_interval_us / 1000000),
@@ -192,7 +195,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
                                        ", " MTT_PROTO_SCOPE_GPU " or " MTT_PROTO_SCOPE_GPU_DEVICE);
         if (p->pid < 0 || p->pid > INT32_MAX || (p->pid > 0 && !mttd_scope_has_process(*scope)))
                 return tracker_invalid("pid", "a process ID, for the process, cgroup or gpu scope");
-        if (p->gpu != -1 &&
+        if (p->gpu != NO_GPU &&
             (*scope != MTTD_SCOPE_GPU_DEVICE || p->gpu < 0 || p->gpu > MTT_PROTO_GPU_INDEX_MAX))
                 return tracker_invalid(
                     "gpu",
@@ -311,7 +314,7 @@ static json_t *open_session(mttd_request *req)
             .job = p.job[0] ? p.job : NULL,
             .scope = scope,
             .pid = pid,
-            .gpu = (int)p.gpu,
+            .gpu = p.gpu == NO_GPU ? -1 : (int)p.gpu,
             .calibrate = p.calibrate,
             .min_interval_us = (uint64_t)p.min_interval_us,
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,

@@ -462,6 +462,10 @@ static void test_gpu_device_scope(void **state)
         assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
         json_decref(r);
         close(conn);
+        r = open_on(&h, &conn, "bad", "\"scope\": \"gpu-device\", \"gpu\": -1");
+        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
+        json_decref(r);
+        close(conn);
 
         /* GPU 1 is lost: both sessions run on without rows (no value made up from GPU 0
          * alone, or from nothing), and say why. */
