@@ -53,16 +53,21 @@ static const char *str(const json_t *o, const char *key)
 }
 
 /* "crashed: killed by SIGKILL" or just the state; "[shared machine]" after a session that
- * measured the whole machine while others ran (their memory is in its figures). */
+ * measured the whole machine while others ran (their memory is in its figures); "[GPU]"
+ * after one whose figures are GPU memory (its RAM column is the GPU's). */
 static void format_state(char *buf, size_t size, const json_t *s)
 {
         const char *cause = str(s, "cause");
         const char *error = str(s, "error");
         const char *why = error[0] ? error : cause;
-        bool shared = num(s, "overlaps") > 0 &&
-                      (!str(s, "scope")[0] || strcmp(str(s, "scope"), MTT_PROTO_SCOPE_SYSTEM) == 0);
-        snprintf(buf, size, "%s%s%s%s", str(s, "state"), why[0] ? ": " : "", why,
-                 shared ? " [shared machine]" : "");
+        const char *scope = str(s, "scope");
+        bool shared =
+            num(s, "overlaps") > 0 && (!scope[0] || strcmp(scope, MTT_PROTO_SCOPE_SYSTEM) == 0);
+        const char *mark = shared                                           ? " [shared machine]"
+                           : strcmp(scope, MTT_PROTO_SCOPE_GPU) == 0        ? " [GPU]"
+                           : strcmp(scope, MTT_PROTO_SCOPE_GPU_DEVICE) == 0 ? " [GPU device]"
+                                                                            : "";
+        snprintf(buf, size, "%s%s%s%s", str(s, "state"), why[0] ? ": " : "", why, mark);
 }
 
 int mttctl_list(int argc, char **argv)

@@ -179,6 +179,8 @@ check "both reports end as failed" sh -c "grep -qx '$DIR/ram3.csv: crashed grace
         grep -qx '$DIR/gpu3.csv: crashed gracefully' '$DIR/out'"
 "$MTTCTL" list >"$DIR/out"
 check "both sessions say why" [ "$(grep -c " fails .*failed: exited with status 3" "$DIR/out")" -eq 2 ]
+check "list marks the GPU one, not the RAM one" \
+        [ "$(grep -c ' fails .*failed: exited with status 3 \[GPU\]$' "$DIR/out")" -eq 1 ]
 
 # --- plot: the RAM report and the GPU report of one run on one chart, in two colours, each
 # a line and a legend entry
