@@ -14,9 +14,14 @@ for f in ./usr/sbin/mttd ./usr/bin/mttctl ./usr/bin/mtt-bench ./usr/include/mtt/
         ./usr/lib/systemd/user/mttd.service ./usr/lib/systemd/user/mttd.socket \
         ./lib/systemd/system/mttd.service ./lib/systemd/system/mttd.socket \
         ./usr/share/man/man8/mttd.8 ./usr/share/man/man1/mttctl.1 ./usr/share/man/man3/libmtt-client.3 \
-        ./usr/share/mtt/prometheus/mtt-rules.yml; do
+        ./usr/share/mtt/prometheus/mtt-rules.yml ./usr/share/mtt/systemd/mttd.service.d/nvidia.conf; do
         grep -q " $f\$" "$DIR/contents" || { echo "not in the package: $f"; exit 1; }
 done
+# The GPU drop-in is shipped, not active: no drop-in directory of mttd.service in the package.
+if grep "/mttd.service.d/" "$DIR/contents" | grep -vq " ./usr/share/mtt/systemd/mttd.service.d/"; then
+        echo "the package activates a drop-in of mttd.service"
+        exit 1
+fi
 for f in libmtt-client.so libmtt-client.a mtt-client.pc mttConfig.cmake; do
         grep -Eq "/$f( -> .*)?\$" "$DIR/contents" || { echo "not in the package: $f"; exit 1; }
 done

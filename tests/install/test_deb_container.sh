@@ -4,8 +4,10 @@
 # through it; the package upgraded over itself (the same build, a higher version) while a
 # session runs restarts mttd, and the new mttd takes the session up (the report goes on, the
 # client sees nothing); Debian's prometheus-node-exporter installed beside it gets mtt's
-# metrics file in its textfile directory and serves a session's series; dpkg -r stops mttd
-# and takes the link away. Skips (77) where that cannot be done here.
+# metrics file in its textfile directory and serves a session's series; the GPU hosts' drop-in
+# activated as README says (a link to the package's file) is read and mttd serves with it;
+# dpkg -r stops mttd and takes the metrics link away, and dpkg --purge the drop-in's link.
+# Skips (77) where that cannot be done here.
 # Usage: test_deb_container.sh SOURCE_DIR CACHE_DIR
 set -u
 SRC=$1
@@ -158,7 +160,25 @@ if [ "$failed" -gt 0 ]; then
         ct namei -l "$LINK" | sed 's/^/# /'
 fi
 
+# --- The GPU hosts' drop-in, activated as README says with the package's path.
+GPU_DROPIN=/usr/share/mtt/systemd/mttd.service.d/nvidia.conf
+GPU_LINK=/etc/systemd/system/mttd.service.d/nvidia.conf
+if ct sh -c "mkdir -p /etc/systemd/system/mttd.service.d && ln -s $GPU_DROPIN /etc/systemd/system/mttd.service.d/ &&
+        systemctl daemon-reload && systemctl restart mttd" >"$DIR/dropin.log" 2>&1; then
+        pass "the GPU drop-in activated as documented"
+else
+        cat "$DIR/dropin.log"
+        fail "activating the GPU drop-in"
+fi
+if ct systemctl show -p DropInPaths --value mttd.service | grep -q "$GPU_LINK"; then pass "systemd reads the drop-in"; else fail "DropInPaths: $(ct systemctl show -p DropInPaths --value mttd.service)"; fi
+if ct systemctl show -p DeviceAllow mttd.service | grep -qx "DeviceAllow=char-195 rw"; then pass "mttd's device ACL has NVIDIA's major"; else fail "DeviceAllow: $(ct systemctl show -p DeviceAllow mttd.service)"; fi
+if ct systemctl is-active -q mttd.service && ct mttctl run -o /tmp/gpu.csv -l gpu-dropin -- true 2>/dev/null; then pass "mttd serves with the drop-in"; else fail "mttd with the drop-in: $(ct systemctl status mttd.service 2>&1 | tail -n 5)"; fi
+
 if ct sh -c 'dpkg -r mtt' >"$DIR/dpkg.log" 2>&1; then pass "dpkg -r"; else cat "$DIR/dpkg.log"; fail "dpkg -r"; fi
 if ct systemctl is-active -q mttd.socket; then fail "mttd.socket still listens after removal"; else pass "removal stopped mttd.socket"; fi
 if ct test -L "$LINK"; then fail "$LINK is still there after removal"; else pass "removal took the link away"; fi
+# The administrator's link stays through a removal (a reinstall finds it) and goes with a purge.
+if [ "$(ct readlink "$GPU_LINK")" = "$GPU_DROPIN" ]; then pass "removal leaves the link to the GPU drop-in"; else fail "after removal: $(ct ls -l "$GPU_LINK" 2>&1)"; fi
+if ct sh -c 'dpkg --purge mtt' >"$DIR/dpkg.log" 2>&1; then pass "dpkg --purge"; else cat "$DIR/dpkg.log"; fail "dpkg --purge"; fi
+if ct test -e /etc/systemd/system/mttd.service.d; then fail "after purge: $(ct ls -la /etc/systemd/system/mttd.service.d 2>&1)"; else pass "purge took the drop-in's link and directory away"; fi
 [ "$failed" -eq 0 ]

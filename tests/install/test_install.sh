@@ -11,9 +11,15 @@ trap 'rm -rf "$DIR"' EXIT
 PREFIX=/opt/mtt-test
 DESTDIR="$DIR/root" cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 ROOT="$DIR/root$PREFIX"
-for f in sbin/mttd bin/mttctl include/mtt/client.h share/mtt/prometheus/mtt-rules.yml; do
+for f in sbin/mttd bin/mttctl include/mtt/client.h share/mtt/prometheus/mtt-rules.yml \
+        share/mtt/systemd/mttd.service.d/nvidia.conf; do
         [ -e "$ROOT/$f" ] || { echo "not installed: $f"; exit 1; }
 done
+# The GPU drop-in is shipped, not active: nothing beside the installed unit.
+if [ -e "$ROOT/lib/systemd/system/mttd.service.d" ]; then
+        echo "a drop-in directory is installed beside mttd.service"
+        exit 1
+fi
 # Each public header compiles alone (the consumers below include others first).
 sh "$SRC/tests/install/check_headers.sh" "$ROOT/include"
 LIBDIR=$(dirname "$(find "$ROOT" -name libmtt-client.so -print -quit)")

@@ -49,8 +49,9 @@ ct_cleanup() {
                 kill -9 "$CT_NSPAWN" 2>/dev/null
                 wait "$CT_NSPAWN" 2>/dev/null
         fi
+        # The container's systemd left cgroups of its own inside ours: those go first.
         for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
-                [ -d "$h/$CT_CG" ] && rmdir "$h/$CT_CG" 2>/dev/null
+                [ -d "$h/$CT_CG" ] && find "$h/$CT_CG" -depth -type d -exec rmdir {} + 2>/dev/null
         done
         PID1=
         CT_NSPAWN=

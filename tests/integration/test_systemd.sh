@@ -28,6 +28,44 @@ systemd-analyze security --offline=true "$UNITS/mttd.service" >"$DIR/security" 2
 score=$(sed -n 's/.*Overall exposure level for mttd.service: \([0-9.]*\).*/\1/p' "$DIR/security")
 echo "# exposure: ${score:-none}"
 check "exposure rated at most 1.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 1.0) }'
+# The device ACL systemd-analyze reads from a unit, one entry a line (char-rtc:r ...).
+device_acl() {
+        sed -n '/DeviceAllow=/{s/.*special devices: //;s/[[:space:]][[:space:]]*[0-9.]*[[:space:]]*$//;p}' "$1" |
+                tr ' ' '\n' | sed '/^$/d' | sort
+}
+device_acl "$DIR/security" >"$DIR/acl"
+check "the packaged unit opens no NVIDIA device (the GPU drop-in is not active by default)" \
+        sh -c "! grep -q -e 195 -e nvidia '$DIR/acl'"
+
+# The GPU hosts' drop-in (systemd/mttd.service.d/nvidia.conf) beside the unit, as an
+# administrator activates it: the units still verify cleanly, the exposure stays the plain
+# unit's (PrivateDevices= kept; at most 1.0 whatever it is), and the device ACL gains NVIDIA's
+# major and the MIG capabilities' class, nothing else.
+DROPIN=$(dirname "$0")/../../systemd/mttd.service.d/nvidia.conf
+mkdir -p "$DIR/gpu/mttd.service.d"
+cp "$UNITS/mttd.service" "$UNITS/mttd.socket" "$DIR/gpu/"
+cp "$DROPIN" "$DIR/gpu/mttd.service.d/"
+systemd-analyze verify --man=no "$DIR/gpu/mttd.service" "$DIR/gpu/mttd.socket" >"$DIR/verify" 2>&1
+check "with the GPU drop-in the units verify cleanly" sh -c "[ $? -eq 0 ] && [ ! -s '$DIR/verify' ]"
+sed 's/^/#   /' "$DIR/verify"
+systemd-analyze security --offline=true "$DIR/gpu/mttd.service" >"$DIR/security-gpu" 2>&1
+gpu_score=$(sed -n 's/.*Overall exposure level for mttd.service: \([0-9.]*\).*/\1/p' "$DIR/security-gpu")
+echo "# exposure with the GPU drop-in: ${gpu_score:-none} (without: ${score:-none})"
+check "the GPU drop-in leaves the exposure as it was" test "${gpu_score:-none}" = "${score:-}"
+check "... at most 1.0" awk -v s="${gpu_score:-99}" 'BEGIN { exit !(s <= 1.0) }'
+check "... PrivateDevices= still on" grep -q 'PrivateDevices=  *Service has no access to hardware devices' "$DIR/security-gpu"
+device_acl "$DIR/security-gpu" >"$DIR/acl-gpu"
+sed 's/^/#   device ACL with the drop-in: /' "$DIR/acl-gpu"
+printf '%s\n' char-195:rw char-nvidia-caps:r >"$DIR/acl-added"
+check "... and the device ACL gains char-195:rw and char-nvidia-caps:r, nothing else" \
+        sh -c "comm -13 '$DIR/acl' '$DIR/acl-gpu' | cmp -s - '$DIR/acl-added' && [ -z \"\$(comm -23 '$DIR/acl' '$DIR/acl-gpu')\" ]"
+# What it binds into mttd's private /dev: the control node, nvidia0 to nvidia31 (the driver's
+# most), the MIG capabilities; each only where it exists. And it turns no protection off.
+binds=$(sed -n 's/^BindReadOnlyPaths=//p' "$DROPIN" | tr ' ' '\n' | sed '/^$/d' | sort | tr '\n' ' ')
+want=$( (printf -- '-/dev/nvidiactl\n-/dev/nvidia-caps\n'; seq 0 31 | sed 's|^|-/dev/nvidia|') | sort | tr '\n' ' ')
+check "the drop-in binds exactly nvidiactl, nvidia0..31 and nvidia-caps, each optional" test "$binds" = "$want"
+check "... and sets nothing else (no PrivateDevices=, DevicePolicy=, Bind*=)" \
+        sh -c "! grep -v -e '^#' -e '^\$' -e '^\[' -e '^BindReadOnlyPaths=' -e '^DeviceAllow=' -e '^After=nvidia-persistenced.service\$' '$DROPIN'"
 
 # Socket activation: the activator listens; mttd starts on the first connection.
 export MTT_SOCKET="$DIR/sock"
