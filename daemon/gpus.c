@@ -230,7 +230,6 @@ static void on_done(void *ctx, mttd_pool_job *pj)
                 mttd_source *src = j->tree_srcs[t];
                 if (src->orphan)
                         continue;
-                src->gpu_in_job = false;
                 src->kb = (int64_t)(j->trees[t].bytes / 1024);
                 snprintf(src->gpu_why, sizeof(src->gpu_why), "%s", j->trees[t].why);
         }
@@ -239,6 +238,11 @@ static void on_done(void *ctx, mttd_pool_job *pj)
          * release sources, which wait until all are told. */
         for (size_t i = 0; i < g->n_srcs; i++) {
                 mttd_source *src = g->srcs[i];
+                /* A tree that came after the read went out has no value from it: the next
+                 * read, sent below, is its first. */
+                if (src->scope == MTTD_SCOPE_GPU && !src->gpu_in_job)
+                        continue;
+                src->gpu_in_job = false;
                 if (src->scope == MTTD_SCOPE_GPU_DEVICE)
                         device_value(g, src);
                 /* What could not be read leaves the value unknown: no rows meanwhile. */

@@ -577,6 +577,41 @@ static void test_nvml_hangs(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* A gpu session opened on a process that holds GPU memory already, while reads for another
+ * session are out (slow ones): its baseline is what the process holds, from a read of its
+ * own, not a value its first read never had. */
+static void test_gpu_baseline_while_reading(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n"
+                 "slow read 20\n",
+                 10 * GIB, (int)g, 2 * GIB);
+        assert_int_equal(start_fake(&h, text), 0);
+        int dev_conn, tree_conn;
+        json_t *r = open_on(&h, &dev_conn, "dev", "\"scope\": \"gpu-device\"");
+        uint64_t dev_id = id_of(r);
+        json_decref(r);
+        for (int i = 0; i < 5; i++) { /* each Open finds a read out, most likely */
+                char params[96];
+                snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d", (int)c);
+                r = open_on(&h, &tree_conn, "tree", params);
+                assert_null(harness_error(r));
+                uint64_t id = id_of(r);
+                double baseline = json_real_value(json_object_get(session_of(r), "baseline"));
+                json_decref(r);
+                if (baseline < 2.0 - 1e-6 || baseline > 2.0 + 1e-6)
+                        fail_msg("Open %d: baseline %.6f GiB, not the 2 GiB the tree holds", i,
+                                 baseline);
+                close_on(tree_conn, id, "completed");
+        }
+        close_on(dev_conn, dev_id, "completed");
+        kill_tree(c);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 /* GPU sessions outlive mttd (a re-exec, SIGUSR2): the tree and the GPU are measured again
  * by the new mttd, and the reports go on to their ends. */
 static void test_gpu_sessions_restart(void **state)
@@ -663,6 +698,7 @@ int main(void)
             cmocka_unit_test(test_gpu_device_scope),
             cmocka_unit_test(test_gpu_scope_without_nvml),
             cmocka_unit_test(test_nvml_hangs),
+            cmocka_unit_test(test_gpu_baseline_while_reading),
             cmocka_unit_test(test_gpu_sessions_restart),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
