@@ -64,6 +64,15 @@ int mttd_nvml_open_api(const mttd_nvml_api *api, mttd_nvml **out, char *why, siz
         return 0;
 }
 
+/* glibc keeps a failed dl call's message for the thread until dlerror has been asked twice:
+ * the first call hands it out, the second frees it. Asked on a thread that then ends, it would
+ * stay allocated (a leak, as LeakSanitizer reports it). */
+static void dl_error_done(void)
+{
+        (void)dlerror();
+        (void)dlerror();
+}
+
 int mttd_nvml_open(const char *path, mttd_nvml **out, char *why, size_t why_size)
 {
         if (!path)
@@ -76,6 +85,7 @@ int mttd_nvml_open(const char *path, mttd_nvml **out, char *why, size_t why_size
                         snprintf(why, why_size, "%s not found (no NVIDIA driver)", path);
                 else
                         snprintf(why, why_size, "cannot load %s", e);
+                dl_error_done();
                 return -ENOENT;
         }
         mttd_nvml_api api;
@@ -102,12 +112,14 @@ int mttd_nvml_open(const char *path, mttd_nvml **out, char *why, size_t why_size
                 if (!f && !syms[i].optional) {
                         snprintf(why, why_size, "%s has no %s (an NVIDIA driver too old)", path,
                                  syms[i].name);
+                        dl_error_done();
                         dlclose(lib);
                         return -ENOSYS;
                 }
                 /* POSIX: a data pointer from dlsym converts to a function pointer. */
                 memcpy((char *)&api + syms[i].offset, &f, sizeof(f));
         }
+        dl_error_done(); /* an optional function that is not there */
         int r = mttd_nvml_open_api(&api, out, why, why_size);
         if (r < 0) {
                 dlclose(lib);
