@@ -53,6 +53,8 @@ struct mttd_gpus {
         ev_timer late_timer;
         mttd_source **srcs;
         size_t n_srcs, cap_srcs;
+        mttd_source **told; /* srcs as they were when a read came back, told in turn */
+        size_t cap_told;
         unsigned n_trees; /* ... of them, gpu (process tree) sources */
         /* The latest reading: */
         bool have_reading;
@@ -252,17 +254,16 @@ static void on_done(void *ctx, mttd_pool_job *pj)
                 src->read_us = g->out_us;
         }
         size_t n = g->n_srcs;
-        mttd_source **told = n ? malloc(n * sizeof(*told)) : NULL;
-        if (told)
-                memcpy(told, g->srcs, n * sizeof(*told));
+        if (n && mtt_grow(&g->told, &g->cap_told, n, sizeof(*g->told), 8) < 0)
+                n = 0; /* out of memory: they hear of the next read */
+        if (n)
+                memcpy(g->told, g->srcs, n * sizeof(*g->told));
         g->delivering = true;
-        for (size_t i = 0; told && i < n; i++)
-                if (!told[i]->orphan)
-                        g->hooks.answered(g->hooks.ctx, told[i]);
+        for (size_t i = 0; i < n; i++)
+                if (!g->told[i]->orphan)
+                        g->hooks.answered(g->hooks.ctx, g->told[i]);
         g->delivering = false;
-        if (told)
-                free_orphans(told, n);
-        free(told);
+        free_orphans(g->told, n);
         if (g->waiters) {
                 g->waiters = false;
                 g->hooks.told(g->hooks.ctx);
@@ -373,6 +374,7 @@ void mttd_gpus_free(mttd_gpus *g)
                 free(j);
         }
         free(g->srcs);
+        free(g->told);
         free(g);
 }
 

@@ -11,12 +11,11 @@
 #include "proto/interface.h"
 #include "target.h"
 
+_Static_assert(MTTD_SCOPE_LAST + 1 == MTT_PROTO_SCOPES, "a name for every scope");
+
 const char *mttd_scope_name(mttd_scope s)
 {
-        static const char *const names[] = {MTT_PROTO_SCOPE_SYSTEM, MTT_PROTO_SCOPE_PROCESS,
-                                            MTT_PROTO_SCOPE_CGROUP, MTT_PROTO_SCOPE_GPU,
-                                            MTT_PROTO_SCOPE_GPU_DEVICE};
-        return names[s];
+        return mtt_proto_scope_names[s];
 }
 
 bool mttd_scope_has_process(mttd_scope s)
@@ -31,12 +30,11 @@ bool mttd_scope_read_off_loop(mttd_scope s)
 
 int mttd_scope_of(const char *name, mttd_scope *out)
 {
-        for (int s = MTTD_SCOPE_SYSTEM; s <= MTTD_SCOPE_LAST; s++)
-                if (strcmp(name, mttd_scope_name((mttd_scope)s)) == 0) {
-                        *out = (mttd_scope)s;
-                        return 0;
-                }
-        return -EINVAL;
+        int s = mtt_proto_scope_of(name);
+        if (s < 0)
+                return s;
+        *out = (mttd_scope)s;
+        return 0;
 }
 
 /* A number file of the cgroup file system, in bytes. */

@@ -218,6 +218,19 @@ const char *mtt_proto_interface_description(const char *interface)
         return NULL;
 }
 
+const char *const mtt_proto_scope_names[MTT_PROTO_SCOPES] = {
+    MTT_PROTO_SCOPE_SYSTEM, MTT_PROTO_SCOPE_PROCESS,    MTT_PROTO_SCOPE_CGROUP,
+    MTT_PROTO_SCOPE_GPU,    MTT_PROTO_SCOPE_GPU_DEVICE,
+};
+
+int mtt_proto_scope_of(const char *name)
+{
+        for (int i = 0; i < MTT_PROTO_SCOPES; i++)
+                if (strcmp(name, mtt_proto_scope_names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
 int mtt_proto_error_to_errno(const char *error)
 {
         static const struct {

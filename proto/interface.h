@@ -44,6 +44,11 @@
 #define MTT_PROTO_SCOPE_CGROUP     "cgroup"
 #define MTT_PROTO_SCOPE_GPU        "gpu"
 #define MTT_PROTO_SCOPE_GPU_DEVICE "gpu-device"
+/* The scopes' names by their number (mtt_scope and mttd_scope count them in this order). */
+#define MTT_PROTO_SCOPES 5
+extern const char *const mtt_proto_scope_names[MTT_PROTO_SCOPES];
+/* A scope's number by its name, or -EINVAL. */
+int mtt_proto_scope_of(const char *name);
 /* Open's gpu (the gpu-device scope's one GPU, by NVML's index) goes up to this. */
 #define MTT_PROTO_GPU_INDEX_MAX 63
 

@@ -22,6 +22,7 @@ _Static_assert(sizeof(mtt_options) == 9 * sizeof(void *) + 6 * sizeof(int32_t),
                "mtt_options keeps its size");
 _Static_assert(offsetof(mtt_options, job) == 2 * sizeof(void *) + 6 * sizeof(int32_t),
                "mtt_options' job is where the first reserved slot was");
+_Static_assert(MTT_SCOPE_GPU_DEVICE + 1 == MTT_PROTO_SCOPES, "mtt_scope counts the protocol's");
 _Static_assert(offsetof(mtt_options, gpu_device) == offsetof(mtt_options, job) + sizeof(void *),
                "mtt_options' gpu_device is where the second reserved slot was");
 _Static_assert(offsetof(mtt_options, reserved) == offsetof(mtt_options, job) + 2 * sizeof(void *),
@@ -81,15 +82,8 @@ static json_t *open_params(const mtt_options *opts)
                 json_object_set_new(p, "min_interval_us", json_integer(opts->min_interval_us));
         if (opts->max_interval_s)
                 json_object_set_new(p, "max_interval_s", json_integer(opts->max_interval_s));
-        static const char *const scopes[] = {
-            [MTT_SCOPE_SYSTEM] = MTT_PROTO_SCOPE_SYSTEM,
-            [MTT_SCOPE_PROCESS] = MTT_PROTO_SCOPE_PROCESS,
-            [MTT_SCOPE_CGROUP] = MTT_PROTO_SCOPE_CGROUP,
-            [MTT_SCOPE_GPU] = MTT_PROTO_SCOPE_GPU,
-            [MTT_SCOPE_GPU_DEVICE] = MTT_PROTO_SCOPE_GPU_DEVICE,
-        };
         if (opts->scope > MTT_SCOPE_SYSTEM && opts->scope <= MTT_SCOPE_GPU_DEVICE)
-                json_object_set_new(p, "scope", json_string(scopes[opts->scope]));
+                json_object_set_new(p, "scope", json_string(mtt_proto_scope_names[opts->scope]));
         if (opts->pid > 0)
                 json_object_set_new(p, "pid", json_integer(opts->pid));
         if (opts->gpu_device > 0) /* checked: the gpu-device scope's */

@@ -177,23 +177,14 @@ typedef struct run_end {
         char cause[128];
 } run_end;
 
-/* The scopes as --scope names them, in mtt_scope's order. */
-static const char *const scope_names[] = {
-    [MTT_SCOPE_SYSTEM] = MTT_PROTO_SCOPE_SYSTEM,
-    [MTT_SCOPE_PROCESS] = MTT_PROTO_SCOPE_PROCESS,
-    [MTT_SCOPE_CGROUP] = MTT_PROTO_SCOPE_CGROUP,
-    [MTT_SCOPE_GPU] = MTT_PROTO_SCOPE_GPU,
-    [MTT_SCOPE_GPU_DEVICE] = MTT_PROTO_SCOPE_GPU_DEVICE,
-};
-
+/* --scope's name, as the protocol spells the scopes (mtt_scope counts them in its order). */
 static int parse_scope(const char *s, mtt_scope *out)
 {
-        for (int i = MTT_SCOPE_SYSTEM; i <= MTT_SCOPE_GPU_DEVICE; i++)
-                if (strcmp(s, scope_names[i]) == 0) {
-                        *out = (mtt_scope)i;
-                        return 0;
-                }
-        return -EINVAL;
+        int i = mtt_proto_scope_of(s);
+        if (i < 0)
+                return i;
+        *out = (mtt_scope)i;
+        return 0;
 }
 
 /* --gpu N: NVML's index of a GPU, as the gpu_device option carries it. */

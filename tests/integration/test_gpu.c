@@ -244,6 +244,21 @@ static const char *reason_of(json_t *reply)
         return json_string_value(json_object_get(json_object_get(reply, "parameters"), "reason"));
 }
 
+/* An Open with params is refused with error (io.mtt.Tracker's), and reason when not NULL. */
+static void refused(const harness *h, const char *params, const char *error, const char *reason)
+{
+        int conn;
+        char name[96];
+        json_t *r = open_on(h, &conn, "refused", params);
+        snprintf(name, sizeof(name), "io.mtt.Tracker.%s", error);
+        if (!harness_error(r) || strcmp(harness_error(r), name) != 0)
+                fail_msg("Open {%s}: %s, not %s", params, harness_error(r), name);
+        if (reason)
+                assert_string_equal(reason_of(r), reason);
+        json_decref(r);
+        close(conn);
+}
+
 static uint64_t id_of(json_t *reply)
 {
         json_t *s = session_of(reply);
@@ -430,7 +445,7 @@ static void test_gpu_device_scope(void **state)
         const char *both = "device 0 \"Fake H200\" total 150000000000 used 10737418240\n"
                            "device 1 \"Fake H100\" total 80000000000 used 21474836480\n";
         assert_int_equal(start_fake(&h, both), 0);
-        int one, all, conn;
+        int one, all;
         json_t *r = open_on(&h, &one, "one", "\"scope\": \"gpu-device\", \"gpu\": 1");
         assert_null(harness_error(r));
         uint64_t id_one = id_of(r);
@@ -449,23 +464,11 @@ static void test_gpu_device_scope(void **state)
         wait_ram(&h, id_one, 1.0);
         wait_ram(&h, id_all, 31.0);
 
-        r = open_on(&h, &conn, "none", "\"scope\": \"gpu-device\", \"gpu\": 2");
-        assert_string_equal(harness_error(r), "io.mtt.Tracker.GpuUnavailable");
-        assert_string_equal(reason_of(r), "no GPU 2: NVML counts 2 (0 to 1)");
-        json_decref(r);
-        close(conn);
-        r = open_on(&h, &conn, "bad", "\"scope\": \"gpu\", \"gpu\": 0");
-        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
-        json_decref(r);
-        close(conn);
-        r = open_on(&h, &conn, "bad", "\"scope\": \"gpu-device\", \"pid\": 1");
-        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
-        json_decref(r);
-        close(conn);
-        r = open_on(&h, &conn, "bad", "\"scope\": \"gpu-device\", \"gpu\": -1");
-        assert_string_equal(harness_error(r), "io.mtt.Tracker.InvalidParameter");
-        json_decref(r);
-        close(conn);
+        refused(&h, "\"scope\": \"gpu-device\", \"gpu\": 2", "GpuUnavailable",
+                "no GPU 2: NVML counts 2 (0 to 1)");
+        refused(&h, "\"scope\": \"gpu\", \"gpu\": 0", "InvalidParameter", NULL);
+        refused(&h, "\"scope\": \"gpu-device\", \"pid\": 1", "InvalidParameter", NULL);
+        refused(&h, "\"scope\": \"gpu-device\", \"gpu\": -1", "InvalidParameter", NULL);
 
         /* GPU 1 is lost: both sessions run on without rows (no value made up from GPU 0
          * alone, or from nothing), and say why. */
@@ -510,16 +513,10 @@ static void test_gpu_scope_without_nvml(void **state)
         harness h;
         static const char *const args[] = {"--nvml", "/nonexistent/libnvidia-ml.so.1", NULL};
         assert_int_equal(harness_start(&h, args), 0);
-        for (int i = 0; i < 2; i++) {
-                int conn;
-                json_t *r = open_on(&h, &conn, "nogpu",
-                                    i ? "\"scope\": \"gpu-device\"" : "\"scope\": \"gpu\"");
-                assert_string_equal(harness_error(r), "io.mtt.Tracker.GpuUnavailable");
-                assert_string_equal(reason_of(r),
-                                    "/nonexistent/libnvidia-ml.so.1 not found (no NVIDIA driver)");
-                json_decref(r);
-                close(conn);
-        }
+        for (int i = 0; i < 2; i++)
+                refused(&h, i ? "\"scope\": \"gpu-device\"" : "\"scope\": \"gpu\"",
+                        "GpuUnavailable",
+                        "/nonexistent/libnvidia-ml.so.1 not found (no NVIDIA driver)");
         int fd = harness_connect(&h);
         json_t *r = harness_call(fd, "io.mtt.Tracker.List", NULL, NULL, 0);
         close(fd);

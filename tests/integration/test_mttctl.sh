@@ -19,17 +19,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-status_is() { # status_is WANT NAME COMMAND...
-        want=$1
-        name=$2
-        shift 2
-        "$@" >"$DIR/out" 2>"$DIR/err"
-        got=$?
-        if [ "$got" -eq "$want" ]; then ok "$name"; else
-                not_ok "$name (exit $got, want $want)"
-                sed 's/^/#   /' "$DIR/err"
-        fi
-}
 # A report: header, data rows with decimal points and increasing deltas, then the ending.
 report_ok() { # report_ok FILE completed|failed|none
         awk -v ending="$2" '

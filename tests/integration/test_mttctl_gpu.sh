@@ -56,28 +56,6 @@ check "no 'none' line" sh -c "! grep -q '^GPUs:' '$DIR/out'"
 check "sample --json has the GPUs" grep -q '"name": "Fake H200"' "$DIR/out"
 check "sample --json has a lost one's error" grep -q '"error": "GPU is lost"' "$DIR/out"
 
-status_is() { # status_is WANT NAME COMMAND...: its exit status, its output in out and err
-        want=$1
-        name=$2
-        shift 2
-        "$@" >"$DIR/out" 2>"$DIR/err"
-        got=$?
-        if [ "$got" -eq "$want" ]; then ok "$name"; else
-                not_ok "$name (exit $got, want $want)"
-                sed 's/^/#   /' "$DIR/err"
-        fi
-}
-# wait_for SECONDS COMMAND...: until the command succeeds.
-wait_for() {
-        n=$(($1 * 20))
-        shift
-        while [ "$n" -gt 0 ]; do
-                "$@" && return 0
-                sleep 0.05
-                n=$((n - 1))
-        done
-        return 1
-}
 # The highest and lowest value of a report's data rows (with a point: not the endings).
 report_max() { awk -F, 'NR > 1 && $1 ~ /\./ { if (n++ == 0 || $2 + 0 > m) m = $2 + 0 } END { if (n) print m }' "$1"; }
 report_min() { awk -F, 'NR > 1 && $1 ~ /\./ { if (n++ == 0 || $2 + 0 < m) m = $2 + 0 } END { if (n) print m }' "$1"; }

@@ -57,17 +57,6 @@ if r["status"] == "success" and r["data"]["result"]:
     print(r["data"]["result"][0]["value"][1])
 EOF
 }
-# wait_for SECONDS COMMAND...: until the command succeeds.
-wait_for() {
-        n=$(($1 * 10))
-        shift
-        while [ "$n" -gt 0 ]; do
-                "$@" && return 0
-                sleep 0.1
-                n=$((n - 1))
-        done
-        return 1
-}
 promql_is() { [ "$(promql "$1")" = "$2" ]; }
 
 TEXTFILES="$DIR/textfile"

@@ -91,6 +91,17 @@ static void test_unknown_interface(void **state)
         assert_null(mtt_proto_interface_description("io.mtt.Tracker.Open"));
 }
 
+/* The scopes by name and number, as both sides count them. */
+static void test_scopes(void **state)
+{
+        for (int i = 0; i < MTT_PROTO_SCOPES; i++)
+                assert_int_equal(mtt_proto_scope_of(mtt_proto_scope_names[i]), i);
+        assert_int_equal(mtt_proto_scope_of(MTT_PROTO_SCOPE_GPU_DEVICE), 4);
+        assert_string_equal(mtt_proto_scope_names[0], "system");
+        assert_int_equal(mtt_proto_scope_of("gpu "), -EINVAL);
+        assert_int_equal(mtt_proto_scope_of(""), -EINVAL);
+}
+
 static void test_error_to_errno(void **state)
 {
         assert_int_equal(mtt_proto_error_to_errno("io.mtt.Tracker.NoSuchSession"), -ENOENT);
@@ -232,6 +243,7 @@ int main(void)
             cmocka_unit_test(test_service_description),
             cmocka_unit_test(test_unknown_interface),
             cmocka_unit_test(test_error_to_errno),
+            cmocka_unit_test(test_scopes),
             cmocka_unit_test_setup_teardown(test_client_socket_env, env_setup, env_teardown),
             cmocka_unit_test_setup_teardown(test_client_socket_user_only_if_it_exists, env_setup,
                                             env_teardown),
