@@ -60,13 +60,28 @@ static json_t *status_of(uint64_t id)
         return s;
 }
 
-/* A tree that allocates 2 x 50 MiB, one of them leaving halfway, while 1 GiB outside it
- * comes and goes: the report sees the tree, not the machine. */
+/* The session's peak (GiB) reaches at least gib within 10 s. */
+static bool peak_reaches(uint64_t id, double gib)
+{
+        for (int i = 0; i < 1000; i++) {
+                json_t *st = status_of(id);
+                double peak = json_real_value(json_object_get(st, "peak"));
+                json_decref(st);
+                if (peak >= gib)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+/* A tree that allocates 2 x 50 MiB, one of them leaving once mttd has seen both, while 1 GiB
+ * outside it comes and goes: the report sees the tree, not the machine. */
 static void test_process_scope(void **state)
 {
-        int go[2], ready[2];
+        int go[2], ready[2], leave[2];
         assert_int_equal(pipe(go), 0);
         assert_int_equal(pipe(ready), 0);
+        assert_int_equal(pipe(leave), 0);
         pid_t tree = fork();
         if (tree == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -74,13 +89,13 @@ static void test_process_scope(void **state)
                 if (read(go[0], &c, 1) != 1)
                         _exit(1);
                 pid_t leaver = fork();
-                if (leaver == 0) { /* a descendant that allocates, then leaves */
+                if (leaver == 0) { /* a descendant that allocates, then leaves when told */
                         hold(50);
-                        usleep(400000);
+                        if (write(ready[1], "l", 1) != 1 || read(leave[0], &c, 1) != 1)
+                                _exit(1);
                         _exit(0);
                 }
                 hold(50);
-                usleep(200000);
                 if (write(ready[1], "r", 1) != 1)
                         _exit(1);
                 waitpid(leaver, NULL, 0);
@@ -98,11 +113,13 @@ static void test_process_scope(void **state)
         assert_int_equal(mtt_open(path, &o, &s), 0);
         uint64_t id = mtt_session_id(s);
         assert_int_equal(write(go[1], "g", 1), 1);
-        char c;
-        assert_int_equal(read(ready[0], &c, 1), 1);
+        char c[2];
+        assert_int_equal(read(ready[0], c, 1), 1);
+        assert_int_equal(read(ready[0], c + 1, 1), 1); /* both hold their 50 MiB */
         void *outside = hold(1024); /* the machine moves by 1 GiB; the tree does not */
-        usleep(400000);
+        bool both = peak_reaches(id, 0.08);
         free(outside);
+        assert_int_equal(write(leave[1], "x", 1), 1);
         usleep(200000);
         assert_int_equal(mtt_close(s, MTT_COMPLETED), 0);
         kill(tree, SIGKILL);
@@ -115,6 +132,7 @@ static void test_process_scope(void **state)
                 fail_msg("%s in:\n%s", why, text);
         double peak = max_value(text);
         print_message("the tree's peak: %.3f GiB over %d rows\n", peak, rows);
+        assert_true(both);
         assert_true(peak > 0.08); /* both descendants' 50 MiB, summed */
         assert_true(peak < 0.3);  /* and never the 1 GiB beside it */
         free(text);
