@@ -17,7 +17,9 @@
 # Usage (from the repository root):
 #   tests/gpu/check-h200.sh [BUILD_DIR]     BUILD_DIR: an existing build; default: build one
 #                                           in build-gpu (cmake, a C compiler, pkg-config,
-#                                           libev, jansson and libsystemd's headers needed)
+#                                           the headers of libev, jansson, libsystemd and
+#                                           cairo needed), or a bundle from
+#                                           tests/gpu/bundle.sh made on a machine that has them
 #   tests/gpu/check-h200.sh --self-test     the reports' parsing and the checks, no GPU
 #   tests/gpu/check-h200.sh --fake-gpu BUILD_DIR
 #                                           a dry run of this script on tests/fake_nvml (a
@@ -75,6 +77,7 @@ if [ "$MODE" = self-test ]; then
                 python3 -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$f" || rc=1
         done
         bash -n "$0" || rc=1
+        bash -n tests/gpu/bundle.sh || rc=1
         python3 tests/gpu/gpu_report.py self-test || rc=1
         if [ $rc -eq 0 ]; then echo "self-test: PASS"; else echo "self-test: FAIL"; fi
         exit $rc
@@ -146,14 +149,14 @@ if [ -z "$BUILD" ]; then
         BUILD=build-gpu
         step "building mtt in $BUILD"
         for tool in cmake make pkg-config; do
-                command -v "$tool" >/dev/null || cannot "no $tool: cannot build mtt here (apt-get install cmake make pkg-config gcc libev-dev libjansson-dev libsystemd-dev), or give a BUILD_DIR"
+                command -v "$tool" >/dev/null || cannot "no $tool: cannot build mtt here (apt-get install cmake make pkg-config gcc libev-dev libjansson-dev libsystemd-dev libcairo2-dev), or give a BUILD_DIR (tests/gpu/bundle.sh DIR makes one elsewhere)"
         done
         command -v cc >/dev/null || command -v gcc >/dev/null || cannot "no C compiler: cannot build mtt here"
         # No tests in this build: cmocka is not needed, and the build is quicker.
         if ! timeout 120 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
                 >"$WORK/configure.log" 2>&1; then
                 tail -n 15 "$WORK/configure.log"
-                cannot "cmake could not configure mtt (libev, jansson or libsystemd's headers missing?): see configure.log"
+                cannot "cmake could not configure mtt (the headers of libev, jansson, libsystemd or cairo missing?): see configure.log; or make a build elsewhere with tests/gpu/bundle.sh DIR and give DIR"
         fi
         t0=$(date +%s)
         if ! timeout 200 cmake --build "$BUILD" -j16 >"$WORK/build.log" 2>&1; then
@@ -171,6 +174,12 @@ BENCH=$BUILD/tests/bench/mtt-bench
 if [ ! -x "$MTTD" ] || [ -z "$MTTCTL" ]; then
         cannot "no mttd or mttctl in $BUILD"
 fi
+# A build from another machine may miss libraries here (tests/gpu/bundle.sh carries them).
+for p in "$MTTD" "$MTTCTL"; do
+        "$p" --version >"$WORK/version.txt" 2>&1 ||
+                cannot "$p does not run here: $(head -n 1 "$WORK/version.txt") (tests/gpu/bundle.sh DIR makes a build that carries its libraries)"
+done
+[ -d "$BUILD/bundle-lib" ] && echo "a bundle: $(ls "$BUILD/bundle-lib" | wc -l) libraries from $BUILD/bundle-lib"
 NVML_ARGS=()
 [ "$MODE" = fake ] && NVML_ARGS=(--nvml "$FAKE_LIB")
 
