@@ -314,11 +314,13 @@ sandbox() {
         fi
         step "the runs under mttd.service's sandbox with the GPU drop-in (transient $UNIT.service)"
         SANDBOX_USED=1
-        if ! mkdir -p "/run/$UNIT-bin" || ! cp "$MTTD" "/run/$UNIT-bin/mttd"; then
+        # A bundle's mttd finds its libraries in ../bundle-lib (its RPATH).
+        if ! mkdir -p "/run/$UNIT-bin/bin" || ! cp "$MTTD" "/run/$UNIT-bin/bin/mttd" ||
+                { [ -d "$BUILD/bundle-lib" ] && ! cp -r "$BUILD/bundle-lib" "/run/$UNIT-bin/"; }; then
                 echo "FAIL: cannot copy mttd under /run"
                 return 1
         fi
-        local exec_start="/run/$UNIT-bin/mttd --socket /run/$UNIT/io.mtt.Tracker" env_line=
+        local exec_start="/run/$UNIT-bin/bin/mttd --socket /run/$UNIT/io.mtt.Tracker" env_line=
         if [ "$MODE" = fake ]; then
                 # The fake NVML and its state where the sandbox sees them (not in a private /tmp).
                 cp "$FAKE_LIB" "$FAKE_NVML_STATE" "/run/$UNIT-bin/" || return 1
