@@ -302,8 +302,7 @@ static json_t *open_session(mttd_request *req)
         const char *why = fd_unfit(fd, &kind);
         if (why)
                 return invalid_fd(why);
-        if ((scope == MTTD_SCOPE_GPU || scope == MTTD_SCOPE_GPU_DEVICE) &&
-            ((err = open_gpus_check(req, &p)) || req->waiting_gpus))
+        if (mttd_scope_is_gpu(scope) && ((err = open_gpus_check(req, &p)) || req->waiting_gpus))
                 return err;
         pid_t pid = 0;
         int pidfd = -1;

@@ -23,9 +23,14 @@ bool mttd_scope_has_process(mttd_scope s)
         return s == MTTD_SCOPE_PROCESS || s == MTTD_SCOPE_CGROUP || s == MTTD_SCOPE_GPU;
 }
 
+bool mttd_scope_is_gpu(mttd_scope s)
+{
+        return s == MTTD_SCOPE_GPU || s == MTTD_SCOPE_GPU_DEVICE;
+}
+
 bool mttd_scope_read_off_loop(mttd_scope s)
 {
-        return s == MTTD_SCOPE_PROCESS || s == MTTD_SCOPE_GPU || s == MTTD_SCOPE_GPU_DEVICE;
+        return s == MTTD_SCOPE_PROCESS || mttd_scope_is_gpu(s);
 }
 
 int mttd_scope_of(const char *name, mttd_scope *out)

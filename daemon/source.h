@@ -24,6 +24,8 @@ typedef enum mttd_scope {
 const char *mttd_scope_name(mttd_scope s);
 /* Whether a scope measures a process (it has a tracked pid and a pidfd). */
 bool mttd_scope_has_process(mttd_scope s);
+/* Whether it measures GPU memory (gpu, gpu-device). */
+bool mttd_scope_is_gpu(mttd_scope s);
 /* Whether its sources are read off the loop (the sampler's or the GPUs' thread): a session
  * waits for the first value, and a Close for a read made after it. */
 bool mttd_scope_read_off_loop(mttd_scope s);

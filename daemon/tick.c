@@ -209,7 +209,7 @@ static int source_take(mttd_tick *t, mttd_scope scope, pid_t pid, int pidfd, int
                         return r;
                 }
                 t->n_process_sources++;
-        } else if (scope == MTTD_SCOPE_GPU || scope == MTTD_SCOPE_GPU_DEVICE) {
+        } else if (mttd_scope_is_gpu(scope)) {
                 r = mttd_gpus_add(t->gpus, src, mttd_now_us());
                 if (r < 0) {
                         mttd_source_free(src);
@@ -227,7 +227,7 @@ void mttd_tick_release(mttd_tick *t, mttd_source *src)
         if (!src || --src->users > 0)
                 return;
         LIST_REMOVE(src, link);
-        if (src->scope == MTTD_SCOPE_GPU || src->scope == MTTD_SCOPE_GPU_DEVICE) {
+        if (mttd_scope_is_gpu(src->scope)) {
                 mttd_gpus_remove(t->gpus, src); /* freed once its read, if out, is back */
                 return;
         }

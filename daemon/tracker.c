@@ -303,13 +303,24 @@ void mttd_tracker_free(mttd_tracker *t)
         free(t);
 }
 
+/* A run's RAM and GPU sessions, opened by one process (mttctl run --gpu-output, a program
+ * that tracks both): one workload measured twice, neither's memory in the other's figures. */
+static bool one_run_twice(const mttd_session *a, const mttd_session *b)
+{
+        return a->pid > 0 && a->pid == b->pid &&
+               mttd_scope_is_gpu(a->scope) != mttd_scope_is_gpu(b->scope);
+}
+
 /* The session made and in the table, running: watchers hear of it, its rows start unless
  * it waits for its process tree's first value, and its first write goes. */
 static void start(mttd_tracker *t, mttd_session *s, const mttd_opener *by, uint64_t now)
 {
-        /* Interference: every running session and this one ran at the same time. */
+        /* Interference: every running session and this one ran at the same time, except the
+         * run's own other session. */
         for (size_t i = 0; i < mttd_tick_n_running(t->tick); i++) {
                 mttd_session *o = mttd_tick_running_at(t->tick, i);
+                if (one_run_twice(o, s))
+                        continue;
                 mttd_session_overlap(o, s);
                 mttd_session_overlap(s, o);
         }

@@ -5,7 +5,7 @@
  * NVML's, others left out, a process in both lists counted once, every GPU summed), a 50 ms
  * spike kept as the peak, one GPU or all, a GPU that vanishes mid-run (the session goes on and
  * says so), no library (Open says what is missing), an NVML that hangs (Open answered, the
- * loop serving meanwhile). */
+ * loop serving meanwhile). A run's RAM and GPU sessions do not overlap each other. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -663,6 +663,88 @@ static void test_gpu_sessions_restart(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* Another process's session: a gpu-device session of GPU 0 opened by a child, which holds it
+ * until *release is closed. Returns the child once the Open was answered, its id in *id. */
+static pid_t other_process_session(const harness *h, int *release, uint64_t *id)
+{
+        int opened[2], hold[2];
+        assert_int_equal(pipe2(opened, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+        pid_t c = fork();
+        assert_true(c >= 0);
+        if (c == 0) {
+                close(opened[0]);
+                close(hold[1]);
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC), conn = harness_connect(h);
+                json_t *r = harness_call(
+                    conn, "io.mtt.Tracker.Open",
+                    "{\"fd\": 0, \"label\": \"other\", \"scope\": \"gpu-device\", \"gpu\": 0}", &fd,
+                    1);
+                json_t *s = r && !harness_error(r) ? session_of(r) : NULL;
+                uint64_t got = s ? (uint64_t)json_integer_value(json_object_get(s, "id")) : 0;
+                if (write(opened[1], &got, sizeof(got)) != sizeof(got) || got == 0)
+                        _exit(1);
+                char byte;
+                while (read(hold[0], &byte, 1) > 0)
+                        ;
+                _exit(0);
+        }
+        close(opened[1]);
+        close(hold[0]);
+        *id = 0;
+        assert_int_equal(read(opened[0], id, sizeof(*id)), sizeof(*id));
+        close(opened[0]);
+        assert_true(*id > 0);
+        *release = hold[1];
+        return c;
+}
+
+static void expect_overlaps(const harness *h, uint64_t id, long long n)
+{
+        json_t *s = status(h, id);
+        if (int_of(s, "overlaps") != n)
+                fail_msg("session %s: %lld overlaps, not %lld", str_of(s, "label"),
+                         int_of(s, "overlaps"), n);
+        json_decref(s);
+}
+
+/* A run's RAM and GPU sessions, opened by one process (mttctl run --gpu-output does so), are
+ * one workload: they do not overlap each other, so the RAM one is not "shared machine". Two
+ * RAM sessions of one process still do, and another process's GPU session overlaps both. */
+static void test_gpu_and_ram_of_one_run(void **state)
+{
+        harness h;
+        assert_int_equal(
+            start_fake(&h, "device 0 \"Fake H200\" total 150000000000 used 1073741824\n"), 0);
+        int ram_conn, gpu_conn, ram2_conn;
+        json_t *r = open_on(&h, &ram_conn, "ram", "\"calibrate\": false");
+        uint64_t ram = id_of(r);
+        json_decref(r);
+        r = open_on(&h, &gpu_conn, "gpu", "\"scope\": \"gpu-device\", \"gpu\": 0");
+        uint64_t gpu = id_of(r);
+        json_decref(r);
+        expect_overlaps(&h, ram, 0);
+        expect_overlaps(&h, gpu, 0);
+        r = open_on(&h, &ram2_conn, "ram2", "\"calibrate\": false");
+        uint64_t ram2 = id_of(r);
+        json_decref(r);
+        int release;
+        uint64_t other;
+        pid_t child = other_process_session(&h, &release, &other);
+        expect_overlaps(&h, ram, 2);   /* ram2, other */
+        expect_overlaps(&h, gpu, 1);   /* other */
+        expect_overlaps(&h, ram2, 2);  /* ram, other */
+        expect_overlaps(&h, other, 3); /* ram, gpu, ram2 */
+        close(release);
+        int st;
+        assert_int_equal(waitpid(child, &st, 0), child);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close_on(ram2_conn, ram2, "completed");
+        close_on(gpu_conn, gpu, "completed");
+        close_on(ram_conn, ram, "completed");
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 static int setup(void **state)
 {
         int fd = mkstemp(state_path);
@@ -697,6 +779,7 @@ int main(void)
             cmocka_unit_test(test_nvml_hangs),
             cmocka_unit_test(test_gpu_baseline_while_reading),
             cmocka_unit_test(test_gpu_sessions_restart),
+            cmocka_unit_test(test_gpu_and_ram_of_one_run),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -148,6 +148,9 @@ check "the GPU report's peak is the tree's 1 GiB" near "$(report_max "$DIR/gpu.c
 check "the last message names both reports" grep -q \
         "^mttctl: session [0-9]* completed (exited with status 0); report: $DIR/ram.csv; GPU report: $DIR/gpu.csv (session [0-9]*)$" \
         "$DIR/err"
+"$MTTCTL" list >"$DIR/out"
+check "list marks neither session of the run [shared machine] (one workload, not two)" sh -c \
+        "[ \$(grep -c ' both .*completed' '$DIR/out') -eq 2 ] && ! grep -q ' both .*shared machine' '$DIR/out'"
 sh "$SET_USED" "$MEMINFO" 1000
 state "$ONE_GPU"
 status_is 3 "run --gpu-output of a command that fails" "$MTTCTL" run -o "$DIR/ram3.csv" \
