@@ -17,6 +17,7 @@ typedef struct tree {
         pid_t pid;
         int pidfd;
         uint64_t bytes;
+        int unknown_on; /* the GPU whose unknown figure was added to why, or -1 */
         char why[sizeof(((mttd_source *)0)->gpu_why)];
 } tree;
 
@@ -77,8 +78,43 @@ static void add_why(char *why, size_t size, unsigned gpu, const char *words)
                 snprintf(why + len, size - len, "%sGPU %u: %s", len ? "; " : "", gpu, words);
 }
 
-/* One GPU's processes, compute and graphics (a process in both counted once, as the larger),
- * added to the trees they belong to. */
+/* The trees that p belongs to, given its bytes on GPU d; or, when NVML gives no figure for
+ * it (NVML_VALUE_NOT_AVAILABLE: MIG, a virtual GPU), told so: a tree with a process whose
+ * memory is unknown has no value, rather than one made without it. */
+static void add_to_trees(job *j, unsigned d, const mttd_nvml_process *p, uint64_t bytes,
+                         bool unknown)
+{
+        if (!unknown && bytes == 0)
+                return;
+        for (size_t t = 0; t < j->n_trees; t++) {
+                tree *tr = &j->trees[t];
+                if (tr->pidfd == -2 ||
+                    !mttd_ancestry_descends(&j->ancestry, (pid_t)p->pid, tr->pid))
+                        continue;
+                if (!unknown) {
+                        tr->bytes += bytes;
+                } else if (tr->unknown_on != (int)d) {
+                        char words[96];
+                        snprintf(words, sizeof(words),
+                                 "NVML gives no memory figure for process %u (MIG or a vGPU?)",
+                                 p->pid);
+                        add_why(tr->why, sizeof(tr->why), d, words);
+                        tr->unknown_on = (int)d;
+                }
+        }
+}
+
+/* The compute list's entry for pid, or NULL. */
+static const mttd_nvml_process *in_compute(const job *j, unsigned pid)
+{
+        for (unsigned k = 0; k < j->compute.n; k++)
+                if (j->compute.p[k].pid == pid)
+                        return &j->compute.p[k];
+        return NULL;
+}
+
+/* One GPU's processes, compute and graphics, added to the trees they belong to. A process in
+ * both lists counts once, as the larger of the figures NVML gives (unknown if it gives none). */
 static void count_processes(job *j, mttd_nvml *n, unsigned d)
 {
         int nvml_error = 0;
@@ -96,29 +132,31 @@ static void count_processes(job *j, mttd_nvml *n, unsigned d)
         }
         if (mttd_nvml_list_processes(n, d, true, &j->graphics, &nvml_error) < 0)
                 j->graphics.n = 0; /* an NVML without graphics lists: compute alone */
-        mttd_nvml_processes *lists[2] = {&j->compute, &j->graphics};
-        for (int l = 0; l < 2; l++) {
-                for (unsigned i = 0; i < lists[l]->n; i++) {
-                        mttd_nvml_process *p = &lists[l]->p[i];
-                        uint64_t bytes =
-                            p->used_bytes == MTTD_NVML_VALUE_NOT_AVAILABLE ? 0 : p->used_bytes;
-                        for (unsigned k = 0; l == 1 && k < j->compute.n; k++) {
-                                mttd_nvml_process *c = &j->compute.p[k];
-                                if (c->pid != p->pid)
-                                        continue;
-                                uint64_t had = c->used_bytes == MTTD_NVML_VALUE_NOT_AVAILABLE
-                                                   ? 0
-                                                   : c->used_bytes;
-                                bytes = bytes > had ? bytes - had : 0;
-                        }
-                        if (bytes == 0)
-                                continue;
-                        for (size_t t = 0; t < j->n_trees; t++)
-                                if (j->trees[t].pidfd != -2 &&
-                                    mttd_ancestry_descends(&j->ancestry, (pid_t)p->pid,
-                                                           j->trees[t].pid))
-                                        j->trees[t].bytes += bytes;
+        const uint64_t na = MTTD_NVML_VALUE_NOT_AVAILABLE;
+        for (unsigned i = 0; i < j->compute.n; i++) {
+                const mttd_nvml_process *c = &j->compute.p[i];
+                if (c->used_bytes != na) {
+                        add_to_trees(j, d, c, c->used_bytes, false);
+                        continue;
                 }
+                bool known_as_graphics = false; /* then it counts there, whole */
+                for (unsigned k = 0; k < j->graphics.n; k++)
+                        if (j->graphics.p[k].pid == c->pid && j->graphics.p[k].used_bytes != na)
+                                known_as_graphics = true;
+                if (!known_as_graphics)
+                        add_to_trees(j, d, c, 0, true);
+        }
+        for (unsigned i = 0; i < j->graphics.n; i++) {
+                const mttd_nvml_process *g = &j->graphics.p[i];
+                const mttd_nvml_process *c = in_compute(j, g->pid);
+                if (g->used_bytes == na) {
+                        if (!c) /* in both lists, the compute entry said it */
+                                add_to_trees(j, d, g, 0, true);
+                        continue;
+                }
+                uint64_t had = c && c->used_bytes != na ? c->used_bytes : 0;
+                if (g->used_bytes > had)
+                        add_to_trees(j, d, g, g->used_bytes - had, false);
         }
 }
 
@@ -131,6 +169,7 @@ static void run(mttd_pool_job *pj)
         j->count = n ? mttd_nvml_count(n) : 0;
         for (size_t t = 0; t < j->n_trees; t++) {
                 j->trees[t].bytes = 0;
+                j->trees[t].unknown_on = -1;
                 snprintf(j->trees[t].why, sizeof(j->trees[t].why), "%s", j->why);
                 /* A root that ended is another tree's pid from now on: it holds nothing. */
                 if (j->trees[t].pidfd >= 0 && mttd_pidfd_ended(j->trees[t].pidfd))

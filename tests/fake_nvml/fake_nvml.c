@@ -4,8 +4,9 @@
  * The file is named by $FAKE_NVML_STATE and read again at every call, so a test changes
  * the values while mttd runs. One thing a line; '#' starts a comment line:
  *   device INDEX "NAME" total BYTES used BYTES   a GPU (indices 0, 1, ... in order)
- *   process INDEX PID BYTES                      a compute process on that GPU
- *   graphics INDEX PID BYTES                     a graphics process on that GPU
+ *   process INDEX PID BYTES                      a compute process on that GPU (BYTES "na":
+ *                                                NVML_VALUE_NOT_AVAILABLE, as under MIG)
+ *   graphics INDEX PID BYTES                     a graphics process on that GPU (the same)
  *   lost INDEX                                   that GPU answers NVML_ERROR_GPU_IS_LOST
  *   fail init CODE                               nvmlInit_v2 returns CODE
  *   slow init MS                                 nvmlInit_v2 takes MS milliseconds
@@ -26,6 +27,7 @@
 #define NVML_ERROR_GPU_IS_LOST          15
 #define NVML_ERROR_UNINITIALIZED        1
 #define NVML_DEVICE_NAME_V2_BUFFER_SIZE 96
+#define NVML_VALUE_NOT_AVAILABLE        (~0ull)
 
 typedef int nvmlReturn_t;
 /* A device handle is its index + 1, so a NULL handle is never a device. */
@@ -68,7 +70,7 @@ static void read_state(fake_state *s)
         while (f && fgets(line, sizeof(line), f)) {
                 unsigned i, pid;
                 unsigned long long a, b;
-                char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+                char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE], word[32];
                 int code;
                 if (sscanf(line, "device %u \"%95[^\"]\" total %llu used %llu", &i, name, &a, &b) ==
                         4 &&
@@ -78,9 +80,11 @@ static void read_state(fake_state *s)
                         s->dev[i].used = b;
                         if (i + 1 > s->devices)
                                 s->devices = i + 1;
-                } else if ((sscanf(line, "process %u %u %llu", &i, &pid, &a) == 3 ||
-                            sscanf(line, "graphics %u %u %llu", &i, &pid, &a) == 3) &&
+                } else if ((sscanf(line, "process %u %u %31s", &i, &pid, word) == 3 ||
+                            sscanf(line, "graphics %u %u %31s", &i, &pid, word) == 3) &&
                            s->processes < FAKE_MAX_PROCESSES) {
+                        a = strcmp(word, "na") == 0 ? NVML_VALUE_NOT_AVAILABLE
+                                                    : strtoull(word, NULL, 10);
                         s->proc[s->processes++] = (fake_process){
                             .index = i, .pid = pid, .bytes = a, .graphics = line[0] == 'g'};
                 } else if (sscanf(line, "lost %u", &i) == 1 && i < FAKE_MAX_DEVICES) {

@@ -3,9 +3,10 @@
  * change, a lost device, an init that fails, no library at all; sessions go on through each.
  * The gpu and gpu-device scopes: a process tree's GPU memory (its processes found among
  * NVML's, others left out, a process in both lists counted once, every GPU summed), a 50 ms
- * spike kept as the peak, one GPU or all, a GPU that vanishes mid-run (the session goes on and
- * says so), no library (Open says what is missing), an NVML that hangs (Open answered, the
- * loop serving meanwhile). A run's RAM and GPU sessions do not overlap each other. */
+ * spike kept as the peak, a process NVML gives no figure for, one GPU or all, a GPU that vanishes
+ * mid-run (the session goes on and says so), no library (Open says what is missing), an NVML that
+ * hangs (Open answered, the loop serving meanwhile). A run's RAM and GPU sessions do not overlap
+ * each other. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -436,6 +437,78 @@ static void test_gpu_scope(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* Waits until the session's gpu_error has words in it. */
+static void wait_gpu_error(const harness *h, uint64_t id, const char *words)
+{
+        char *last = NULL;
+        for (int i = 0; i < 1000; i++) {
+                json_t *s = status(h, id);
+                const char *e = str_of(s, "gpu_error");
+                free(last);
+                last = e ? strdup(e) : NULL;
+                json_decref(s);
+                if (last && strstr(last, words)) {
+                        free(last);
+                        return;
+                }
+                usleep(10000);
+        }
+        fail_msg("session %llu: gpu_error \"%s\", not one with \"%s\"", (unsigned long long)id,
+                 last ? last : "(none)", words);
+}
+
+/* NVML gives no memory figure for a process of the tree (NVML_VALUE_NOT_AVAILABLE, as under
+ * MIG): the session has no value meanwhile, rather than one made without it, and says why; a
+ * process outside the tree without a figure changes nothing; a process whose compute entry
+ * has none counts its graphics entry's. */
+static void test_gpu_process_without_figure(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[1024], words[128];
+        const char *const dev = "device 0 \"Fake H200\" total 150000000000 used 20000000000\n";
+        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\ngraphics 0 %d na\n", dev, (int)g, GIB,
+                 (int)getpid());
+        assert_int_equal(start_fake(&h, text), 0);
+        int conn;
+        char params[128];
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
+                 (int)c);
+        json_t *r = open_on(&h, &conn, "unknown", params);
+        assert_null(harness_error(r));
+        uint64_t id = id_of(r);
+        json_decref(r);
+        wait_ram(&h, id, 1.0);
+        json_t *s = status(&h, id);
+        assert_null(json_object_get(s, "gpu_error"));
+        json_decref(s);
+
+        /* The grandchild's 3 GiB are known, the child's memory is not: no 3 GiB row. */
+        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\nprocess 0 %d na\n", dev, (int)g, 3 * GIB,
+                 (int)c);
+        long long before = reads();
+        write_state(text);
+        snprintf(words, sizeof(words), "GPU 0: NVML gives no memory figure for process %d", (int)c);
+        wait_gpu_error(&h, id, words);
+        wait_reads(before, 5);
+        s = status(&h, id);
+        assert_true(json_real_value(json_object_get(s, "ram")) < 1.0 + 1e-6);
+        json_decref(s);
+
+        /* Its compute entry without a figure, its graphics entry with 512 MiB: 1.5 GiB. */
+        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\nprocess 0 %d na\ngraphics 0 %d %lld\n",
+                 dev, (int)g, GIB, (int)c, (int)c, GIB / 2);
+        write_state(text);
+        wait_ram(&h, id, 1.5);
+        s = status(&h, id);
+        assert_null(json_object_get(s, "gpu_error"));
+        json_decref(s);
+        close_on(conn, id, "completed");
+        kill_tree(c);
+        expect_report(&h, "unknown.csv", ENDING_COMPLETED, 1.0, 1.5, 1.0);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 /* The gpu-device scope: one GPU above its level at Open, every GPU raw; a GPU index past
  * NVML's count and parameters that do not fit are refused; a GPU lost mid-run: the session
  * runs on, makes no rows and says so, then goes on once it is back. */
@@ -774,6 +847,7 @@ int main(void)
             cmocka_unit_test(test_no_library),
             cmocka_unit_test(test_the_real_one),
             cmocka_unit_test(test_gpu_scope),
+            cmocka_unit_test(test_gpu_process_without_figure),
             cmocka_unit_test(test_gpu_device_scope),
             cmocka_unit_test(test_gpu_scope_without_nvml),
             cmocka_unit_test(test_nvml_hangs),
