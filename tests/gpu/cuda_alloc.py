@@ -2,8 +2,8 @@
 """A known GPU memory profile for check-h200.sh, through the CUDA driver API (libcuda.so.1,
 which comes with NVIDIA's driver) and ctypes alone: no CUDA toolkit, nothing from pip.
 
-On GPU 0: a context; 1 GiB allocated and written; 1 s; 4 GiB more, written, held 50 ms,
-freed; 1 s; the 1 GiB freed; the context destroyed. Its last line on stderr is one JSON
+On GPU 0: its primary context; 1 GiB allocated and written; 1 s; 4 GiB more, written, held 50 ms,
+freed; 1 s; the 1 GiB freed; the context released. Its last line on stderr is one JSON
 object: each step's time (CLOCK_MONOTONIC through time.monotonic(), seconds since this
 process started; the start itself as monotonic and wall-clock seconds, so that a session's
 wall-clock start maps onto it) and what cuMemGetInfo said after each step (free and total
@@ -77,10 +77,22 @@ class Cuda:
         return name.value.decode(errors="replace"), bus.value.decode(errors="replace"), version.value
 
     def create_context(self):
-        self.call("cuCtxCreate_v2", ctypes.byref(self.ctx), ctypes.c_uint(0), self.dev)
+        # The device's primary context, as the CUDA runtime (and every framework) uses: its
+        # calls are in every driver since CUDA 7, whatever cuCtxCreate's version of the day.
+        self.primary = hasattr(self.lib, "cuDevicePrimaryCtxRetain")
+        if self.primary:
+            self.call("cuDevicePrimaryCtxRetain", ctypes.byref(self.ctx), self.dev)
+            self.call("cuCtxSetCurrent", self.ctx)
+        else:
+            self.call("cuCtxCreate_v2", ctypes.byref(self.ctx), ctypes.c_uint(0), self.dev)
 
     def destroy_context(self):
-        self.call("cuCtxDestroy_v2", self.ctx)
+        if not self.primary:
+            self.call("cuCtxDestroy_v2", self.ctx)
+        elif hasattr(self.lib, "cuDevicePrimaryCtxRelease_v2"):
+            self.call("cuDevicePrimaryCtxRelease_v2", self.dev)
+        else:
+            self.call("cuDevicePrimaryCtxRelease", self.dev)
 
     def mem_info(self):
         free, total = ctypes.c_size_t(), ctypes.c_size_t()
