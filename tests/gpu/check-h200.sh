@@ -11,7 +11,8 @@
 # root, the same runs go once more through the packaged unit's sandbox with the GPU drop-in
 # (systemd/mttd.service.d/nvidia.conf) as a transient unit under /run, removed afterwards
 # (MTT_GPU_CHECK_SYSTEMD=0: not; a dry run does it only with MTT_GPU_CHECK_SYSTEMD=1). Everything
-# it writes is copied into $OUT when $OUT is set.
+# it writes goes into $OUT when $OUT is set: check-h200.log, summary.md (and
+# summary-sandbox.md), and all of it as mtt-gpu-check.tar.gz.
 # Not part of ctest: CI has no GPU.
 #
 # Usage (from the repository root):
@@ -111,8 +112,12 @@ finish() {
         exec 1>&3 2>&4
         for _ in $(seq 50); do kill -0 "$TEE" 2>/dev/null || break; sleep 0.1; done
         rm -f "$WORK/sock"
-        if [ -n "${OUT:-}" ]; then
-                mkdir -p "$OUT" && cp -r "$WORK"/. "$OUT"/ 2>/dev/null
+        if [ -n "${OUT:-}" ] && mkdir -p "$OUT"; then
+                # Few files, whatever the rounds left: the log and summaries, the rest packed.
+                tar -C "$WORK" -czf "$OUT/mtt-gpu-check.tar.gz" . 2>/dev/null
+                cp "$WORK/check-h200.log" "$OUT/" 2>/dev/null
+                [ -f "$WORK/foreground/summary.md" ] && cp "$WORK/foreground/summary.md" "$OUT/summary.md"
+                [ -f "$WORK/sandbox/summary.md" ] && cp "$WORK/sandbox/summary.md" "$OUT/summary-sandbox.md"
         fi
         exit "$rc"
 }
