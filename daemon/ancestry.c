@@ -2,15 +2,13 @@
 #include "ancestry.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/grow.h"
 #include "common/procfs.h"
-
-/* A chain longer than this is not a chain (a parent's line changed under us). */
-#define MAX_DEPTH 4096
 
 void mttd_ancestry_init(mttd_ancestry *a, const char *proc)
 {
@@ -19,12 +17,15 @@ void mttd_ancestry_init(mttd_ancestry *a, const char *proc)
 
 void mttd_ancestry_forget(mttd_ancestry *a)
 {
+        if (a->cap)
+                memset(a->slots, 0, a->cap * sizeof(*a->slots));
         a->n = 0;
 }
 
 void mttd_ancestry_free(mttd_ancestry *a)
 {
-        free(a->known);
+        free(a->slots);
+        free(a->line);
         *a = (mttd_ancestry){.proc = a->proc};
 }
 
@@ -45,25 +46,81 @@ int mttd_parent_of(const char *proc, pid_t pid, pid_t *ppid)
         return 0;
 }
 
-static pid_t parent(mttd_ancestry *a, pid_t pid)
+/* pid's slot: its own, or the free one where it goes. cap is a power of two, never full. */
+static struct mttd_parent *slot_of(const mttd_ancestry *a, pid_t pid)
 {
-        for (size_t i = 0; i < a->n; i++)
-                if (a->known[i].pid == pid)
-                        return a->known[i].ppid;
-        pid_t ppid;
-        if (mttd_parent_of(a->proc, pid, &ppid) < 0)
-                ppid = -1;
-        if (mtt_grow(&a->known, &a->cap, a->n + 1, sizeof(*a->known), 16) == 0)
-                a->known[a->n++] = (struct mttd_parent){.pid = pid, .ppid = ppid};
-        return ppid;
+        size_t mask = a->cap - 1, i = ((uint32_t)pid * 2654435761u) & mask;
+        while (a->slots[i].pid != 0 && a->slots[i].pid != pid)
+                i = (i + 1) & mask;
+        return &a->slots[i];
+}
+
+/* Keeps the table at most half full. */
+static int make_room(mttd_ancestry *a)
+{
+        if (a->cap && (a->n + 1) * 2 <= a->cap)
+                return 0;
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        struct mttd_parent *old = a->slots, *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+                return -ENOMEM;
+        size_t old_cap = a->cap;
+        a->slots = slots;
+        a->cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i].pid != 0)
+                        *slot_of(a, old[i].pid) = old[i];
+        free(old);
+        return 0;
+}
+
+/* pid's entry, its parent looked up once per read; NULL if out of memory. */
+static struct mttd_parent *entry(mttd_ancestry *a, pid_t pid)
+{
+        if (make_room(a) < 0)
+                return NULL;
+        struct mttd_parent *e = slot_of(a, pid);
+        if (e->pid == 0) {
+                pid_t ppid;
+                if (mttd_parent_of(a->proc, pid, &ppid) < 0)
+                        ppid = -1;
+                *e = (struct mttd_parent){.pid = pid, .ppid = ppid};
+                a->n++;
+        }
+        return e;
+}
+
+size_t mttd_ancestry_line(mttd_ancestry *a, pid_t pid, const pid_t **line)
+{
+        if (mtt_grow(&a->line, &a->line_cap, MTTD_ANCESTRY_MAX_DEPTH, sizeof(*a->line),
+                     MTTD_ANCESTRY_MAX_DEPTH) < 0)
+                return 0;
+        if (++a->walk == 0) { /* wrapped: no slot may look walked already */
+                for (size_t i = 0; i < a->cap; i++)
+                        a->slots[i].walk = 0;
+                a->walk = 1;
+        }
+        size_t n = 0;
+        while (pid > 0 && n < MTTD_ANCESTRY_MAX_DEPTH) {
+                struct mttd_parent *e = entry(a, pid);
+                if (!e)
+                        return 0;
+                if (e->walk == a->walk)
+                        break; /* a loop: parents read at different moments */
+                e->walk = a->walk;
+                a->line[n++] = pid;
+                pid = e->ppid;
+        }
+        *line = a->line;
+        return n;
 }
 
 bool mttd_ancestry_descends(mttd_ancestry *a, pid_t pid, pid_t root)
 {
-        for (int depth = 0; pid > 0 && depth < MAX_DEPTH; depth++) {
-                if (pid == root)
+        const pid_t *line;
+        size_t n = mttd_ancestry_line(a, pid, &line);
+        for (size_t i = 0; i < n; i++)
+                if (line[i] == root)
                         return true;
-                pid = parent(a, pid);
-        }
         return false;
 }

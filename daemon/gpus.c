@@ -5,12 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ancestry.h"
 #include "common/grow.h"
 #include "log.h"
 #include "pool.h"
 #include "target.h"
+
+/* The GPU thread's stack (virtual: what NVML touches is what it costs). */
+#define GPU_THREAD_STACK (8u << 20)
 
 /* One process tree of a read: in, its root; out, its bytes on the GPUs and what failed. */
 typedef struct tree {
@@ -28,6 +32,11 @@ typedef struct job {
         tree *trees;
         mttd_source **tree_srcs; /* the loop's: whose each tree is */
         size_t n_trees, cap_trees, cap_tree_srcs;
+        struct root {
+                pid_t pid;
+                size_t tree;
+        } * roots; /* the thread's: the trees by their roots' pids, in order */
+        size_t cap_roots;
         /* The thread's, kept from read to read: */
         mttd_nvml_lazy nvml;
         mttd_ancestry ancestry;
@@ -50,6 +59,7 @@ struct mttd_gpus {
         bool again;      /* a read is wanted as soon as the one out is back */
         bool waiters;    /* someone asked and got WAIT: tell them */
         bool delivering; /* sources are being told: those that leave wait */
+        bool closing;    /* mttd ends: a job back is only taken back */
         uint64_t out_us;
         ev_timer late_timer;
         mttd_source **srcs;
@@ -78,30 +88,63 @@ static void add_why(char *why, size_t size, unsigned gpu, const char *words)
                 snprintf(why + len, size - len, "%sGPU %u: %s", len ? "; " : "", gpu, words);
 }
 
-/* The trees that p belongs to, given its bytes on GPU d; or, when NVML gives no figure for
- * it (NVML_VALUE_NOT_AVAILABLE: MIG, a virtual GPU), told so: a tree with a process whose
- * memory is unknown has no value, rather than one made without it. */
+/* p of GPU d counted in tr: its bytes; or, when NVML gives no figure for it
+ * (NVML_VALUE_NOT_AVAILABLE: MIG, a virtual GPU), told so: a tree with a process whose memory
+ * is unknown has no value, rather than one made without it. */
+static void count_in(tree *tr, unsigned d, const mttd_nvml_process *p, uint64_t bytes, bool unknown)
+{
+        if (tr->pidfd == -2)
+                return;
+        if (!unknown) {
+                tr->bytes += bytes;
+        } else if (tr->unknown_on != (int)d) {
+                char words[96];
+                snprintf(words, sizeof(words),
+                         "NVML gives no memory figure for process %u (MIG or a vGPU?)", p->pid);
+                add_why(tr->why, sizeof(tr->why), d, words);
+                tr->unknown_on = (int)d;
+        }
+}
+
+static int by_pid(const void *a, const void *b)
+{
+        pid_t x = ((const struct root *)a)->pid, y = ((const struct root *)b)->pid;
+        return (x > y) - (x < y);
+}
+
+/* The first of the roots (in order) with pid, or n_trees. */
+static size_t first_root(const job *j, pid_t pid)
+{
+        size_t lo = 0, hi = j->n_trees;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (j->roots[mid].pid < pid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* p counted in the trees it belongs to: its line of parents walked once, each of its pids
+ * looked up among the roots. */
 static void add_to_trees(job *j, unsigned d, const mttd_nvml_process *p, uint64_t bytes,
                          bool unknown)
 {
         if (!unknown && bytes == 0)
                 return;
-        for (size_t t = 0; t < j->n_trees; t++) {
-                tree *tr = &j->trees[t];
-                if (tr->pidfd == -2 ||
-                    !mttd_ancestry_descends(&j->ancestry, (pid_t)p->pid, tr->pid))
-                        continue;
-                if (!unknown) {
-                        tr->bytes += bytes;
-                } else if (tr->unknown_on != (int)d) {
-                        char words[96];
-                        snprintf(words, sizeof(words),
-                                 "NVML gives no memory figure for process %u (MIG or a vGPU?)",
-                                 p->pid);
-                        add_why(tr->why, sizeof(tr->why), d, words);
-                        tr->unknown_on = (int)d;
-                }
+        const pid_t *line;
+        size_t len = mttd_ancestry_line(&j->ancestry, (pid_t)p->pid, &line);
+        if (len == 0) { /* out of memory: no tree knows whether p is its */
+                for (size_t t = 0; t < j->n_trees; t++)
+                        add_why(j->trees[t].why, sizeof(j->trees[t].why), d,
+                                "out of memory for its processes' parents");
+                return;
         }
+        for (size_t k = 0; k < len; k++)
+                for (size_t i = first_root(j, line[k]);
+                     i < j->n_trees && j->roots[i].pid == line[k]; i++)
+                        count_in(&j->trees[j->roots[i].tree], d, p, bytes, unknown);
 }
 
 /* The compute list's entry for pid, or NULL. */
@@ -113,6 +156,19 @@ static const mttd_nvml_process *in_compute(const job *j, unsigned pid)
         return NULL;
 }
 
+/* A process list of GPU d that could not be read (r from mttd_nvml_list_processes): no tree
+ * has a value from this read. */
+static void list_failed(job *j, unsigned d, int r, int nvml_error)
+{
+        char words[96];
+        if (r == -EIO)
+                mttd_nvml_words(NULL, nvml_error, words, sizeof(words));
+        else
+                snprintf(words, sizeof(words), "cannot list its processes: %s", strerror(-r));
+        for (size_t t = 0; t < j->n_trees; t++)
+                add_why(j->trees[t].why, sizeof(j->trees[t].why), d, words);
+}
+
 /* One GPU's processes, compute and graphics, added to the trees they belong to. A process in
  * both lists counts once, as the larger of the figures NVML gives (unknown if it gives none). */
 static void count_processes(job *j, mttd_nvml *n, unsigned d)
@@ -120,18 +176,16 @@ static void count_processes(job *j, mttd_nvml *n, unsigned d)
         int nvml_error = 0;
         int r = mttd_nvml_list_processes(n, d, false, &j->compute, &nvml_error);
         if (r < 0) {
-                char words[96];
-                if (r == -EIO)
-                        mttd_nvml_words(NULL, nvml_error, words, sizeof(words));
-                else
-                        snprintf(words, sizeof(words), "cannot list its processes: %s",
-                                 strerror(-r));
-                for (size_t t = 0; t < j->n_trees; t++)
-                        add_why(j->trees[t].why, sizeof(j->trees[t].why), d, words);
+                list_failed(j, d, r, nvml_error);
                 return;
         }
-        if (mttd_nvml_list_processes(n, d, true, &j->graphics, &nvml_error) < 0)
-                j->graphics.n = 0; /* an NVML without graphics lists: compute alone */
+        r = mttd_nvml_list_processes(n, d, true, &j->graphics, &nvml_error);
+        if (r == -ENOSYS || (r == -EIO && nvml_error == MTTD_NVML_ERROR_NOT_SUPPORTED)) {
+                j->graphics.n = 0; /* an NVML or a GPU without graphics lists: compute alone */
+        } else if (r < 0) {
+                list_failed(j, d, r, nvml_error);
+                return;
+        }
         const uint64_t na = MTTD_NVML_VALUE_NOT_AVAILABLE;
         for (unsigned i = 0; i < j->compute.n; i++) {
                 const mttd_nvml_process *c = &j->compute.p[i];
@@ -180,6 +234,14 @@ static void run(mttd_pool_job *pj)
         mttd_nvml_read(n, j->gpus);
         if (j->n_trees == 0)
                 return;
+        if (mtt_grow(&j->roots, &j->cap_roots, j->n_trees, sizeof(*j->roots), 4) < 0) {
+                for (size_t t = 0; t < j->n_trees; t++)
+                        snprintf(j->trees[t].why, sizeof(j->trees[t].why), "out of memory");
+                return;
+        }
+        for (size_t t = 0; t < j->n_trees; t++)
+                j->roots[t] = (struct root){.pid = j->trees[t].pid, .tree = t};
+        qsort(j->roots, j->n_trees, sizeof(*j->roots), by_pid);
         mttd_ancestry_forget(&j->ancestry);
         for (unsigned d = 0; d < j->count; d++) {
                 if (j->gpus[d].error) {
@@ -238,10 +300,17 @@ static void free_orphans(mttd_source **srcs, size_t n)
                         mttd_source_free(srcs[i]);
 }
 
+static void on_cancel(mttd_pool_job *pj, bool ran);
+
 static void on_done(void *ctx, mttd_pool_job *pj)
 {
         mttd_gpus *g = ctx;
         job *j = (job *)pj;
+        if (g->closing) {
+                on_cancel(pj, true);
+                g->out = false;
+                return;
+        }
         if (g->late)
                 mttd_log(LOG_NOTICE, "the GPU read came back after %.1f s",
                          (double)(mttd_pool_now_us() - g->out_us) / 1e6);
@@ -265,8 +334,7 @@ static void on_done(void *ctx, mttd_pool_job *pj)
         g->count = j->count;
         memcpy(g->gpus, j->gpus, sizeof(g->gpus[0]) * j->count);
         log_reading(g);
-        /* Sources released while the read was out go now; the others get their trees. */
-        free_orphans(j->tree_srcs, j->n_trees);
+        /* The trees' sources get their values; those released while the read was out go. */
         for (size_t t = 0; t < j->n_trees; t++) {
                 mttd_source *src = j->tree_srcs[t];
                 if (src->orphan)
@@ -274,6 +342,7 @@ static void on_done(void *ctx, mttd_pool_job *pj)
                 src->kb = (int64_t)(j->trees[t].bytes / 1024);
                 snprintf(src->gpu_why, sizeof(src->gpu_why), "%s", j->trees[t].why);
         }
+        free_orphans(j->tree_srcs, j->n_trees);
         j->n_trees = 0;
         /* Every source hears of the reading, after it is whole; what its sessions do may
          * release sources, which wait until all are told. */
@@ -382,6 +451,8 @@ int mttd_gpus_new(struct ev_loop *loop, const mttd_config *cfg, const char *proc
                 free(g);
                 return r;
         }
+        /* NVML's code, and the driver's, runs on it: the stack a main thread gets. */
+        mttd_pool_set_stack(g->pool, GPU_THREAD_STACK);
         *out = g;
         return 0;
 }
@@ -393,11 +464,43 @@ static void on_cancel(mttd_pool_job *pj, bool ran)
         j->n_trees = 0;
 }
 
+/* NVML closed on its thread: nvmlShutdown may wait on the driver as a read may. */
+static void close_nvml(mttd_pool_job *pj)
+{
+        mttd_nvml_lazy_free(&((job *)pj)->nvml);
+}
+
+/* Waits (mttd ends, the loop is done) for the job out to come back, until until_us. */
+static void wait_back(mttd_gpus *g, uint64_t until_us)
+{
+        if (g->out)
+                mttd_pool_hurry(g->pool, &g->job->job);
+        while (g->out && mttd_pool_now_us() < until_us) {
+                mttd_pool_collect(g->pool);
+                if (g->out)
+                        usleep(1000);
+        }
+}
+
 void mttd_gpus_free(mttd_gpus *g)
 {
         if (!g)
                 return;
         ev_timer_stop(g->loop, &g->late_timer);
+        /* The read out, then NVML's shutdown, on the thread, each for a read's time at most:
+         * a driver that hangs leaves the thread behind, not mttd stuck in its exit. */
+        g->closing = true;
+        uint64_t until_us = mttd_pool_now_us() + g->cfg->read_timeout_us;
+        wait_back(g, until_us);
+        if (!g->out && g->job->nvml.nvml) {
+                g->job->job.run = close_nvml;
+                g->job->job.quiet = true;
+                if (mttd_pool_submit(g->pool, &g->job->job) == 0) {
+                        g->out = true;
+                        g->out_us = mttd_pool_now_us();
+                        wait_back(g, until_us + g->cfg->read_timeout_us);
+                }
+        }
         if (!mttd_pool_free(g->pool, on_cancel)) {
                 /* The thread is stuck in NVML with the job: both stay. */
                 mttd_log(LOG_WARNING, "leaving a thread behind that is stuck in NVML for %.1f s",
@@ -410,6 +513,7 @@ void mttd_gpus_free(mttd_gpus *g)
                 mttd_nvml_processes_free(&j->graphics);
                 free(j->trees);
                 free(j->tree_srcs);
+                free(j->roots);
                 free(j);
         }
         free(g->srcs);
@@ -477,6 +581,10 @@ void mttd_gpus_remove(mttd_gpus *g, mttd_source *src)
                 src->orphan = true; /* freed once the read, or its telling, is done */
         else
                 mttd_source_free(src);
+        /* The last one gone: no tick collects the read out (a quiet one) any more, so it is
+         * told when back, and the GPUs' state with it. */
+        if (g->n_srcs == 0 && g->out)
+                mttd_pool_hurry(g->pool, &g->job->job);
 }
 
 void mttd_gpus_read_now(mttd_gpus *g, mttd_source *src, uint64_t now_us)

@@ -1,9 +1,11 @@
 /* Taking up what the last mttd kept, and passing it across exec. */
 #include "handover.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/close_range.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +226,22 @@ static int add_sessions(passing *p, mttd_tracker *t)
         return 0;
 }
 
+/* Every fd from `from` on closes at the exec: mttd's are close-on-exec already, and this
+ * holds for those that code not ours opened without it (NVML, the driver's device nodes). */
+static void cloexec_from(int from)
+{
+        if (close_range((unsigned)from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+                return;
+        DIR *d = opendir("/proc/self/fd"); /* a kernel before 5.11 */
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                if (atoi(e->d_name) >= from && atoi(e->d_name) != dirfd(d))
+                        fcntl(atoi(e->d_name), F_SETFD, FD_CLOEXEC);
+        closedir(d);
+}
+
 int mttd_handover_exec(const char *path, char **argv, mttd_tracker *t, mttd_server *srv)
 {
         passing p = {0};
@@ -260,6 +278,7 @@ int mttd_handover_exec(const char *path, char **argv, mttd_tracker *t, mttd_serv
         for (size_t i = 0; i < p.n; i++)
                 if (dup2(tmp[i], first + (int)i) < 0)
                         _exit(1);
+        cloexec_from(first + (int)p.n);
         execv(path, argv);
         _exit(1); /* its fds are gone: this mttd cannot go on */
 out:

@@ -13,6 +13,7 @@
 /* NVML's own types, as its ABI has them (no NVIDIA header is needed to build mtt). */
 enum {
         MTTD_NVML_SUCCESS = 0,
+        MTTD_NVML_ERROR_NOT_SUPPORTED = 3,
         MTTD_NVML_ERROR_NOT_FOUND = 6,
         MTTD_NVML_ERROR_INSUFFICIENT_SIZE = 7,
         MTTD_NVML_ERROR_DRIVER_NOT_LOADED = 9,

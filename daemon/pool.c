@@ -29,6 +29,7 @@ struct mttd_pool {
         struct mttd_pool_jobs running; /* in a thread's hands */
         size_t queued;
         unsigned threads, idle, max_threads;
+        size_t stack_bytes;
         bool stopping;
         bool loop_gone; /* threads left behind must not touch the loop */
         size_t pending; /* loop thread only */
@@ -125,6 +126,7 @@ int mttd_pool_new(struct ev_loop *loop, unsigned max_threads, mttd_pool_done don
         p->done_cb = done;
         p->ctx = ctx;
         p->max_threads = max_threads ? max_threads : 1;
+        p->stack_bytes = MTTD_POOL_STACK;
         TAILQ_INIT(&p->queue);
         TAILQ_INIT(&p->done);
         TAILQ_INIT(&p->running);
@@ -138,6 +140,11 @@ int mttd_pool_new(struct ev_loop *loop, unsigned max_threads, mttd_pool_done don
         return 0;
 }
 
+void mttd_pool_set_stack(mttd_pool *p, size_t bytes)
+{
+        p->stack_bytes = bytes;
+}
+
 /* A thread with every signal blocked, so signals stay the loop's business. */
 static int spawn(mttd_pool *p)
 {
@@ -147,7 +154,7 @@ static int spawn(mttd_pool *p)
         sigfillset(&all);
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 64 * 1024);
+        pthread_attr_setstacksize(&attr, p->stack_bytes);
         pthread_sigmask(SIG_SETMASK, &all, &old);
         int r = pthread_create(&t, &attr, thread_main, p);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -15,6 +15,8 @@
 #define MTTD_POOL_STALLED_US 1000000
 /* Threads in all, stalled ones included. */
 #define MTTD_POOL_HARD_MAX 256
+/* A thread's stack: ours are small (a write, a read of a /proc file). */
+#define MTTD_POOL_STACK (64 * 1024)
 
 typedef struct mttd_pool_job {
         TAILQ_ENTRY(mttd_pool_job) link; /* the pool's: queued, running or done */
@@ -40,6 +42,9 @@ int mttd_pool_new(struct ev_loop *loop, unsigned max_threads, mttd_pool_done don
  * left behind (and their jobs with them, and the pool). Returns false then: what such a job
  * points to must stay allocated too. Accepts NULL. */
 bool mttd_pool_free(mttd_pool *p, mttd_pool_cancel cancel);
+/* The stack of the threads made from now on (MTTD_POOL_STACK unless set): more for a job
+ * that runs code not ours (NVML, its dlopen and the driver's constructors). */
+void mttd_pool_set_stack(mttd_pool *p, size_t bytes);
 /* Queues a job; -errno when no thread at all would take it (the job stays the caller's). */
 int mttd_pool_submit(mttd_pool *p, mttd_pool_job *job);
 /* Grows the pool if queued jobs wait behind threads that have since stalled: the check

@@ -11,8 +11,17 @@
  *   fail init CODE                               nvmlInit_v2 returns CODE
  *   slow init MS                                 nvmlInit_v2 takes MS milliseconds
  *   slow read MS                                 each memory read takes MS milliseconds
+ *   fail graphics CODE                           the graphics lists return CODE
+ *   slow shutdown MS                             nvmlShutdown takes MS milliseconds
+ *   stack init KB                                nvmlInit_v2 uses KB KiB of its thread's
+ *                                                stack (a driver's init may use much)
+ *   leak fd                                      nvmlInit_v2 opens this file without
+ *                                                O_CLOEXEC and never closes it (a driver's
+ *                                                device node, say)
  * No file (or no variable): no device. With $FAKE_NVML_READS set, that file counts the
  * memory reads of GPU 0 (one a read of mttd's), so a test waits for reads it needs. */
+#include <alloca.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +59,10 @@ typedef struct {
 
 typedef struct {
         int init_code;
+        int graphics_code;
+        int stack_init_kb;
+        int slow_shutdown_ms;
+        int leak_fd;
         int slow_init_ms, slow_read_ms;
         unsigned devices;
         struct {
@@ -89,6 +102,14 @@ static void read_state(fake_state *s)
                             .index = i, .pid = pid, .bytes = a, .graphics = line[0] == 'g'};
                 } else if (sscanf(line, "lost %u", &i) == 1 && i < FAKE_MAX_DEVICES) {
                         s->dev[i].lost = 1;
+                } else if (sscanf(line, "fail graphics %d", &code) == 1) {
+                        s->graphics_code = code;
+                } else if (sscanf(line, "slow shutdown %d", &code) == 1) {
+                        s->slow_shutdown_ms = code;
+                } else if (sscanf(line, "stack init %d", &code) == 1) {
+                        s->stack_init_kb = code;
+                } else if (strncmp(line, "leak fd", 7) == 0) {
+                        s->leak_fd = 1;
                 } else if (sscanf(line, "fail init %d", &code) == 1) {
                         s->init_code = code;
                 } else if (sscanf(line, "slow init %d", &code) == 1) {
@@ -142,11 +163,22 @@ nvmlReturn_t nvmlInit_v2(void)
         fake_state s;
         read_state(&s);
         sleep_ms(s.slow_init_ms);
+        if (s.stack_init_kb > 0) {
+                size_t n = (size_t)s.stack_init_kb * 1024;
+                volatile char *deep = alloca(n);
+                for (size_t i = 0; i < n; i += 512)
+                        deep[i] = (char)i;
+        }
+        if (s.leak_fd && s.init_code == NVML_SUCCESS)
+                open(getenv("FAKE_NVML_STATE"), O_RDONLY); /* no O_CLOEXEC: on purpose */
         return s.init_code;
 }
 
 nvmlReturn_t nvmlShutdown(void)
 {
+        fake_state s;
+        read_state(&s);
+        sleep_ms(s.slow_shutdown_ms);
         return NVML_SUCCESS;
 }
 
@@ -226,6 +258,8 @@ static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *count, nvmlProc
         int i = device_of(&s, device, &r);
         if (i < 0)
                 return r;
+        if (graphics && s.graphics_code)
+                return s.graphics_code;
         unsigned n = 0;
         for (unsigned k = 0; k < s.processes; k++)
                 if (s.proc[k].index == (unsigned)i && s.proc[k].graphics == graphics) {

@@ -7,6 +7,7 @@
  * mid-run (the session goes on and says so), no library (Open says what is missing), an NVML that
  * hangs (Open answered, the loop serving meanwhile). A run's RAM and GPU sessions do not overlap
  * each other. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -41,6 +42,13 @@ static void write_state(const char *text)
 }
 
 /* Sample's parameters (a new reference). */
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static json_t *sample(const harness *h)
 {
         int fd = harness_connect(h);
@@ -127,6 +135,40 @@ static void test_devices_and_changes(void **state)
 
 /* NVML's init fails: no GPUs, and why; a load is not tried again at once, but after a few
  * seconds it is. */
+/* NVML's init, and the driver's code under it, run on the GPU thread: a MiB of stack is
+ * there for it. */
+static void test_init_uses_stack(void **state)
+{
+        harness h;
+        assert_int_equal(start_fake(&h,
+                                    "device 0 \"Fake H200\" total 150000000000 used 1073741824\n"
+                                    "stack init 1024\n"),
+                         0);
+        json_t *p = sample(&h);
+        assert_null(json_object_get(p, "gpu_error"));
+        assert_int_equal(int_of(gpu(p, 0), "used_bytes"), 1073741824ll);
+        json_decref(p);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
+/* An nvmlShutdown that hangs at mttd's end: it runs on the GPU thread, which mttd leaves
+ * behind after a read's time, and mttd ends (a clean stop) without waiting for the driver. */
+static void test_shutdown_hangs(void **state)
+{
+        harness h;
+        write_state("device 0 \"Fake H200\" total 150000000000 used 1073741824\n"
+                    "slow shutdown 30000\n");
+        static const char *const args[] = {"--nvml", FAKE_NVML_PATH, "--read-timeout-ms", "300",
+                                           NULL};
+        assert_int_equal(harness_start(&h, args), 0);
+        json_decref(sample(&h)); /* NVML loaded */
+        double t0 = now_s();
+        assert_int_equal(harness_stop(&h, true), 0);
+        double took = now_s() - t0;
+        if (took > 20.0)
+                fail_msg("mttd took %.1f s to stop: it waited for nvmlShutdown", took);
+}
+
 static void test_init_fails(void **state)
 {
         harness h;
@@ -410,6 +452,17 @@ static void test_gpu_scope(void **state)
                  gpus, (int)getpid(), 7 * GIB, (int)g, GIB, (int)g, GIB, (int)c, GIB / 2);
         write_state(text);
         wait_ram(&h, id, 1.5);
+        /* A tree inside the tree (the grandchild's): its 1 GiB counts in both. */
+        int inner_conn;
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
+                 (int)g);
+        r = open_on(&h, &inner_conn, "inner", params);
+        assert_null(harness_error(r));
+        uint64_t inner = id_of(r);
+        json_decref(r);
+        wait_ram(&h, inner, 1.0);
+        close_on(inner_conn, inner, "completed");
+        wait_ram(&h, id, 1.5);
 
         /* The spike: 5 GiB more for 50 ms and at least two reads (the second began after the
          * state changed), then back. */
@@ -509,6 +562,49 @@ static void test_gpu_process_without_figure(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* A process list that NVML cannot give (an error of its own) leaves the tree without a value,
+ * said in gpu_error; a GPU without graphics lists (NOT_SUPPORTED) counts its compute list. */
+static void test_gpu_process_list_fails(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[512];
+        const char *const dev = "device 0 \"Fake H200\" total 150000000000 used 20000000000\n";
+        snprintf(text, sizeof(text), "%sgraphics 0 %d %lld\n", dev, (int)g, GIB);
+        assert_int_equal(start_fake(&h, text), 0);
+        int conn;
+        char params[128];
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
+                 (int)c);
+        json_t *r = open_on(&h, &conn, "lists", params);
+        assert_null(harness_error(r));
+        uint64_t id = id_of(r);
+        json_decref(r);
+        wait_ram(&h, id, 1.0);
+
+        /* The graphics list fails: its 1 GiB is not known, and neither is the tree's. */
+        snprintf(text, sizeof(text), "%sgraphics 0 %d %lld\nprocess 0 %d %lld\nfail graphics 999\n",
+                 dev, (int)g, GIB, (int)c, 2 * GIB);
+        write_state(text);
+        wait_gpu_error(&h, id, "GPU 0: ");
+        json_t *s = status(&h, id);
+        assert_true(json_real_value(json_object_get(s, "ram")) < 1.0 + 1e-6);
+        json_decref(s);
+
+        /* No graphics lists on this GPU (NOT_SUPPORTED): the compute list's 2 GiB. */
+        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\nfail graphics 3\n", dev, (int)c,
+                 2 * GIB);
+        write_state(text);
+        wait_ram(&h, id, 2.0);
+        s = status(&h, id);
+        assert_null(json_object_get(s, "gpu_error"));
+        json_decref(s);
+        close_on(conn, id, "completed");
+        kill_tree(c);
+        expect_report(&h, "lists.csv", ENDING_COMPLETED, 1.0, 2.0, 1.0);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 /* The gpu-device scope: one GPU above its level at Open, every GPU raw; a GPU index past
  * NVML's count and parameters that do not fit are refused; a GPU lost mid-run: the session
  * runs on, makes no rows and says so, then goes on once it is back. */
@@ -600,13 +696,6 @@ static void test_gpu_scope_without_nvml(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* An NVML whose init hangs (4 s): the Open waiting for it is answered at the read timeout
  * with why, the loop serves everyone meanwhile, and once NVML is there, an Open works. */
 static void test_nvml_hangs(void **state)
@@ -682,6 +771,27 @@ static void test_gpu_baseline_while_reading(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* How many fds mttd (pid) holds on path (or on the file that was there: "PATH (deleted)"). */
+static int fds_on(pid_t pid, const char *path)
+{
+        char dir[64], link[320], to[256];
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        int found = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+                ssize_t n = readlink(link, to, sizeof(to) - 1);
+                if (n > 0) {
+                        to[n] = '\0';
+                        found += strncmp(to, path, strlen(path)) == 0;
+                }
+        }
+        closedir(d);
+        return found;
+}
+
 /* GPU sessions outlive mttd (a re-exec, SIGUSR2): the tree and the GPU are measured again
  * by the new mttd, and the reports go on to their ends. */
 static void test_gpu_sessions_restart(void **state)
@@ -691,9 +801,10 @@ static void test_gpu_sessions_restart(void **state)
         harness h;
         pid_t g, c = tree(&g);
         char text[512];
-        snprintf(text, sizeof(text),
-                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n",
-                 10 * GIB, (int)g, GIB);
+        snprintf(
+            text, sizeof(text),
+            "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\nleak fd\n",
+            10 * GIB, (int)g, GIB);
         assert_int_equal(start_fake(&h, text), 0);
         int tree_conn, dev_conn;
         char params[96];
@@ -709,6 +820,9 @@ static void test_gpu_sessions_restart(void **state)
         wait_ram(&h, tree_id, 1.0);
         wait_ram(&h, dev_id, 10.0);
 
+        /* The fake NVML left an fd open without O_CLOEXEC, as a driver may: the next mttd
+         * does not get it. */
+        assert_int_equal(fds_on(h.pid, state_path), 1);
         assert_int_equal(kill(h.pid, SIGUSR2), 0);
         long long restarts = 0;
         for (int i = 0; i < 1000 && restarts < 1; i++) {
@@ -724,6 +838,8 @@ static void test_gpu_sessions_restart(void **state)
         write_state(text);
         wait_ram(&h, tree_id, 2.0);
         wait_ram(&h, dev_id, 12.0);
+        /* NVML loaded again: its own fd, and not the old mttd's. */
+        assert_int_equal(fds_on(h.pid, state_path), 1);
         json_t *s = status(&h, tree_id);
         assert_int_equal(int_of(s, "restarts"), 1);
         assert_int_equal(int_of(s, "tracked_pid"), c);
@@ -818,6 +934,70 @@ static void test_gpu_and_ram_of_one_run(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* The last GPU session goes without a read for its end (its client hangs up) while a tick's
+ * quiet read is out: that read is still collected, so the GPUs are not "late" for good and a
+ * later GPU Open works. */
+static void test_gpu_open_after_last_hangs_up(void **state)
+{
+        harness h;
+        write_state("device 0 \"Fake H200\" total 150000000000 used 1073741824\n");
+        static const char *const args[] = {"--nvml", FAKE_NVML_PATH, "--read-timeout-ms", "300",
+                                           NULL};
+        assert_int_equal(harness_start(&h, args), 0);
+        for (int round = 0; round < 2; round++) {
+                int conn;
+                json_t *r = open_on(&h, &conn, "first", "\"scope\": \"gpu-device\"");
+                assert_null(harness_error(r));
+                json_decref(r);
+                /* Old enough that its rows no longer ask for reads of their own: the tick's
+                 * quiet reads are all there is. */
+                usleep(1000000);
+                long long before = reads();
+                wait_reads(before, 2);
+                close(conn);     /* a hangup: no Close, no read for its end */
+                usleep(1000000); /* past the read timeout */
+                r = open_on(&h, &conn, "second", "\"scope\": \"gpu-device\"");
+                if (harness_error(r))
+                        fail_msg("round %d: the Open after the hangup: %s (%s)", round,
+                                 harness_error(r), reason_of(r));
+                json_decref(r);
+                close(conn);
+                json_t *p = sample(&h);
+                assert_null(json_object_get(p, "gpu_error"));
+                json_decref(p);
+        }
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
+/* Sources released while their read is out (their clients hang up during slow reads) are
+ * freed once it is back, and not touched after (valgrind and ASan run this too). */
+static void test_gpu_sources_go_while_read(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device 0 \"Fake H200\" total 150000000000 used 1000\nprocess 0 %d %lld\n"
+                 "slow read 300\n",
+                 (int)g, GIB);
+        assert_int_equal(start_fake(&h, text), 0);
+        char params[128];
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d", (int)c);
+        for (int i = 0; i < 3; i++) {
+                int conn;
+                json_t *r = open_on(&h, &conn, "orphan", params);
+                assert_null(harness_error(r));
+                json_decref(r);
+                long long before = reads();
+                wait_reads(before, 1); /* a read of its tree is out (300 ms each) */
+                close(conn);
+                usleep(400000); /* ... and back */
+        }
+        kill_tree(c);
+        assert_true(harness_session_completes(&h, "after"));
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 static int setup(void **state)
 {
         int fd = mkstemp(state_path);
@@ -842,18 +1022,23 @@ int main(void)
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_devices_and_changes),
+            cmocka_unit_test(test_init_uses_stack),
+            cmocka_unit_test(test_shutdown_hangs),
             cmocka_unit_test(test_init_fails),
             cmocka_unit_test(test_no_device),
             cmocka_unit_test(test_no_library),
             cmocka_unit_test(test_the_real_one),
             cmocka_unit_test(test_gpu_scope),
             cmocka_unit_test(test_gpu_process_without_figure),
+            cmocka_unit_test(test_gpu_process_list_fails),
             cmocka_unit_test(test_gpu_device_scope),
             cmocka_unit_test(test_gpu_scope_without_nvml),
             cmocka_unit_test(test_nvml_hangs),
             cmocka_unit_test(test_gpu_baseline_while_reading),
             cmocka_unit_test(test_gpu_sessions_restart),
             cmocka_unit_test(test_gpu_and_ram_of_one_run),
+            cmocka_unit_test(test_gpu_open_after_last_hangs_up),
+            cmocka_unit_test(test_gpu_sources_go_while_read),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

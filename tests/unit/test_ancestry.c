@@ -37,6 +37,9 @@ static int setup(void **state)
         process(11, "sh", 10);
         process(12, "a) S 99 (b", 11);
         process(13, "other", 1);
+        /* Parents read at different moments may make a loop (pids reused meanwhile). */
+        process(20, "a", 21);
+        process(21, "b", 20);
         return 0;
 }
 
@@ -89,12 +92,52 @@ static void test_forget(void **state)
         mttd_ancestry_free(&a);
 }
 
+/* A line: the process, then its parents up to init, each once, a loop ended. */
+static void test_line(void **state)
+{
+        mttd_ancestry a;
+        mttd_ancestry_init(&a, proc);
+        const pid_t *line;
+        assert_int_equal(mttd_ancestry_line(&a, 12, &line), 4);
+        assert_int_equal(line[0], 12);
+        assert_int_equal(line[1], 11);
+        assert_int_equal(line[2], 10);
+        assert_int_equal(line[3], 1);
+        assert_int_equal(mttd_ancestry_line(&a, 777, &line), 1); /* gone: itself alone */
+        assert_int_equal(line[0], 777);
+        assert_int_equal(mttd_ancestry_line(&a, 20, &line), 2);
+        assert_int_equal(line[0], 20);
+        assert_int_equal(line[1], 21);
+        assert_false(mttd_ancestry_descends(&a, 20, 1));
+        assert_true(mttd_ancestry_descends(&a, 21, 20));
+        /* Many lines in one read, the table grown on the way: the same answers. */
+        for (int i = 0; i < 1000; i++)
+                assert_true(mttd_ancestry_descends(&a, 12, 10));
+        mttd_ancestry_free(&a);
+}
+
+/* A table grown past its first size keeps every parent it had. */
+static void test_many_parents(void **state)
+{
+        mttd_ancestry a;
+        mttd_ancestry_init(&a, proc);
+        for (pid_t pid = 30000; pid < 30200; pid++)
+                assert_false(mttd_ancestry_descends(&a, pid, 10)); /* gone, each looked up */
+        assert_int_equal(a.n, 200);
+        assert_true(mttd_ancestry_descends(&a, 12, 10));
+        assert_int_equal(a.n, 204); /* 12, 11, 10, 1 */
+        for (pid_t pid = 30000; pid < 30200; pid++)
+                assert_false(mttd_ancestry_descends(&a, pid, 10));
+        assert_int_equal(a.n, 204); /* none looked up again */
+        mttd_ancestry_free(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_parent_of),
-            cmocka_unit_test(test_descends),
-            cmocka_unit_test(test_forget),
+            cmocka_unit_test(test_parent_of),    cmocka_unit_test(test_descends),
+            cmocka_unit_test(test_forget),       cmocka_unit_test(test_line),
+            cmocka_unit_test(test_many_parents),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
