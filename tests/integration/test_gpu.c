@@ -309,6 +309,20 @@ static uint64_t id_of(json_t *reply)
         return (uint64_t)json_integer_value(json_object_get(s, "id"));
 }
 
+/* A gpu session of root's tree, raw (calibrate false), into NAME.csv: its id. */
+static uint64_t open_tree(const harness *h, int *conn, const char *name, pid_t root)
+{
+        char params[96];
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
+                 (int)root);
+        json_t *r = open_on(h, conn, name, params);
+        if (harness_error(r))
+                fail_msg("Open {%s}: %s", params, harness_error(r));
+        uint64_t id = id_of(r);
+        json_decref(r);
+        return id;
+}
+
 static json_t *status(const harness *h, uint64_t id)
 {
         char params[64];
@@ -454,12 +468,7 @@ static void test_gpu_scope(void **state)
         wait_ram(&h, id, 1.5);
         /* A tree inside the tree (the grandchild's): its 1 GiB counts in both. */
         int inner_conn;
-        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
-                 (int)g);
-        r = open_on(&h, &inner_conn, "inner", params);
-        assert_null(harness_error(r));
-        uint64_t inner = id_of(r);
-        json_decref(r);
+        uint64_t inner = open_tree(&h, &inner_conn, "inner", g);
         wait_ram(&h, inner, 1.0);
         close_on(inner_conn, inner, "completed");
         wait_ram(&h, id, 1.5);
@@ -524,13 +533,7 @@ static void test_gpu_process_without_figure(void **state)
                  (int)getpid());
         assert_int_equal(start_fake(&h, text), 0);
         int conn;
-        char params[128];
-        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
-                 (int)c);
-        json_t *r = open_on(&h, &conn, "unknown", params);
-        assert_null(harness_error(r));
-        uint64_t id = id_of(r);
-        json_decref(r);
+        uint64_t id = open_tree(&h, &conn, "unknown", c);
         wait_ram(&h, id, 1.0);
         json_t *s = status(&h, id);
         assert_null(json_object_get(s, "gpu_error"));
@@ -573,13 +576,7 @@ static void test_gpu_process_list_fails(void **state)
         snprintf(text, sizeof(text), "%sgraphics 0 %d %lld\n", dev, (int)g, GIB);
         assert_int_equal(start_fake(&h, text), 0);
         int conn;
-        char params[128];
-        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
-                 (int)c);
-        json_t *r = open_on(&h, &conn, "lists", params);
-        assert_null(harness_error(r));
-        uint64_t id = id_of(r);
-        json_decref(r);
+        uint64_t id = open_tree(&h, &conn, "lists", c);
         wait_ram(&h, id, 1.0);
 
         /* The graphics list fails: its 1 GiB is not known, and neither is the tree's. */
@@ -807,14 +804,9 @@ static void test_gpu_sessions_restart(void **state)
             10 * GIB, (int)g, GIB);
         assert_int_equal(start_fake(&h, text), 0);
         int tree_conn, dev_conn;
-        char params[96];
-        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d, \"calibrate\": false",
-                 (int)c);
-        json_t *r = open_on(&h, &tree_conn, "tree", params);
-        uint64_t tree_id = id_of(r);
-        json_decref(r);
-        r = open_on(&h, &dev_conn, "dev",
-                    "\"scope\": \"gpu-device\", \"gpu\": 0, \"calibrate\": false");
+        uint64_t tree_id = open_tree(&h, &tree_conn, "tree", c);
+        json_t *r = open_on(&h, &dev_conn, "dev",
+                            "\"scope\": \"gpu-device\", \"gpu\": 0, \"calibrate\": false");
         uint64_t dev_id = id_of(r);
         json_decref(r);
         wait_ram(&h, tree_id, 1.0);
