@@ -133,7 +133,9 @@ if [ "$MODE" = fake ]; then
         FAKE_LIB=$BUILD/tests/fake_nvml/libfake-nvml.so
         [ -f "$FAKE_LIB" ] || cannot "no $FAKE_LIB (configure BUILD_DIR with tests)"
         export FAKE_NVML_STATE=$WORK/fake-nvml.state
-        echo 'device 0 "NVIDIA H200 (fake)" total 150754820096 used 1073741824' >"$FAKE_NVML_STATE"
+        # 'leak fd': its init opens the state file without O_CLOEXEC, as a driver may.
+        printf '%s\nleak fd\n' 'device 0 "NVIDIA H200 (fake)" total 150754820096 used 1073741824' \
+                >"$FAKE_NVML_STATE"
         ALLOC_ARGS=(--fake-nvml-state "$FAKE_NVML_STATE")
         echo "DRY RUN on the fake NVML ($FAKE_LIB): the figures below say nothing of a GPU"
 else
@@ -271,6 +273,35 @@ step "the runs, on mttd in the foreground"
 mkdir -p "$WORK/foreground"
 runs "$WORK/foreground"
 RESULT=$?
+
+# A re-exec (SIGUSR2) makes every fd but those passed close-on-exec: the driver's device nodes,
+# which NVML may open without O_CLOEXEC, stay with the old program. The new mttd loads NVML
+# again; it must not hold more of them than the old one did.
+step "a re-exec (SIGUSR2): the driver's fds are not passed on"
+driver_fds() {
+        local pattern='/dev/nvidia'
+        [ "$MODE" = fake ] && pattern=$FAKE_NVML_STATE
+        ls -l "/proc/$MTTD_PID/fd" 2>/dev/null | grep -c -- "$pattern"
+}
+fds_before=$(driver_fds)
+execs=$(grep -c 're-executing' "$WORK/mttd.log")
+kill -USR2 "$MTTD_PID"
+for _ in $(seq 100); do
+        [ "$(grep -c 're-executing' "$WORK/mttd.log")" -gt "$execs" ] &&
+                timeout 5 "$MTTCTL" sample >"$WORK/sample-reexec.txt" 2>&1 &&
+                grep -q '^GPU 0:' "$WORK/sample-reexec.txt" && break
+        sleep 0.1
+done
+fds_after=$(driver_fds)
+if ! grep -q '^GPU 0:' "$WORK/sample-reexec.txt" 2>/dev/null; then
+        echo "FAIL: after a re-exec, mttd reads no GPU 0: $(tail -n 3 "$WORK/mttd.log" | tr '\n' ' ')"
+        RESULT=1
+elif [ "$fds_after" -gt "$fds_before" ]; then
+        echo "FAIL: after a re-exec mttd holds $fds_after fds on the driver, $fds_before before: the old ones were passed on"
+        RESULT=1
+else
+        echo "PASS: after a re-exec mttd holds $fds_after fds on the driver ($fds_before before), and reads GPU 0"
+fi
 
 step "mttctl sample (after)"
 timeout 20 "$MTTCTL" sample 2>&1 | tee "$WORK/sample-end.txt"
