@@ -195,13 +195,38 @@ int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
         return 0;
 }
 
+/* For a GPU scope, whether mttd reads the GPUs it needs, asked (Sample) before the report is
+ * touched: 0, or -ENODEV where it reads none or not that one. Open has the last word. */
+static int gpus_there(mtt_session *s, const mtt_options *opts)
+{
+        if (!opts || (opts->scope != MTT_SCOPE_GPU && opts->scope != MTT_SCOPE_GPU_DEVICE))
+                return 0;
+        mtt_proto_reply reply;
+        int r = mtt_proto_conn_call(&s->conn, MTT_PROTO_METHOD_SAMPLE, NULL, NULL, 0, s->timeout_ms,
+                                    &reply);
+        if (r < 0)
+                return r;
+        if (reply.error) {
+                r = mtt_proto_error_to_errno(reply.error);
+        } else {
+                size_t n = json_array_size(json_object_get(reply.parameters, "gpus"));
+                int index = opts->gpu_device - 1; /* -1: every GPU */
+                if (n == 0 || (opts->scope == MTT_SCOPE_GPU_DEVICE && index >= (int)n))
+                        r = -ENODEV;
+        }
+        mtt_proto_reply_done(&reply);
+        return r;
+}
+
 int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out)
 {
         if (!csv_path || !out)
                 return -EINVAL;
-        /* No daemon, no truncated report: connect first. */
+        /* No daemon, no truncated report: connect first; and no GPU, no truncated report. */
         mtt_session *s;
         int r = session_connect(opts, &s);
+        if (r == 0 && (r = gpus_there(s, opts)) < 0)
+                session_free(s);
         if (r < 0)
                 return r;
         int fd = open(csv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

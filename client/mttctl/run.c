@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,6 +85,30 @@ static void default_label(char *buf, size_t size, char **cmd)
         buf[n] = '\0';
 }
 
+/* path with its directory resolved (links, "..", "./"): false if that cannot be. */
+static bool resolved(const char *path, char out[PATH_MAX])
+{
+        char d[PATH_MAX], b[PATH_MAX], dir[PATH_MAX];
+        if (snprintf(d, sizeof(d), "%s", path) >= (int)sizeof(d) || !realpath(dirname(d), dir))
+                return false;
+        snprintf(b, sizeof(b), "%s", path);
+        return snprintf(out, PATH_MAX, "%s/%s", dir, basename(b)) < PATH_MAX;
+}
+
+/* Whether two paths name one file, however spelt: one inode where both exist, one place
+ * where neither does. */
+static bool same_file(const char *a, const char *b)
+{
+        struct stat sa, sb;
+        bool has_a = stat(a, &sa) == 0, has_b = stat(b, &sb) == 0;
+        if (has_a && has_b)
+                return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        if (has_a || has_b)
+                return false;
+        char ra[PATH_MAX], rb[PATH_MAX];
+        return resolved(a, ra) && resolved(b, rb) ? strcmp(ra, rb) == 0 : strcmp(a, b) == 0;
+}
+
 static void default_output(char *buf, size_t size, const char *cmd)
 {
         const char *base = strrchr(cmd, '/');
@@ -120,8 +146,8 @@ static int spawn_held(char **cmd, held_child *c)
                 char go;
                 if (read(hold[0], &go, 1) != 1)
                         _exit(MTTCTL_RUN_NO_TRACKING);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGQUIT, SIG_DFL);
+                /* Its signals as mttctl got them (forked before mttctl ignores ^C): a
+                 * command that a script runs in the background keeps ignoring SIGINT. */
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
@@ -141,11 +167,21 @@ static int spawn_held(char **cmd, held_child *c)
         return r;
 }
 
-/* Lets the child run cmd (go) or give up; returns the errno of a failed exec, or 0. */
+/* Lets the child run cmd (go) or give up; returns the errno of a failed exec, or 0. A child
+ * killed while held is no SIGPIPE of mttctl's: its end is told as any command's. */
 static int release_child(held_child *c, bool go)
 {
-        if (go)
-                (void)!write(c->release, "g", 1);
+        if (go) {
+                sigset_t pipe_sig, old;
+                sigemptyset(&pipe_sig);
+                sigaddset(&pipe_sig, SIGPIPE);
+                sigprocmask(SIG_BLOCK, &pipe_sig, &old);
+                if (write(c->release, "g", 1) < 0 && errno == EPIPE) {
+                        const struct timespec now = {0, 0};
+                        sigtimedwait(&pipe_sig, NULL, &now); /* the SIGPIPE it raised */
+                }
+                sigprocmask(SIG_SETMASK, &old, NULL);
+        }
         close(c->release);
         int exec_errno = 0;
         ssize_t n;
@@ -313,10 +349,6 @@ static int run_options(int argc, char **argv, run_job *job)
                 mttctl_usage_error("run: --gpu is for --scope " MTT_PROTO_SCOPE_GPU_DEVICE);
                 return -EINVAL;
         }
-        if (job->gpu_output && job->output && strcmp(job->gpu_output, job->output) == 0) {
-                mttctl_usage_error("run: --gpu-output and -o name the same file");
-                return -EINVAL;
-        }
         job->cmd = argv + optind;
         if (!mo->label) {
                 default_label(job->label, sizeof(job->label), job->cmd);
@@ -325,6 +357,10 @@ static int run_options(int argc, char **argv, run_job *job)
         if (!job->output) {
                 default_output(job->out_buf, sizeof(job->out_buf), job->cmd[0]);
                 job->output = job->out_buf;
+        }
+        if (job->gpu_output && same_file(job->gpu_output, job->output)) {
+                mttctl_usage_error("run: --gpu-output and -o name the same file");
+                return -EINVAL;
         }
         return 0;
 }

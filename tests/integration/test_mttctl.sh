@@ -304,4 +304,16 @@ long=$(awk 'BEGIN { for (i = 0; i < 129; i++) printf "j" }')
 status_is 2 "run with a --job of 129 bytes" "$MTTCTL" run --job "$long" -- true
 check "it says why" grep -q "bad --job: longer than 128 bytes" "$DIR/err"
 
+# --- the command's signals: those mttctl was given (a background job of a script ignores
+# SIGINT and SIGQUIT, and so does the command it runs under mttctl)
+sh -c "trap '' INT QUIT; exec '$MTTCTL' run -o '$DIR/sig.csv' -l sigign -- grep SigIgn /proc/self/status" \
+        >"$DIR/out" 2>"$DIR/err"
+ignored=$(awk '/^SigIgn:/ { print $2 }' "$DIR/out")
+check "a command run with SIGINT and SIGQUIT ignored keeps them ignored (SigIgn $ignored)" \
+        [ $((0x${ignored:-0} & 6)) -eq 6 ]
+"$MTTCTL" run -o "$DIR/sig2.csv" -l sigdfl -- grep SigIgn /proc/self/status >"$DIR/out" 2>"$DIR/err"
+ignored=$(awk '/^SigIgn:/ { print $2 }' "$DIR/out")
+check "a command run with them at their default has them at their default (SigIgn $ignored)" \
+        [ $((0x${ignored:-0} & 6)) -eq 0 ]
+
 summary

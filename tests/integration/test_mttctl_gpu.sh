@@ -113,8 +113,15 @@ status_is 2 "run --scope with an unknown scope is a usage error" \
 check "it lists the scopes" grep -q "system, process, cgroup, gpu or gpu-device" "$DIR/err"
 status_is 2 "run --gpu-output naming -o's file is a usage error" \
         "$MTTCTL" run -o "$DIR/u.csv" --gpu-output "$DIR/u.csv" -- touch "$DIR/ran-usage"
+status_is 2 "run --gpu-output naming -o's file spelt otherwise is a usage error" \
+        "$MTTCTL" run -o "$DIR/u.csv" --gpu-output "$DIR/../$(basename "$DIR")/./u.csv" -- touch "$DIR/ran-usage"
 check "no usage error ran the command or made a report" \
         sh -c "[ ! -e '$DIR/ran-usage' ] && [ ! -e '$DIR/u.csv' ]"
+echo "kept" >"$DIR/same.csv"
+ln -s same.csv "$DIR/same-link.csv"
+status_is 2 "run --gpu-output naming -o's file through a link is a usage error" \
+        "$MTTCTL" run -o "$DIR/same.csv" --gpu-output "$DIR/same-link.csv" -- touch "$DIR/ran-usage"
+check "and the file is as it was" sh -c "[ \"\$(cat '$DIR/same.csv')\" = kept ] && [ ! -e '$DIR/ran-usage' ]"
 status_is 0 "run --help" "$MTTCTL" run --help
 check "run --help shows run's usage" grep -q "^Usage: mttctl run " "$DIR/out"
 check "run --help lists --gpu-output" grep -q -- "--gpu-output FILE" "$DIR/out"
@@ -174,8 +181,11 @@ status_is 0 "plot ram.csv gpu.csv as a PNG" "$MTTCTL" plot "$DIR/ram.csv" "$DIR/
 
 # --- no GPU of that index: no tracking, the command never runs, and how many GPUs there are
 state "$ONE_GPU"
+echo "yesterday's report" >"$DIR/g5.csv"
 status_is 125 "run --gpu 5 with one GPU exits 125 (no tracking)" "$MTTCTL" run --scope gpu-device \
         --gpu 5 -o "$DIR/g5.csv" -- touch "$DIR/ran5"
+check "the report there is as it was (refused before it was touched)" \
+        [ "$(cat "$DIR/g5.csv")" = "yesterday's report" ]
 check "it says there is no GPU 5 and which there are" \
         grep -qx "mttctl: cannot track GPU memory: no GPU 5: mttd sees 1 NVIDIA GPU (index 0)" "$DIR/err"
 check "the command did not run" [ ! -e "$DIR/ran5" ]
@@ -238,10 +248,12 @@ status_is 125 "run --scope gpu without NVML exits 125 (no tracking)" \
 check "it names the missing library" grep -qx \
         "mttctl: cannot track GPU memory: $DIR/missing-libnvidia-ml.so.1 not found (no NVIDIA driver)" "$DIR/err"
 check "the command did not run" [ ! -e "$DIR/ran-nog" ]
+echo "kept" >"$DIR/gpu-nog.csv"
 status_is 125 "run --gpu-output without NVML exits 125" \
         "$MTTCTL" run -o "$DIR/ram-nog.csv" --gpu-output "$DIR/gpu-nog.csv" -- touch "$DIR/ran-nog"
 check "it names the missing library" grep -q "cannot track GPU memory: .*libnvidia-ml.so.1 not found" "$DIR/err"
 check "the command did not run, nor was the RAM report made" \
         sh -c "[ ! -e '$DIR/ran-nog' ] && [ ! -e '$DIR/ram-nog.csv' ]"
+check "and the GPU report there is as it was" [ "$(cat "$DIR/gpu-nog.csv")" = kept ]
 
 summary

@@ -103,23 +103,29 @@ def test_gpu_device_of_every_gpu(gpu_mttd, tmp_path):
 
 
 def test_no_such_gpu(gpu_mttd, tmp_path):
+    """No GPU 5: refused before the report is touched (yesterday's is still there)."""
     sock, gpus = gpu_mttd
     gpus.set(GPU0.format(80 * GIB, 2 * GIB))
+    old = tmp_path / "g5.csv"
+    old.write_text("delta,ram\n0,0\n")
     with pytest.raises(mtt.GpuUnavailable) as e:
-        mtt.Tracker(str(tmp_path / "g5.csv"), socket_path=sock, scope="gpu-device",
-                    gpu=5).__enter__()
+        mtt.Tracker(str(old), socket_path=sock, scope="gpu-device", gpu=5).__enter__()
     assert e.value.error == "io.mtt.Tracker.GpuUnavailable"
-    assert e.value.reason and str(e.value) == "cannot track GPU memory: " + e.value.reason
+    assert e.value.reason == "no GPU 5: mttd sees 1 NVIDIA GPU"
+    assert str(e.value) == "cannot track GPU memory: " + e.value.reason
     assert e.value.errno == errno.ENODEV
     assert isinstance(e.value, mtt.MttError)
+    assert old.read_text() == "delta,ram\n0,0\n"
 
 
 def test_no_nvml(no_nvml_mttd, tmp_path):
     """Without NVML, both GPU scopes say so, in mttd's words: the library it could not load."""
+    old = tmp_path / "nog.csv"
+    old.write_text("kept\n")
     for scope in (SCOPE_GPU, SCOPE_GPU_DEVICE):
         with pytest.raises(mtt.GpuUnavailable, match="libnvidia-ml.so.1"):
-            mtt.Tracker(str(tmp_path / "nog.csv"), socket_path=no_nvml_mttd,
-                        scope=scope).__enter__()
+            mtt.Tracker(str(old), socket_path=no_nvml_mttd, scope=scope).__enter__()
+    assert old.read_text() == "kept\n"  # refused before it was touched
     # The other scopes go on.
     with mtt.Tracker(str(tmp_path / "ram.csv"), socket_path=no_nvml_mttd) as t:
         pass

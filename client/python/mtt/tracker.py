@@ -7,10 +7,28 @@ import os
 import time
 
 from . import job as jobs
-from .errors import MttError
-from .interface import (COMPLETED, ERROR, FAILED, GPU_INDEX_MAX, MAX_CAUSE, SCOPE_GPU_DEVICE,
-                        SCOPE_SYSTEM)
+from .errors import GpuUnavailable, MttError
+from .interface import (COMPLETED, ERROR, FAILED, GPU_INDEX_MAX, MAX_CAUSE, SCOPE_GPU,
+                        SCOPE_GPU_DEVICE, SCOPE_SYSTEM)
 from .varlink import Connection
+
+
+def _gpus_there(conn, scope, gpu):
+    """For a GPU scope, whether mttd reads the GPUs it needs, asked (Sample) before the report
+    is touched; GpuUnavailable if it reads none, or not that one. Open has the last word."""
+    if scope not in (SCOPE_GPU, SCOPE_GPU_DEVICE):
+        return
+    sample = conn.call("Sample")
+    gpus = sample.get("gpus") or []
+    if not gpus:
+        reason = sample.get("gpu_error") or "mttd sees no NVIDIA GPU"
+    elif gpu is not None and gpu >= len(gpus):
+        reason = "no GPU {}: mttd sees {} NVIDIA GPU{}".format(
+            gpu, len(gpus), "" if len(gpus) == 1 else "s")
+    else:
+        return
+    raise GpuUnavailable("cannot track GPU memory: " + reason, "io.mtt.Tracker.GpuUnavailable",
+                         {"reason": reason})
 
 
 def _cause(exc_type, exc_value):
@@ -82,6 +100,7 @@ class Tracker:
         # Connect first: without a daemon the report file is left alone.
         conn = Connection(self.socket_path)
         try:
+            _gpus_there(conn, self.scope, self.gpu)  # no GPU, no truncated report either
             fd = os.open(self.file_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
                          0o666)
             try:
