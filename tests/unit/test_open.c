@@ -1,11 +1,13 @@
 /* Tests for client/lib/session.c: the Open call the library makes of mtt_options (the scope,
- * its GPU, the pid), what it refuses before it connects, and GpuUnavailable as -ENODEV.
- * mttd is a fake: a forked process that records each call and answers it with one reply. */
+ * its GPU, the pid), what it refuses before it connects, the GPUs it asks for (Sample) before
+ * it touches the report, and GpuUnavailable as -ENODEV. mttd is a fake: a forked process that
+ * records each call and answers Sample with its GPUs and every other call with one reply. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +33,25 @@ typedef struct fake {
         int calls; /* the calls it got, each followed by a NUL */
 } fake;
 
-/* Answers every call of one connection with reply until the client hangs up, and sends
+/* What the fake answers Sample with: this many GPUs (0 to 64). */
+static int fake_gpus = 64;
+
+static void send_reply(int c, const char *call, const char *reply)
+{
+        char sample[4096];
+        if (strstr(call, MTT_PROTO_METHOD_SAMPLE)) {
+                int n = snprintf(sample, sizeof(sample), "{\"parameters\": {\"gpus\": [");
+                for (int i = 0; i < fake_gpus; i++)
+                        n += snprintf(sample + n, sizeof(sample) - (size_t)n, "%s{\"index\": %d}",
+                                      i ? ", " : "", i);
+                snprintf(sample + n, sizeof(sample) - (size_t)n, "]%s}}",
+                         fake_gpus ? "" : ", \"gpu_error\": \"no NVIDIA GPU\"");
+                reply = sample;
+        }
+        (void)!send(c, reply, strlen(reply) + 1, MSG_NOSIGNAL);
+}
+
+/* Answers every call of one connection until the client hangs up (send_reply), and sends
  * each call it read down calls. */
 static void fake_serve(int listener, int calls, const char *reply)
 {
@@ -44,7 +64,7 @@ static void fake_serve(int listener, int calls, const char *reply)
                 n += (size_t)got;
                 char *end;
                 while ((end = memchr(buf, '\0', n))) {
-                        (void)!send(c, reply, strlen(reply) + 1, MSG_NOSIGNAL);
+                        send_reply(c, buf, reply);
                         n -= (size_t)(end + 1 - buf);
                         memmove(buf, end + 1, n);
                 }
@@ -73,8 +93,9 @@ static void fake_start(fake *f, const char *reply)
         f->calls = p[0];
 }
 
-/* The parameters of the fake's first call (a new reference), once it has exited. */
-static json_t *fake_first_params(fake *f)
+/* The parameters of the fake's first Open (a new reference), or NULL if it got none, once
+ * it has exited. *sampled: whether a Sample came first. */
+static json_t *fake_open_params(fake *f, bool *sampled)
 {
         int status;
         assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
@@ -84,23 +105,32 @@ static json_t *fake_first_params(fake *f)
         while ((got = read(f->calls, buf + n, sizeof(buf) - 1 - n)) > 0)
                 n += (size_t)got;
         close(f->calls);
-        buf[n] = '\0'; /* the first call ends at its own NUL */
-        json_error_t e;
-        json_t *call = json_loads(buf, 0, &e);
-        assert_non_null(call);
-        assert_string_equal(json_string_value(json_object_get(call, "method")),
-                            MTT_PROTO_METHOD_OPEN);
-        json_t *params = json_incref(json_object_get(call, "parameters"));
-        json_decref(call);
-        assert_non_null(params);
-        return params;
+        buf[n] = '\0';
+        *sampled = false;
+        for (const char *at = buf; at < buf + n; at += strlen(at) + 1) {
+                json_error_t e;
+                json_t *call = json_loads(at, 0, &e);
+                assert_non_null(call);
+                const char *method = json_string_value(json_object_get(call, "method"));
+                assert_non_null(method);
+                if (strcmp(method, MTT_PROTO_METHOD_OPEN) == 0) {
+                        json_t *params = json_incref(json_object_get(call, "parameters"));
+                        json_decref(call);
+                        assert_non_null(params);
+                        return params;
+                }
+                *sampled = *sampled || strcmp(method, MTT_PROTO_METHOD_SAMPLE) == 0;
+                json_decref(call);
+        }
+        return NULL;
 }
 
 static const char session_reply[] = "{\"parameters\": {\"session\": {\"id\": 5, \"state\": "
                                     "\"running\"}}}";
 
 /* Opens a session with o on a fake answering reply; returns mtt_open's result and sets
- * *params to the Open call's parameters. */
+ * *params to the Open call's parameters (NULL: no Open was sent). A GPU scope asks for the
+ * GPUs (Sample) first, and no other does. */
 static int open_on_fake(mtt_options o, const char *reply, json_t **params)
 {
         fake f;
@@ -111,7 +141,9 @@ static int open_on_fake(mtt_options o, const char *reply, json_t **params)
         int r = mtt_open(report_path, &o, &s);
         if (r == 0)
                 mtt_close(s, MTT_COMPLETED);
-        *params = fake_first_params(&f);
+        bool sampled;
+        *params = fake_open_params(&f, &sampled);
+        assert_int_equal(sampled, o.scope == MTT_SCOPE_GPU || o.scope == MTT_SCOPE_GPU_DEVICE);
         return r;
 }
 
@@ -175,6 +207,43 @@ static void test_gpu_unavailable_is_enodev(void **state)
                          -ENODEV);
         assert_int_equal(json_integer_value(json_object_get(p, "gpu")), 5);
         json_decref(p);
+}
+
+/* Where mttd reads no GPU, or not that one, mtt_open says so before it creates or truncates
+ * the report (yesterday's is left as it was), and sends no Open. */
+static void test_no_gpu_leaves_the_report(void **state)
+{
+        static const struct {
+                int gpus;
+                mtt_options o;
+        } cases[] = {
+            {0, {.scope = MTT_SCOPE_GPU}},
+            {0, {.scope = MTT_SCOPE_GPU_DEVICE}},
+            {1, {.scope = MTT_SCOPE_GPU_DEVICE, .gpu_device = MTT_GPU_DEVICE(1)}},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                FILE *f = fopen(report_path, "we");
+                assert_non_null(f);
+                fputs("yesterday\n", f);
+                assert_int_equal(fclose(f), 0);
+                fake_gpus = cases[i].gpus;
+                json_t *p;
+                assert_int_equal(open_on_fake(cases[i].o, session_reply, &p), -ENODEV);
+                assert_null(p);
+                struct stat st;
+                assert_int_equal(stat(report_path, &st), 0);
+                assert_int_equal(st.st_size, 10);
+        }
+        /* One GPU is enough for GPU 0, and for the gpu scope. */
+        fake_gpus = 1;
+        json_t *p;
+        assert_int_equal(open_on_fake((mtt_options){.scope = MTT_SCOPE_GPU_DEVICE,
+                                                    .gpu_device = MTT_GPU_DEVICE(0)},
+                                      session_reply, &p),
+                         0);
+        assert_non_null(p);
+        json_decref(p);
+        fake_gpus = 64;
 }
 
 /* Refused before anything touches the report file: no socket listens, so an option that
@@ -246,6 +315,7 @@ int main(void)
             cmocka_unit_test(test_gpu_device_of_every_gpu),
             cmocka_unit_test(test_system_scope_sends_no_scope),
             cmocka_unit_test(test_gpu_unavailable_is_enodev),
+            cmocka_unit_test(test_no_gpu_leaves_the_report),
             cmocka_unit_test(test_bad_gpu_options_are_einval),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
