@@ -824,9 +824,11 @@ static void test_gpu_sessions_restart(void **state)
                 json_decref(s);
         }
         assert_int_equal(restarts, 1);
-        snprintf(text, sizeof(text),
-                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n",
-                 12 * GIB, (int)g, 2 * GIB);
+        /* Still leaking: the new mttd may load NVML before or after this state. */
+        snprintf(
+            text, sizeof(text),
+            "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\nleak fd\n",
+            12 * GIB, (int)g, 2 * GIB);
         write_state(text);
         wait_ram(&h, tree_id, 2.0);
         wait_ram(&h, dev_id, 12.0);
@@ -932,10 +934,8 @@ static void test_gpu_and_ram_of_one_run(void **state)
 static void test_gpu_open_after_last_hangs_up(void **state)
 {
         harness h;
-        write_state("device 0 \"Fake H200\" total 150000000000 used 1073741824\n");
-        static const char *const args[] = {"--nvml", FAKE_NVML_PATH, "--read-timeout-ms", "300",
-                                           NULL};
-        assert_int_equal(harness_start(&h, args), 0);
+        assert_int_equal(
+            start_fake(&h, "device 0 \"Fake H200\" total 150000000000 used 1073741824\n"), 0);
         for (int round = 0; round < 2; round++) {
                 int conn;
                 json_t *r = open_on(&h, &conn, "first", "\"scope\": \"gpu-device\"");
@@ -947,16 +947,24 @@ static void test_gpu_open_after_last_hangs_up(void **state)
                 long long before = reads();
                 wait_reads(before, 2);
                 close(conn);     /* a hangup: no Close, no read for its end */
-                usleep(1000000); /* past the read timeout */
-                r = open_on(&h, &conn, "second", "\"scope\": \"gpu-device\"");
-                if (harness_error(r))
-                        fail_msg("round %d: the Open after the hangup: %s (%s)", round,
-                                 harness_error(r), reason_of(r));
-                json_decref(r);
-                close(conn);
-                json_t *p = sample(&h);
-                assert_null(json_object_get(p, "gpu_error"));
-                json_decref(p);
+                usleep(1500000); /* past the read timeout (1 s) */
+                /* A read late on a loaded machine refuses an Open for a while; the wedge did
+                 * for good. */
+                char why[256] = "";
+                bool opened = false;
+                for (int i = 0; i < 50 && !opened; i++) {
+                        r = open_on(&h, &conn, "second", "\"scope\": \"gpu-device\"");
+                        opened = harness_error(r) == NULL;
+                        if (!opened) {
+                                snprintf(why, sizeof(why), "%s (%s)", harness_error(r),
+                                         reason_of(r) ? reason_of(r) : "");
+                                usleep(200000);
+                        }
+                        json_decref(r);
+                        close(conn);
+                }
+                if (!opened)
+                        fail_msg("round %d: no GPU Open for 10 s after the hangup: %s", round, why);
         }
         assert_int_equal(harness_stop(&h, true), 0);
 }
