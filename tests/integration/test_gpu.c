@@ -41,7 +41,6 @@ static void write_state(const char *text)
         assert_int_equal(rename(tmp, state_path), 0);
 }
 
-/* Sample's parameters (a new reference). */
 static double now_s(void)
 {
         struct timespec ts;
@@ -49,6 +48,7 @@ static double now_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Sample's parameters (a new reference). */
 static json_t *sample(const harness *h)
 {
         int fd = harness_connect(h);
@@ -133,8 +133,6 @@ static void test_devices_and_changes(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
-/* NVML's init fails: no GPUs, and why; a load is not tried again at once, but after a few
- * seconds it is. */
 /* NVML's init, and the driver's code under it, run on the GPU thread: a MiB of stack is
  * there for it. */
 static void test_init_uses_stack(void **state)
@@ -169,6 +167,8 @@ static void test_shutdown_hangs(void **state)
                 fail_msg("mttd took %.1f s to stop: it waited for nvmlShutdown", took);
 }
 
+/* NVML's init fails: no GPUs, and why; a load is not tried again at once, but after a few
+ * seconds it is. */
 static void test_init_fails(void **state)
 {
         harness h;
