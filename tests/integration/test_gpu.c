@@ -336,6 +336,22 @@ static json_t *status(const harness *h, uint64_t id)
         return s;
 }
 
+/* Waits until the session has its first value, and so its baseline: Open is answered with
+ * it, unless that read takes longer than the read timeout (under valgrind, say). */
+static void wait_first_row(const harness *h, uint64_t id)
+{
+        long long rows = 0;
+        for (int i = 0; i < 1000 && rows < 1; i++) {
+                json_t *s = status(h, id);
+                rows = json_integer_value(json_object_get(s, "rows"));
+                json_decref(s);
+                if (rows < 1)
+                        usleep(10000);
+        }
+        if (rows < 1)
+                fail_msg("session %llu: no first row", (unsigned long long)id);
+}
+
 /* Waits until the session's ram (GiB) is gib (to the report's six decimals). */
 static void wait_ram(const harness *h, uint64_t id, double gib)
 {
@@ -458,6 +474,7 @@ static void test_gpu_scope(void **state)
         assert_string_equal(str_of(session_of(r), "scope"), "gpu");
         assert_int_equal(int_of(session_of(r), "tracked_pid"), c);
         json_decref(r);
+        wait_first_row(&h, id); /* its baseline: the tree held nothing */
 
         /* 1 GiB of the grandchild's in both lists of GPU 0, and 512 MiB of the child's on
          * GPU 1: 1.5 GiB; and 7 GiB of a process outside the tree (the test's). */
