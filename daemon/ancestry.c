@@ -114,13 +114,3 @@ size_t mttd_ancestry_line(mttd_ancestry *a, pid_t pid, const pid_t **line)
         *line = a->line;
         return n;
 }
-
-bool mttd_ancestry_descends(mttd_ancestry *a, pid_t pid, pid_t root)
-{
-        const pid_t *line;
-        size_t n = mttd_ancestry_line(a, pid, &line);
-        for (size_t i = 0; i < n; i++)
-                if (line[i] == root)
-                        return true;
-        return false;
-}

@@ -30,9 +30,6 @@ void mttd_ancestry_free(mttd_ancestry *a);
  * init, or to a parent that is gone. *line is a's until its next call. Returns the length, at
  * least 1 (pid itself), at most MTTD_ANCESTRY_MAX_DEPTH; 0 if out of memory. */
 size_t mttd_ancestry_line(mttd_ancestry *a, pid_t pid, const pid_t **line);
-/* Whether pid is root or one of root's descendants now (false when a parent on the way
- * cannot be read: the process is gone). */
-bool mttd_ancestry_descends(mttd_ancestry *a, pid_t pid, pid_t root);
 /* The parent of pid, field 4 of PROC/PID/stat. 0, or -errno (-ESRCH: no such process). */
 int mttd_parent_of(const char *proc, pid_t pid, pid_t *ppid);
 

@@ -352,6 +352,16 @@ static void wait_first_row(const harness *h, uint64_t id)
                 fail_msg("session %llu: no first row", (unsigned long long)id);
 }
 
+/* The session's status says no GPU failed to be read. */
+static void expect_no_gpu_error(const harness *h, uint64_t id)
+{
+        json_t *s = status(h, id);
+        if (json_object_get(s, "gpu_error"))
+                fail_msg("session %llu: gpu_error \"%s\"", (unsigned long long)id,
+                         str_of(s, "gpu_error"));
+        json_decref(s);
+}
+
 /* Waits until the session's ram (GiB) is gib (to the report's six decimals). */
 static void wait_ram(const harness *h, uint64_t id, double gib)
 {
@@ -552,9 +562,7 @@ static void test_gpu_process_without_figure(void **state)
         int conn;
         uint64_t id = open_tree(&h, &conn, "unknown", c);
         wait_ram(&h, id, 1.0);
-        json_t *s = status(&h, id);
-        assert_null(json_object_get(s, "gpu_error"));
-        json_decref(s);
+        expect_no_gpu_error(&h, id);
 
         /* The grandchild's 3 GiB are known, the child's memory is not: no 3 GiB row. */
         snprintf(text, sizeof(text), "%sprocess 0 %d %lld\nprocess 0 %d na\n", dev, (int)g, 3 * GIB,
@@ -564,7 +572,7 @@ static void test_gpu_process_without_figure(void **state)
         snprintf(words, sizeof(words), "GPU 0: NVML gives no memory figure for process %d", (int)c);
         wait_gpu_error(&h, id, words);
         wait_reads(before, 5);
-        s = status(&h, id);
+        json_t *s = status(&h, id);
         assert_true(json_real_value(json_object_get(s, "ram")) < 1.0 + 1e-6);
         json_decref(s);
 
@@ -573,9 +581,7 @@ static void test_gpu_process_without_figure(void **state)
                  dev, (int)g, GIB, (int)c, (int)c, GIB / 2);
         write_state(text);
         wait_ram(&h, id, 1.5);
-        s = status(&h, id);
-        assert_null(json_object_get(s, "gpu_error"));
-        json_decref(s);
+        expect_no_gpu_error(&h, id);
         close_on(conn, id, "completed");
         kill_tree(c);
         expect_report(&h, "unknown.csv", ENDING_COMPLETED, 1.0, 1.5, 1.0);
@@ -610,9 +616,7 @@ static void test_gpu_process_list_fails(void **state)
                  2 * GIB);
         write_state(text);
         wait_ram(&h, id, 2.0);
-        s = status(&h, id);
-        assert_null(json_object_get(s, "gpu_error"));
-        json_decref(s);
+        expect_no_gpu_error(&h, id);
         close_on(conn, id, "completed");
         kill_tree(c);
         expect_report(&h, "lists.csv", ENDING_COMPLETED, 1.0, 2.0, 1.0);
@@ -676,9 +680,7 @@ static void test_gpu_device_scope(void **state)
                     "device 1 \"Fake H100\" total 80000000000 used 24696061952\n");
         wait_ram(&h, id_all, 33.0);
         wait_ram(&h, id_one, 3.0);
-        s = status(&h, id_all);
-        assert_null(json_object_get(s, "gpu_error"));
-        json_decref(s);
+        expect_no_gpu_error(&h, id_all);
         close_on(one, id_one, "completed");
         close_on(all, id_all, "failed");
         expect_report(&h, "one.csv", ENDING_COMPLETED, 1.0, 3.0, 0.0);
