@@ -236,7 +236,9 @@ void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb, const mttd_
 
 bool mttd_session_text_due(const mttd_session *s)
 {
-        return !s->writing && s->fd >= 0 && mttd_session_running(s) && s->text_len > 0;
+        /* A starting session's header waits for its first value (or the read timeout): its
+         * Open is answered once the header is written, and so with its baseline. */
+        return !s->writing && s->fd >= 0 && mttd_session_making_rows(s) && s->text_len > 0;
 }
 
 bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync_interval_us)

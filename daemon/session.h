@@ -196,7 +196,8 @@ bool mttd_session_unwait(mttd_session *s, unsigned what);
 /* The functions that make rows (begin, feed, end) hand them to hook too while the session
  * is watched (hook may be NULL). */
 void mttd_session_feed(mttd_session *s, uint64_t now_us, int64_t kb, const mttd_row_hook *hook);
-/* Whether buffered rows are due for a write: any, or a lot of them when batched. */
+/* Whether buffered rows are due for a write (a starting session's header is not: it goes
+ * with the first row, or alone once the first read is late). */
 bool mttd_session_text_due(const mttd_session *s);
 /* Whether a sync is due: writes since the last sync, and the interval passed. */
 bool mttd_session_sync_due(const mttd_session *s, uint64_t now_us, uint64_t sync_interval_us);

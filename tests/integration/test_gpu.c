@@ -784,6 +784,41 @@ static void test_gpu_baseline_while_reading(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* An Open of the gpu scope whose first read takes a while (here 300 ms: NVML loaded, no
+ * session running, so the writers' next round is a tick away) is answered once the tree's
+ * first value is there: the report has its first row and the baseline is what the tree
+ * held at Open, not what it allocated once told to go. */
+static void test_gpu_open_waits_for_first_value(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[512], params[96], path[256];
+        snprintf(text, sizeof(text),
+                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n"
+                 "slow read 300\n",
+                 10 * GIB, (int)g, 2 * GIB);
+        assert_int_equal(start_fake(&h, text), 0);
+        json_decref(sample(&h)); /* NVML loaded, as mttctl's and Python's Sample first do */
+        int conn;
+        snprintf(params, sizeof(params), "\"scope\": \"gpu\", \"pid\": %d", (int)c);
+        json_t *r = open_on(&h, &conn, "first", params);
+        assert_null(harness_error(r));
+        uint64_t id = id_of(r);
+        double baseline = json_real_value(json_object_get(session_of(r), "baseline"));
+        long long rows = int_of(session_of(r), "rows");
+        json_decref(r);
+        char *report = harness_read_file(harness_path(&h, "first.csv", path, sizeof(path)));
+        assert_non_null(report);
+        if (rows < 1 || baseline < 2.0 - 1e-6 || baseline > 2.0 + 1e-6 ||
+            strcmp(report, "delta,ram\n0.000000,0.000000\n") != 0)
+                fail_msg("Open answered with %lld rows, baseline %.6f GiB (not 2), report:\n%s",
+                         rows, baseline, report);
+        free(report);
+        close_on(conn, id, "completed");
+        kill_tree(c);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 /* How many fds mttd (pid) holds on path (or on the file that was there: "PATH (deleted)"). */
 static int fds_on(pid_t pid, const char *path)
 {
@@ -1054,6 +1089,7 @@ int main(void)
             cmocka_unit_test(test_gpu_scope_without_nvml),
             cmocka_unit_test(test_nvml_hangs),
             cmocka_unit_test(test_gpu_baseline_while_reading),
+            cmocka_unit_test(test_gpu_open_waits_for_first_value),
             cmocka_unit_test(test_gpu_sessions_restart),
             cmocka_unit_test(test_gpu_and_ram_of_one_run),
             cmocka_unit_test(test_gpu_open_after_last_hangs_up),

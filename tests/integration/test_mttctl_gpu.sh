@@ -66,12 +66,23 @@ near() { # near GOT WANT: within 0.001 (GiB)
 completed() { "$MTTCTL" check "$1" >/dev/null 2>&1; }
 # The session a run's last message names first ("session 7 completed ...").
 session_of() { sed -n 's/^mttctl: session \([0-9]*\) .*/\1/p' "$1" | tail -n 1; }
-# What the tracked commands run: hold.sh LINE USED_MIB PATTERN... adds LINE to the fake
-# NVML's state (PID in it: its own pid, the tracked child's), sets the fake meminfo to
-# USED_MIB (0: leaves it), then waits until each PATTERN (grep -E) matches a line of
-# `mttctl list` (mttd has seen it: a peak), and until the file $HOLD_UNTIL exists when that
-# is set; exit 1 when 30 s pass first.
+# What the tracked commands run: hold.sh LINE USED_MIB PATTERN... waits until every running
+# session has its first row (its baseline is taken: Open may be answered before it when the
+# first GPU read is slow), adds LINE to the fake NVML's state (PID in it: its own pid, the
+# tracked child's), sets the fake meminfo to USED_MIB (0: leaves it), then waits until each
+# PATTERN (grep -E) matches a line of `mttctl list` (mttd has seen it: a peak), and until the
+# file $HOLD_UNTIL exists when that is set; exit 1 when 30 s pass first.
 cat >"$DIR/hold.sh" <<'HOLD'
+rowless() { # whether a running session has no row yet
+        "$MTTCTL" list --json | awk '/"state": / { st = $2 }
+                /"rows": / { if (st == "\"running\"," && $2 == "0,") n++ } END { exit !n }'
+}
+i=0
+while rowless; do
+        [ $i -lt 600 ] || exit 1
+        sleep 0.05
+        i=$((i + 1))
+done
 line=$(printf '%s\n' "$1" | sed "s/PID/$$/")
 { cat "$FAKE_NVML_STATE"; printf '%s\n' "$line"; } >"$FAKE_NVML_STATE.$$" &&
         mv "$FAKE_NVML_STATE.$$" "$FAKE_NVML_STATE"
