@@ -138,6 +138,7 @@ typedef struct open_params {
         int64_t fd;
         const char *label;
         bool calibrate;
+        bool truncate;
         int64_t min_interval_us;
         int64_t max_interval_s;
         const char *scope;
@@ -164,6 +165,7 @@ static json_t *open_params_check(const mttd_request *req, const mttd_config *cfg
             {"fd", MTT_PROTO_INT, true, offsetof(open_params, fd)},
             {"label", MTT_PROTO_STRING, false, offsetof(open_params, label)},
             {"calibrate", MTT_PROTO_BOOL, false, offsetof(open_params, calibrate)},
+            {"truncate", MTT_PROTO_BOOL, false, offsetof(open_params, truncate)},
             {"min_interval_us", MTT_PROTO_INT, false, offsetof(open_params, min_interval_us)},
             {"max_interval_s", MTT_PROTO_INT, false, offsetof(open_params, max_interval_s)},
             {"scope", MTT_PROTO_STRING, false, offsetof(open_params, scope)},
@@ -315,6 +317,7 @@ static json_t *open_session(mttd_request *req)
             .pid = pid,
             .gpu = p.gpu == NO_GPU ? -1 : (int)p.gpu,
             .calibrate = p.calibrate,
+            .truncate = p.truncate,
             .min_interval_us = (uint64_t)p.min_interval_us,
             .max_interval_us = (uint64_t)p.max_interval_s * 1000000,
             .peak_min_kb = cfg->peak_min_kb,

@@ -82,6 +82,7 @@ int mttd_session_new(uint64_t id, const mttd_session_params *p, pid_t pid, uid_t
         s->t0_us = now_us;
         s->last_sync_us = now_us;
         s->calibrate = p->calibrate;
+        s->truncate = p->truncate;
         s->baseline_kb = p->calibrate ? baseline_kb : 0;
         s->fd = -1;
         s->state_fd = -1;
@@ -265,6 +266,7 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
             .owner = s,
             .dev = s->dev,
             .after_fd = -1,
+            .truncate = s->truncate && s->regular && !s->first_written,
         };
         s->text = NULL;
         s->text_len = s->text_cap = 0;

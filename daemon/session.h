@@ -32,6 +32,7 @@ typedef struct mttd_session_params {
         pid_t pid; /* process, cgroup and gpu scopes: whose (0: the client's) */
         int gpu;   /* gpu-device scope: the one GPU it measures, or -1 for all */
         bool calibrate;
+        bool truncate; /* its file is emptied at its first write (a regular file's) */
         uint64_t min_interval_us;
         uint64_t max_interval_us;
         int64_t peak_min_kb;
@@ -107,6 +108,7 @@ typedef struct mttd_session {
         bool first_written;                  /* its first write (the header) is back */
         bool may_stall;                      /* its fd may block: never share a write job */
         bool regular;                        /* its fd is a regular file */
+        bool truncate;                       /* the first write empties the file first */
         dev_t dev;                           /* the file system of its fd */
         mttd_share share;
 

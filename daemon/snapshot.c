@@ -41,7 +41,7 @@ static json_t *progress(const mttd_session *s)
 {
         return json_pack(
             "{s:i, s:i, s:i, s:s?, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:I, "
-            "s:s%, s:i, s:s?, s:I}",
+            "s:s%, s:i, s:s?, s:I, s:b}",
             "phase", (int)s->phase, "state", (int)s->state, "outcome", (int)s->outcome, "cause",
             s->cause, "cause_awaited", s->cause_awaited, "write_error", s->write_error, "n_rows",
             (json_int_t)s->n_rows, "last_kb", (json_int_t)s->last_kb, "peak_kb",
@@ -50,7 +50,7 @@ static json_t *progress(const mttd_session *s)
             "first_written", s->first_written, "may_stall", s->may_stall, "regular", s->regular,
             "dev", (json_int_t)s->dev, "text", s->text ? s->text : "", s->text ? s->text_len : 0,
             "end_outcome", (int)s->end_outcome, "end_cause", s->end_cause, "end_requested_us",
-            (json_int_t)s->end_requested_us);
+            (json_int_t)s->end_requested_us, "truncate", s->truncate);
 }
 
 json_t *mttd_snapshot_session(const mttd_session *s)
@@ -171,6 +171,7 @@ static int read_progress(reader *rd, const json_t *p, const json_t *rows, mttd_s
         s->first_written = get_bool(rd, p, "first_written");
         s->may_stall = get_bool(rd, p, "may_stall");
         s->regular = get_bool(rd, p, "regular");
+        s->truncate = json_is_true(json_object_get(p, "truncate")); /* an older mttd's: no */
         s->dev = (dev_t)get_int(rd, p, "dev");
         s->end_requested_us = (uint64_t)get_int(rd, p, "end_requested_us");
         json_t *text = field(rd, p, "text", JSON_STRING);

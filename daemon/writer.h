@@ -31,6 +31,7 @@ typedef struct mttd_write_item {
         char *data; /* owned by the job */
         size_t len;
         bool sync;     /* fdatasync after the write */
+        bool truncate; /* empty the file and write from its start */
         bool close_fd; /* close the fd after everything else */
         void *owner;   /* handed back untouched */
         dev_t dev;     /* the file system of fd, for shared syncs */

@@ -158,9 +158,22 @@ static int session_connect(const mtt_options *opts, mtt_session **out)
         return 0;
 }
 
-static int session_start(mtt_session *s, int fd, const mtt_options *opts)
+/* Whether a reply is an mttd's from before Open's truncate, refusing that parameter. */
+static bool truncate_unknown(const mtt_proto_reply *r)
+{
+        const char *name = json_string_value(json_object_get(r->parameters, "parameter"));
+        return r->error && strcmp(r->error, MTT_PROTO_ERROR_VARLINK_PARAMETER) == 0 && name &&
+               strcmp(name, "truncate") == 0;
+}
+
+/* Open; with truncate, mttd empties the file once the session is open. */
+static int session_start(mtt_session *s, int fd, const mtt_options *opts, bool truncate)
 {
         json_t *params = open_params(opts);
+        if (params && truncate && json_object_set_new(params, "truncate", json_true()) < 0) {
+                json_decref(params);
+                params = NULL;
+        }
         if (!params)
                 return -ENOMEM;
         mtt_proto_reply reply;
@@ -168,6 +181,12 @@ static int session_start(mtt_session *s, int fd, const mtt_options *opts)
                                     &reply);
         if (r < 0)
                 return r;
+        if (truncate && truncate_unknown(&reply)) { /* an older mttd: empty it here, as it did */
+                mtt_proto_reply_done(&reply);
+                if (ftruncate(fd, 0) < 0 && errno != EINVAL) /* EINVAL: not a regular file */
+                        return -errno;
+                return session_start(s, fd, opts, false);
+        }
         r = reply_errno(&reply);
         json_t *id = json_object_get(json_object_get(reply.parameters, "session"), "id");
         if (r == 0 && !json_is_integer(id))
@@ -186,7 +205,7 @@ int mtt_open_fd(int fd, const mtt_options *opts, mtt_session **out)
         int r = session_connect(opts, &s);
         if (r < 0)
                 return r;
-        r = session_start(s, fd, opts);
+        r = session_start(s, fd, opts, false);
         if (r < 0) {
                 session_free(s);
                 return r;
@@ -222,17 +241,26 @@ int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out)
 {
         if (!csv_path || !out)
                 return -EINVAL;
-        /* No daemon, no truncated report: connect first; and no GPU, no truncated report. */
+        /* No daemon, no truncated report: connect first; and no GPU, no truncated report.
+         * The file is emptied by mttd once the session is open: a refused Open (a limit, an
+         * option past mttd's) leaves an existing report as it was. */
         mtt_session *s;
         int r = session_connect(opts, &s);
         if (r == 0 && (r = gpus_there(s, opts)) < 0)
                 session_free(s);
         if (r < 0)
                 return r;
-        int fd = open(csv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        r = fd < 0 ? -errno : session_start(s, fd, opts);
+        bool made = true; /* by this call: a failure removes it */
+        int fd = open(csv_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST) {
+                made = false;
+                fd = open(csv_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        }
+        r = fd < 0 ? -errno : session_start(s, fd, opts, true);
         if (fd >= 0)
                 close(fd);
+        if (r < 0 && fd >= 0 && made)
+                unlink(csv_path);
         if (r < 0) {
                 session_free(s);
                 return r;

@@ -57,6 +57,13 @@ static bool parse_uint(const char *s, unsigned long max, uint32_t *out)
         return true;
 }
 
+static bool utf8_valid(const char *s)
+{
+        json_t *j = json_string(s); /* NULL for what is not UTF-8 */
+        json_decref(j);
+        return j != NULL;
+}
+
 /* The command line as one label: valid UTF-8 (other bytes become '?'), cut at a character
  * boundary to what the daemon accepts. */
 static void default_label(char *buf, size_t size, char **cmd)
@@ -244,12 +251,13 @@ static void run_usage(FILE *f)
               "127 when CMD could not run.\n"
               "\n"
               "  -o, --output FILE        the report (default: mtt-CMD-DATE-TIME-PID.csv)\n"
-              "  -l, --label LABEL        the session's label (default: the command line)\n"
+              "  -l, --label LABEL        the session's label, at most 256 bytes (default:\n"
+              "                           the command line)\n"
               "      --job JOB            the workload manager's job (default: the one the\n"
               "                           environment names: Slurm, PBS, LSF, SGE; '' none)\n"
               "      --no-calibrate       raw used memory, no baseline subtracted\n"
-              "      --min-interval-us N  the finest row interval\n"
-              "      --max-interval-s N   the coarsest row interval\n"
+              "      --min-interval-us N  the finest row interval (100 to 60000000)\n"
+              "      --max-interval-s N   the coarsest row interval (1 to 86400)\n"
               "      --scope SCOPE        what is measured: system (the machine, the default),\n"
               "                           process (CMD and its descendants), cgroup (its\n"
               "                           memory cgroup), gpu (what CMD and its descendants\n"
@@ -301,8 +309,16 @@ static int run_options(int argc, char **argv, run_job *job)
                                            MTT_PROTO_GPU_INDEX_MAX);
                         break;
                 case 'l':
-                        mo->label = optarg;
-                        continue;
+                        if (strlen(optarg) > MTT_PROTO_LABEL_MAX)
+                                mttctl_usage_error("run: bad --label: longer than %d bytes",
+                                                   MTT_PROTO_LABEL_MAX);
+                        else if (!utf8_valid(optarg))
+                                mttctl_usage_error("run: bad --label: not UTF-8");
+                        else {
+                                mo->label = optarg;
+                                continue;
+                        }
+                        break;
                 case OPT_JOB: /* the workload manager's; without it, the environment's */
                         if (!mtt_proto_job_unfit(optarg)) {
                                 mo->job = optarg;
@@ -314,14 +330,20 @@ static int run_options(int argc, char **argv, run_job *job)
                         mo->calibrate = MTT_CALIBRATE_OFF;
                         continue;
                 case OPT_MIN:
-                        if (parse_uint(optarg, 60000000, &mo->min_interval_us))
+                        if (parse_uint(optarg, MTT_PROTO_MIN_INTERVAL_US_HI,
+                                       &mo->min_interval_us) &&
+                            mo->min_interval_us >= MTT_PROTO_MIN_INTERVAL_US_LO)
                                 continue;
-                        mttctl_usage_error("run: bad --min-interval-us '%s'", optarg);
+                        mttctl_usage_error("run: bad --min-interval-us '%s' (%d to %d)", optarg,
+                                           MTT_PROTO_MIN_INTERVAL_US_LO,
+                                           MTT_PROTO_MIN_INTERVAL_US_HI);
                         break;
                 case OPT_MAX:
-                        if (parse_uint(optarg, 86400, &mo->max_interval_s))
+                        if (parse_uint(optarg, MTT_PROTO_MAX_INTERVAL_S_HI, &mo->max_interval_s))
                                 continue;
-                        mttctl_usage_error("run: bad --max-interval-s '%s'", optarg);
+                        mttctl_usage_error("run: bad --max-interval-s '%s' (%d to %d)", optarg,
+                                           MTT_PROTO_MAX_INTERVAL_S_LO,
+                                           MTT_PROTO_MAX_INTERVAL_S_HI);
                         break;
                 case OPT_SCOPE:
                         if (parse_scope(optarg, &mo->scope) == 0)
@@ -343,6 +365,11 @@ static int run_options(int argc, char **argv, run_job *job)
         if (optind >= argc) {
                 mttctl_usage_error("run: no command given (mttctl run [OPTION]... -- CMD "
                                    "[ARG]...)");
+                return -EINVAL;
+        }
+        if (mo->max_interval_s && mo->min_interval_us &&
+            (uint64_t)mo->max_interval_s * 1000000 < mo->min_interval_us) {
+                mttctl_usage_error("run: --max-interval-s is below --min-interval-us");
                 return -EINVAL;
         }
         if (mo->gpu_device && mo->scope != MTT_SCOPE_GPU_DEVICE) {
@@ -441,6 +468,14 @@ static int open_on_child(const char *path, mtt_options *mo, pid_t child, mtt_ses
         int r = mtt_open(path, mo, out);
         if (r == -ENODEV && gpu)
                 say_no_gpu(mo->gpu_device - 1);
+        else if (r == -EUSERS)
+                mttctl_error("cannot start tracking into %s: mttd is at its limit of sessions "
+                             "(of a user, or in all)",
+                             path);
+        else if (r == -EBADF)
+                mttctl_error("cannot start tracking into %s: mttd writes reports into a regular "
+                             "file on a real file system, a pipe or a character device only",
+                             path);
         else if (r < 0)
                 mttctl_error("cannot start tracking into %s: %s", path, strerror(-r));
         return r;
@@ -563,7 +598,12 @@ static bool close_one(mtt_session **s, const char *path, const run_end *end)
         uint64_t id = mtt_session_id(*s);
         int r = mtt_close_with_cause(*s, end->outcome, end->cause);
         *s = NULL;
-        if (r < 0)
+        if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) /* no handover kept it */
+                mttctl_error("session %llu: mttd closed the connection before the command "
+                             "ended (it stopped, or crashed): the report %s has no ending (it "
+                             "reads as crashed ungracefully) and may lack its last rows",
+                             (unsigned long long)id, path);
+        else if (r < 0)
                 mttctl_error("session %llu: the report %s may be incomplete: %s",
                              (unsigned long long)id, path, why_in_error(id, r));
         return r == 0;

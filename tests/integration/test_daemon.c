@@ -245,6 +245,57 @@ static void test_invalid_fds(void **state)
         test_completed(state);
 }
 
+/* Open's truncate: an existing report, opened without O_TRUNC (longer than the new one), is
+ * emptied once the session is open, and the new report is all the file has; a pipe takes it
+ * too (nothing to empty). Without truncate the file is written from its start, as given. */
+static void test_truncate(void **state)
+{
+        char path[256], old[8192];
+        harness_path(&H, "old.csv", path, sizeof(path));
+        memset(old, 'x', sizeof(old));
+        for (size_t i = 63; i < sizeof(old); i += 64)
+                old[i] = '\n';
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_int_equal(write(fd, old, sizeof(old)), (ssize_t)sizeof(old));
+        close(fd);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        int conn = harness_connect(&H);
+        json_t *r =
+            harness_call(conn, "io.mtt.Tracker.Open", "{\"fd\": 0, \"truncate\": true}", &fd, 1);
+        close(fd);
+        assert_null(harness_error(r));
+        json_int_t id = json_integer_value(
+            json_object_get(json_object_get(json_object_get(r, "parameters"), "session"), "id"));
+        json_decref(r);
+        char close_params[96];
+        snprintf(close_params, sizeof(close_params), "{\"id\": %lld, \"outcome\": \"completed\"}",
+                 (long long)id);
+        r = harness_call(conn, "io.mtt.Tracker.Close", close_params, NULL, 0);
+        assert_null(harness_error(r));
+        json_decref(r);
+        close(conn);
+        char *text = harness_read_file(path);
+        assert_non_null(text);
+        int rows;
+        const char *why = harness_check_report(text, ENDING_COMPLETED, &rows);
+        if (why || strchr(text, 'x'))
+                fail_msg("%s in:\n%s", why ? why : "the old text is left", text);
+        free(text);
+
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        conn = harness_connect(&H);
+        r = harness_call(conn, "io.mtt.Tracker.Open", "{\"fd\": 0, \"truncate\": true}", &p[1], 1);
+        close(p[1]);
+        assert_null(harness_error(r));
+        json_decref(r);
+        char head[10];
+        assert_int_equal(read(p[0], head, sizeof(head)), (ssize_t)sizeof(head));
+        assert_memory_equal(head, "delta,ram\n", sizeof(head));
+        close(conn);
+        close(p[0]);
+}
+
 /* Empty parameters may be missing, null or {}; unknown methods and fields are named. */
 static void test_protocol_calls(void **state)
 {
@@ -1054,6 +1105,7 @@ int main(void)
             cmocka_unit_test(test_crashed_by_supervisor),
             cmocka_unit_test(test_sigkilled_client),
             cmocka_unit_test(test_invalid_fds),
+            cmocka_unit_test(test_truncate),
             cmocka_unit_test(test_protocol_calls),
             cmocka_unit_test(test_protocol_framing),
             cmocka_unit_test(test_other_uid),

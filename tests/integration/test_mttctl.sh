@@ -56,6 +56,15 @@ status_is 2 "status without an ID" "$MTTCTL" status
 status_is 2 "status with a bad ID" "$MTTCTL" status abc
 status_is 2 "run without a command" "$MTTCTL" run -o "$DIR/y.csv"
 status_is 2 "run with a bad interval" "$MTTCTL" run --min-interval-us nope -- true
+status_is 2 "run with --min-interval-us below mttd's floor" "$MTTCTL" run -o "$DIR/y.csv" \
+        --min-interval-us 5 -- true
+check "it says the range" grep -q "bad --min-interval-us '5' (100 to 60000000)" "$DIR/err"
+status_is 2 "run with --max-interval-s below --min-interval-us" "$MTTCTL" run -o "$DIR/y.csv" \
+        --max-interval-s 1 --min-interval-us 2000000 -- true
+long=$(awk 'BEGIN { for (i = 0; i < 257; i++) printf "l" }')
+status_is 2 "run with a label of 257 bytes" "$MTTCTL" run -o "$DIR/y.csv" -l "$long" -- true
+check "it says why" grep -q "bad --label: longer than 256 bytes" "$DIR/err"
+check "no usage error made a report" [ ! -e "$DIR/y.csv" ]
 status_is 2 "check without files" "$MTTCTL" check
 status_is 0 "--help" "$MTTCTL" --help
 check "--help lists run" grep -q "run \[-o FILE\]" "$DIR/out"
@@ -69,6 +78,52 @@ i=0
 while [ ! -S "$DIR/sock" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 
 status_is 0 "run true exits 0" "$MTTCTL" run -o "$DIR/ok.csv" -l ok -- true
+# --- a refused Open (an mttd at its limit of sessions) leaves the report there as it was,
+# makes none where there was none, and the command never runs
+"$MTTD" --socket "$DIR/sock1" --max-sessions 1 2>"$DIR/mttd1.log" &
+LIMITED=$!
+wait_for 10 test -S "$DIR/sock1"
+MTT_SOCKET="$DIR/sock1" "$MTTCTL" run -o "$DIR/hold1.csv" -l hold1 -- \
+        sh -c "while [ ! -e '$DIR/hold1.go' ]; do sleep 0.05; done" >/dev/null 2>&1 &
+HOLD1=$!
+held() { MTT_SOCKET="$DIR/sock1" "$MTTCTL" list | grep -q " hold1 .*running"; }
+check "one session runs on an mttd of one" wait_for 20 held
+echo "yesterday" >"$DIR/kept.csv"
+status_is 125 "run on an mttd at its limit exits 125" env MTT_SOCKET="$DIR/sock1" \
+        "$MTTCTL" run -o "$DIR/kept.csv" -- touch "$DIR/ran-limit"
+check "it says mttd is at its limit" \
+        grep -q "cannot start tracking into $DIR/kept.csv: mttd is at its limit of sessions" "$DIR/err"
+check "the report there is as it was" grep -qx "yesterday" "$DIR/kept.csv"
+status_is 125 "run into a new file on it exits 125" env MTT_SOCKET="$DIR/sock1" \
+        "$MTTCTL" run -o "$DIR/none.csv" -- touch "$DIR/ran-limit"
+check "no file is left where there was none" [ ! -e "$DIR/none.csv" ]
+check "the command never ran" [ ! -e "$DIR/ran-limit" ]
+touch "$DIR/hold1.go"
+wait $HOLD1
+check "the held run completed" [ $? -eq 0 ]
+kill $LIMITED
+wait $LIMITED
+
+# --- mttd stopped while a run goes on (no systemd to keep the session): the run says the
+# report has no ending, and exits with the command's status
+"$MTTD" --socket "$DIR/sock2" 2>"$DIR/mttd2.log" &
+STOPPED=$!
+wait_for 10 test -S "$DIR/sock2"
+MTT_SOCKET="$DIR/sock2" "$MTTCTL" run -o "$DIR/gone.csv" -l gone -- \
+        sh -c "while [ ! -e '$DIR/gone.go' ]; do sleep 0.05; done" >/dev/null 2>"$DIR/gone.err" &
+GONE=$!
+running() { MTT_SOCKET="$DIR/sock2" "$MTTCTL" list | grep -q " gone .*running"; }
+check "a run goes on" wait_for 20 running
+kill $STOPPED
+wait $STOPPED
+touch "$DIR/gone.go"
+wait $GONE
+check "the run exits with its command's status" [ $? -eq 0 ]
+check "it says mttd went and the report has no ending" grep -q \
+        "mttctl: session [0-9]*: mttd closed the connection before the command ended (it stopped, or crashed): the report $DIR/gone.csv has no ending" \
+        "$DIR/gone.err"
+check "the report is whole, without an ending" report_ok "$DIR/gone.csv" none
+check "check says it crashed ungracefully" sh -c "'$MTTCTL' check '$DIR/gone.csv' | grep -q 'crashed ungracefully'"
 check "completed report" report_ok "$DIR/ok.csv" completed
 status_is 3 "run exit 3 exits 3" "$MTTCTL" run -o "$DIR/fail.csv" -l fail -- sh -c 'exit 3'
 check "failed report" report_ok "$DIR/fail.csv" failed

@@ -1,13 +1,16 @@
 """The mtt Python package against a real mttd: the seed's README example, the endings, a
 benchmark loop of tracked runs, a SIGKILL inside a Tracker, verdicts that agree with mttctl,
 plots, errors, installation."""
+import json
 import mmap
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -185,6 +188,108 @@ def test_sessions_and_errors(mttd, tmp_path):
     with pytest.raises(mtt.DaemonUnreachable, match="nowhere.sock"):
         mtt.Tracker(str(tmp_path / "x.csv"), socket_path=str(tmp_path / "nowhere.sock")).__enter__()
     assert not os.path.exists(tmp_path / "x.csv")  # no daemon: the file is left alone
+
+
+def test_refused_open_leaves_the_report(mttd, tmp_path):
+    """mttd empties an existing report once the session is open: a refused Open (a label past
+    mttd's 256 bytes) leaves yesterday's whole and makes no file where there was none; an
+    accepted one replaces a longer old file entirely."""
+    old = tmp_path / "old.csv"
+    old.write_text("x" * 5000 + "\n")
+    with pytest.raises(mtt.InvalidParameter):
+        mtt.Tracker(str(old), label="l" * 300).__enter__()
+    assert old.read_text() == "x" * 5000 + "\n"
+    with pytest.raises(mtt.InvalidParameter):
+        mtt.Tracker(str(tmp_path / "new.csv"), label="l" * 300).__enter__()
+    assert not os.path.exists(tmp_path / "new.csv")
+    with mtt.Tracker(str(old)):
+        pass
+    assert mtt.has_completed_successfully(str(old))
+    assert "x" not in old.read_text()
+
+
+def test_older_mttd_without_truncate(tmp_path):
+    """An mttd from before Open's truncate refuses it: the file is emptied here, as it was,
+    and Open is made again without it."""
+    sock = str(tmp_path / "old.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(sock)
+    server.listen(1)
+    calls = []
+
+    def serve():
+        c, _ = server.accept()
+        buf = b""
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            buf += data
+            while b"\0" in buf:
+                msg, buf = buf.split(b"\0", 1)
+                call = json.loads(msg)
+                calls.append(call)
+                if "truncate" in (call.get("parameters") or {}):
+                    reply = {"error": "org.varlink.service.InvalidParameter",
+                             "parameters": {"parameter": "truncate"}}
+                else:
+                    reply = {"parameters": {"session": {"id": 1, "state": "running"}}}
+                c.sendall(json.dumps(reply).encode() + b"\0")
+        c.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    old = tmp_path / "old.csv"
+    old.write_text("yesterday\n")
+    t = mtt.Tracker(str(old), socket_path=sock)
+    try:
+        t.__enter__()
+    finally:
+        if t._conn:
+            t._conn.close()  # the fake's loop ends
+        thread.join(10)
+        server.close()
+    assert [c["method"] for c in calls] == ["io.mtt.Tracker.Open"] * 2
+    assert calls[0]["parameters"]["truncate"] is True
+    assert "truncate" not in calls[1]["parameters"]
+    assert old.read_text() == ""
+
+
+def test_mttd_stopped_inside_a_tracker(fake_mttd, tmp_path):
+    """mttd stopped while the block runs (no systemd to keep the session): leaving the block
+    says the report has no ending, in words, not as a broken pipe."""
+    sock, _ = fake_mttd
+    path = str(tmp_path / "gone.csv")
+    with pytest.raises(mtt.MttError) as e:
+        with mtt.Tracker(path, socket_path=sock):
+            pids = [p for p in os.listdir("/proc") if p.isdigit() and _is_mttd_on(p, sock)]
+            assert len(pids) == 1
+            os.kill(int(pids[0]), signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pids[0]) and time.monotonic() < deadline:
+                time.sleep(0.01)
+    assert str(e.value).startswith("the report {} has no ending (it reads as crashed "
+                                   "ungracefully): mttd at {} closed the connection".format(
+                                       path, sock))
+    assert e.value.__suppress_context__
+    assert mtt.has_crashed_ungracefully(path)
+
+
+def _alive(pid):
+    """Whether the process runs yet (not gone, not a zombie its parent has not reaped)."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _is_mttd_on(pid, sock):
+    try:
+        with open("/proc/{}/cmdline".format(pid), "rb") as f:
+            return sock.encode() in f.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def test_verbose(mttd, tmp_path, capsys):

@@ -1,6 +1,7 @@
 /* Tests for client/lib/session.c: the Open call the library makes of mtt_options (the scope,
  * its GPU, the pid), what it refuses before it connects, the GPUs it asks for (Sample) before
- * it touches the report, and GpuUnavailable as -ENODEV. mttd is a fake: a forked process that
+ * it touches the report, GpuUnavailable as -ENODEV, and the report left to mttd to empty
+ * (a refused Open leaves it; an older mttd without truncate). mttd is a fake: a forked process that
  * records each call and answers Sample with its GPUs and every other call with one reply. */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,10 +36,15 @@ typedef struct fake {
 
 /* What the fake answers Sample with: this many GPUs (0 to 64). */
 static int fake_gpus = 64;
+/* Whether the fake is an mttd from before Open's truncate: it refuses that parameter. */
+static bool fake_old;
 
 static void send_reply(int c, const char *call, const char *reply)
 {
         char sample[4096];
+        if (fake_old && strstr(call, "\"truncate\""))
+                reply = "{\"error\": \"" MTT_PROTO_ERROR_VARLINK_PARAMETER
+                        "\", \"parameters\": {\"parameter\": \"truncate\"}}";
         if (strstr(call, MTT_PROTO_METHOD_SAMPLE)) {
                 int n = snprintf(sample, sizeof(sample), "{\"parameters\": {\"gpus\": [");
                 for (int i = 0; i < fake_gpus; i++)
@@ -93,6 +99,9 @@ static void fake_start(fake *f, const char *reply)
         f->calls = p[0];
 }
 
+/* How many Opens the fake got, as fake_open_params last read them. */
+static int fake_opens;
+
 /* The parameters of the fake's first Open (a new reference), or NULL if it got none, once
  * it has exited. *sampled: whether a Sample came first. */
 static json_t *fake_open_params(fake *f, bool *sampled)
@@ -107,22 +116,22 @@ static json_t *fake_open_params(fake *f, bool *sampled)
         close(f->calls);
         buf[n] = '\0';
         *sampled = false;
+        fake_opens = 0;
+        json_t *first = NULL;
         for (const char *at = buf; at < buf + n; at += strlen(at) + 1) {
                 json_error_t e;
                 json_t *call = json_loads(at, 0, &e);
                 assert_non_null(call);
                 const char *method = json_string_value(json_object_get(call, "method"));
                 assert_non_null(method);
-                if (strcmp(method, MTT_PROTO_METHOD_OPEN) == 0) {
-                        json_t *params = json_incref(json_object_get(call, "parameters"));
-                        json_decref(call);
-                        assert_non_null(params);
-                        return params;
+                if (strcmp(method, MTT_PROTO_METHOD_OPEN) == 0 && fake_opens++ == 0) {
+                        first = json_incref(json_object_get(call, "parameters"));
+                        assert_non_null(first);
                 }
-                *sampled = *sampled || strcmp(method, MTT_PROTO_METHOD_SAMPLE) == 0;
+                *sampled = *sampled || (!first && strcmp(method, MTT_PROTO_METHOD_SAMPLE) == 0);
                 json_decref(call);
         }
-        return NULL;
+        return first;
 }
 
 static const char session_reply[] = "{\"parameters\": {\"session\": {\"id\": 5, \"state\": "
@@ -246,6 +255,70 @@ static void test_no_gpu_leaves_the_report(void **state)
         fake_gpus = 64;
 }
 
+/* Yesterday's report at report_path (10 bytes), or none. */
+static void yesterday(bool there)
+{
+        unlink(report_path);
+        if (!there)
+                return;
+        FILE *f = fopen(report_path, "we");
+        assert_non_null(f);
+        fputs("yesterday\n", f);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* The size of the file at report_path, or -1 where there is none. */
+static long long report_size(void)
+{
+        struct stat st;
+        return stat(report_path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* mtt_open leaves emptying an existing report to mttd (truncate), which does it once the
+ * session is open: a refused Open leaves it as it was, and makes no file where there was
+ * none. */
+static void test_refused_open_leaves_the_report(void **state)
+{
+        json_t *p;
+        yesterday(true);
+        assert_int_equal(open_on_fake((mtt_options){0}, session_reply, &p), 0);
+        assert_true(json_is_true(json_object_get(p, "truncate")));
+        json_decref(p);
+        assert_int_equal(report_size(), 10); /* the fake writes nothing, and nor did the client */
+
+        static const char *const refusals[] = {
+            "{\"error\": \"" MTT_PROTO_ERROR_TOO_MANY_SESSIONS
+            "\", \"parameters\": {\"limit\": 1}}",
+            "{\"error\": \"" MTT_PROTO_ERROR_INVALID_PARAMETER "\", \"parameters\": "
+            "{\"parameter\": \"min_interval_us\", \"reason\": \"out of range\"}}",
+        };
+        for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+                yesterday(true);
+                assert_true(open_on_fake((mtt_options){0}, refusals[i], &p) < 0);
+                json_decref(p);
+                assert_int_equal(report_size(), 10);
+                yesterday(false);
+                assert_true(open_on_fake((mtt_options){0}, refusals[i], &p) < 0);
+                json_decref(p);
+                assert_int_equal(report_size(), -1);
+        }
+}
+
+/* An mttd from before truncate refuses it: the client empties the file itself, as it did,
+ * and opens again without it. */
+static void test_older_mttd_without_truncate(void **state)
+{
+        json_t *p;
+        yesterday(true);
+        fake_old = true;
+        assert_int_equal(open_on_fake((mtt_options){0}, session_reply, &p), 0);
+        fake_old = false;
+        assert_true(json_is_true(json_object_get(p, "truncate")));
+        json_decref(p);
+        assert_int_equal(fake_opens, 2);
+        assert_int_equal(report_size(), 0);
+}
+
 /* Refused before anything touches the report file: no socket listens, so an option that
  * got past the checks would fail with -ENOENT instead. */
 static int open_unchecked(mtt_options o)
@@ -317,6 +390,8 @@ int main(void)
             cmocka_unit_test(test_gpu_unavailable_is_enodev),
             cmocka_unit_test(test_no_gpu_leaves_the_report),
             cmocka_unit_test(test_bad_gpu_options_are_einval),
+            cmocka_unit_test(test_refused_open_leaves_the_report),
+            cmocka_unit_test(test_older_mttd_without_truncate),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -98,6 +98,7 @@ static void test_round_trip_goes_on_the_same(void **state)
         mttd_session_overlap(s, s); /* a label in its list */
         s->writes_done = 3;
         s->first_written = true;
+        s->truncate = true;
         char *text = dump(s);
         mttd_session *c = load(text);
         free(text);
@@ -112,6 +113,7 @@ static void test_round_trip_goes_on_the_same(void **state)
         assert_int_equal(c->n_rows, s->n_rows);
         assert_int_equal(c->writes_done, 3);
         assert_true(c->first_written);
+        assert_true(c->truncate);
         assert_int_equal(c->n_overlapped, 1);
         assert_string_equal(c->overlapped[0], s->overlapped[0]);
         assert_int_equal(mttd_rows_next_due(&c->rows), mttd_rows_next_due(&s->rows));

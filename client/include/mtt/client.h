@@ -73,10 +73,12 @@ typedef struct mtt_options {
         void *reserved[5];
 } mtt_options;
 
-/* Connects to mttd, then creates (or truncates) csv_path with the caller's own permissions
- * (0666 less the umask) and opens a session that writes the report into it. Returns once the
- * report has its header and first row (a process killed right after leaves a report, not an
- * empty file). Without a daemon it fails before it touches the file. -EINVAL for a label
+/* Connects to mttd, then creates csv_path with the caller's own permissions (0666 less the
+ * umask), or opens the file there, and opens a session that writes the report into it: an
+ * existing file is emptied once the session is open. Returns once the report has its header
+ * and first row (a process killed right after leaves a report, not an empty file). A refused
+ * Open leaves an existing file as it was, and no file where there was none; without a daemon
+ * it fails before it touches the path. -EINVAL for a label
  * that is not UTF-8, a job that is not UTF-8, has a control character or is longer than 128
  * bytes, a gpu_device past MTT_GPU_DEVICE(63) or set for another scope than gpu-device, or
  * options past mttd's limits (libmtt-client(3)); -ENODEV for a GPU scope where mttd cannot

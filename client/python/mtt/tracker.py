@@ -4,10 +4,11 @@ or failed when the block raised. Nothing sleeps: mttd's baseline is the machine'
 moment the session opens, so entering and leaving cost milliseconds where the seed's cost
 11 s, and runs tracked back to back each start at 0."""
 import os
+import stat
 import time
 
 from . import job as jobs
-from .errors import GpuUnavailable, MttError
+from .errors import GpuUnavailable, InvalidParameter, MttError
 from .interface import (COMPLETED, ERROR, FAILED, GPU_INDEX_MAX, MAX_CAUSE, SCOPE_GPU,
                         SCOPE_GPU_DEVICE, SCOPE_SYSTEM)
 from .varlink import Connection
@@ -29,6 +30,42 @@ def _gpus_there(conn, scope, gpu):
         return
     raise GpuUnavailable("cannot track GPU memory: " + reason, "io.mtt.Tracker.GpuUnavailable",
                          {"reason": reason})
+
+
+def _open_report(conn, path, params):
+    """Open into the file at path, made with the caller's permissions where there is none.
+    mttd empties an existing one once the session is open (truncate), so a refused Open
+    leaves it whole; a file made here goes again when the Open fails. The session object
+    mttd answered."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        made = True
+    except FileExistsError:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        made = False
+    try:
+        try:
+            session = conn.call("Open", dict(params, truncate=True), fds=[fd])["session"]
+        except InvalidParameter as e:
+            if e.error != "org.varlink.service.InvalidParameter" or \
+                    e.parameters.get("parameter") != "truncate":
+                raise
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # an mttd from before truncate: emptied
+                os.ftruncate(fd, 0)                 # here, as it was
+            session = conn.call("Open", params, fds=[fd])["session"]
+        if session.get("state") == ERROR:
+            raise MttError("the report {} could not be written: {}".format(
+                path, session.get("error")), None, session)
+        return session
+    except BaseException:
+        if made:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        raise
+    finally:
+        os.close(fd)  # mttd holds its own copy
 
 
 def _cause(exc_type, exc_value):
@@ -101,29 +138,7 @@ class Tracker:
         conn = Connection(self.socket_path)
         try:
             _gpus_there(conn, self.scope, self.gpu)  # no GPU, no truncated report either
-            fd = os.open(self.file_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
-                         0o666)
-            try:
-                params = {"fd": 0, "label": self.label, "calibrate": bool(self.calibrate)}
-                if self.min_interval_us:
-                    params["min_interval_us"] = int(self.min_interval_us)
-                if self.max_interval_s:
-                    params["max_interval_s"] = int(self.max_interval_s)
-                if self.scope != SCOPE_SYSTEM:
-                    params["scope"] = self.scope
-                if self.pid:
-                    params["pid"] = int(self.pid)
-                if self.gpu is not None:
-                    params["gpu"] = self.gpu
-                job = jobs.from_env() if self.job is None else str(self.job)
-                if job:
-                    params["job"] = job
-                self.session = conn.call("Open", params, fds=[fd])["session"]
-            finally:
-                os.close(fd)  # mttd holds its own copy
-            if self.session.get("state") == ERROR:
-                raise MttError("the report {} could not be written: {}".format(
-                    self.file_name, self.session.get("error")), None, self.session)
+            self.session = _open_report(conn, self.file_name, self._open_params())
         except BaseException:
             conn.close()
             raise
@@ -134,6 +149,23 @@ class Tracker:
                 self.session.get("baseline")))
         return self
 
+    def _open_params(self):
+        params = {"fd": 0, "label": self.label, "calibrate": bool(self.calibrate)}
+        if self.min_interval_us:
+            params["min_interval_us"] = int(self.min_interval_us)
+        if self.max_interval_s:
+            params["max_interval_s"] = int(self.max_interval_s)
+        if self.scope != SCOPE_SYSTEM:
+            params["scope"] = self.scope
+        if self.pid:
+            params["pid"] = int(self.pid)
+        if self.gpu is not None:
+            params["gpu"] = self.gpu
+        job = jobs.from_env() if self.job is None else str(self.job)
+        if job:
+            params["job"] = job
+        return params
+
     def __exit__(self, exc_type, exc_value, traceback):
         self.end_time = time.time()
         failed = exc_type is not None
@@ -143,6 +175,15 @@ class Tracker:
                 params["cause"] = _cause(exc_type, exc_value)
             # The reply comes once the report is written and synced.
             self.session = self._conn.call("Close", params)["session"]
+        except MttError as e:
+            if failed:
+                pass  # the block's own exception is the one that matters
+            elif e.error is None:  # no reply: mttd went, and no handover kept the session
+                raise MttError("the report {} has no ending (it reads as crashed "
+                               "ungracefully): {} before the session's Close (it stopped, or "
+                               "crashed)".format(self.file_name, e)) from None
+            else:
+                raise
         except Exception:
             if not failed:
                 raise  # else the block's own exception is the one that matters
