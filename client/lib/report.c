@@ -167,7 +167,7 @@ static int read_rows(FILE *f, locale_t c, bool keep_rows, mtt_report *r)
                         continue;
                 double t, gib;
                 if (bad) { /* a line after the bad one: that one was not a torn last line */
-                        not_a_report(r, "line %zu is not \"" HEADER "\"", bad);
+                        not_a_report(r, "line %zu is not a data row of two finite numbers", bad);
                         break;
                 }
                 if (!parse_row(line, (size_t)len, c, &t, &gib)) {

@@ -247,6 +247,8 @@ static void mark_x(cairo_t *cr, double x, double y)
 
 static void draw_series(cairo_t *cr, const axes *a, const mttctl_series *s, size_t i)
 {
+        if (s->n == 0) /* no data rows: in the legend alone */
+                return;
         double rgb[3];
         mttctl_chart_colour(i, rgb);
         cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
@@ -268,12 +270,26 @@ static void draw_series(cairo_t *cr, const axes *a, const mttctl_series *s, size
                 mark_x(cr, x_of(a, s->t[s->n - 1]), y_of(a, s->gib[s->n - 1]));
 }
 
-/* The legend's words for a report's ending. */
-static const char *ending_note(mtt_report_verdict v)
+/* The legend's words for a report's ending; NULL for a completed run. */
+static const char *ending_name(mtt_report_verdict v)
 {
-        return v == MTT_REPORT_CRASHED_GRACEFULLY     ? " (crashed gracefully)"
-               : v == MTT_REPORT_CRASHED_UNGRACEFULLY ? " (crashed ungracefully)"
-                                                      : "";
+        return v == MTT_REPORT_CRASHED_GRACEFULLY     ? "crashed gracefully"
+               : v == MTT_REPORT_CRASHED_UNGRACEFULLY ? "crashed ungracefully"
+                                                      : NULL;
+}
+
+/* A report's legend entry: its name, its ending, and "no data rows" for one drawn as no
+ * line. */
+static void legend_text(char *buf, size_t size, const mttctl_series *s)
+{
+        const char *ending = ending_name(s->verdict);
+        const char *rows = s->n == 0 ? "no data rows" : NULL;
+        if (ending && rows)
+                snprintf(buf, size, "%s (%s, %s)", s->name, ending, rows);
+        else if (ending || rows)
+                snprintf(buf, size, "%s (%s)", s->name, ending ? ending : rows);
+        else
+                snprintf(buf, size, "%s", s->name);
 }
 
 static void draw_legend(cairo_t *cr, const axes *a, const mttctl_series *s, size_t n)
@@ -282,7 +298,7 @@ static void draw_legend(cairo_t *cr, const axes *a, const mttctl_series *s, size
         double w = 0;
         char text[512];
         for (size_t i = 0; i < n; i++) {
-                snprintf(text, sizeof(text), "%s%s", s[i].name, ending_note(s[i].verdict));
+                legend_text(text, sizeof(text), &s[i]);
                 cairo_text_extents_t e;
                 cairo_text_extents(cr, text, &e);
                 w = e.x_advance > w ? e.x_advance : w;
@@ -303,7 +319,7 @@ static void draw_legend(cairo_t *cr, const axes *a, const mttctl_series *s, size
                 cairo_stroke(cr);
                 if (s[i].verdict != MTT_REPORT_COMPLETED)
                         mark_x(cr, x + 13, cy);
-                snprintf(text, sizeof(text), "%s%s", s[i].name, ending_note(s[i].verdict));
+                legend_text(text, sizeof(text), &s[i]);
                 cairo_set_source_rgb(cr, 0, 0, 0);
                 text_at(cr, text, x + 34, cy, 0, 0.5);
         }

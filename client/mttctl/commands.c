@@ -14,13 +14,22 @@
 #include "proto/interface.h"
 #include "table.h"
 
-/* Parses "--json" as a command's only option; returns 1 for json, 0 without, or -EINVAL (said
- * why). */
-static int parse_json_flag(int argc, char **argv, int min_args, int max_args, const char *what)
+/* parse_json_flag's answer once it has printed the command's usage for --help. */
+#define HELP_SHOWN 2
+
+/* Parses "--json" and "-h"/"--help" as a command's only options; returns 1 for json, 0
+ * without, HELP_SHOWN once usage is printed, or -EINVAL (said why). */
+static int parse_json_flag(int argc, char **argv, int min_args, int max_args, const char *what,
+                           const char *usage)
 {
-        static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+        static const struct option opts[] = {
+            {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
         int json = 0, c;
-        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                if (c == 'h') {
+                        fputs(usage, stdout);
+                        return HELP_SHOWN;
+                }
                 if (c != 'j') {
                         mttctl_usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
                         return -EINVAL;
@@ -70,11 +79,21 @@ static void format_state(char *buf, size_t size, const json_t *s)
         snprintf(buf, size, "%s%s%s%s", str(s, "state"), why[0] ? ": " : "", why, mark);
 }
 
+static const char list_usage[] =
+    "Usage: mttctl list [--json]\n"
+    "Lists the sessions, running and recently ended: ID PID USER LABEL ELAPSED ROWS RAM\n"
+    "PEAK STATE, and JOB after LABEL when a session listed has a job.\n"
+    "\n"
+    "      --json   {\"sessions\": [SESSION...]}, mttd's own session objects\n"
+    "  -h, --help   show this help\n";
+
 int mttctl_list(int argc, char **argv)
 {
-        int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments");
+        int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments", list_usage);
         if (json < 0)
                 return MTTCTL_USAGE;
+        if (json == HELP_SHOWN)
+                return MTTCTL_OK;
         json_t *p = mttctl_call(MTT_PROTO_METHOD_LIST, NULL);
         if (!p)
                 return MTTCTL_FAILURE;
@@ -155,11 +174,22 @@ static void print_scope(const json_t *s)
         }
 }
 
+static const char status_usage[] =
+    "Usage: mttctl status ID [--json]\n"
+    "Shows session ID in full: its label, job, state and how it ended, process, user,\n"
+    "start, elapsed time, rows, memory now, peak and baseline, and what it measures when\n"
+    "that is not the machine.\n"
+    "\n"
+    "      --json   {\"session\": SESSION}, mttd's own session object\n"
+    "  -h, --help   show this help\n";
+
 int mttctl_status(int argc, char **argv)
 {
-        int json = parse_json_flag(argc, argv, 1, 1, "needs one session ID");
+        int json = parse_json_flag(argc, argv, 1, 1, "needs one session ID", status_usage);
         if (json < 0)
                 return MTTCTL_USAGE;
+        if (json == HELP_SHOWN)
+                return MTTCTL_OK;
         long long id;
         if (!parse_id(argv[optind], &id))
                 return mttctl_usage_error("status: '%s' is not a session ID", argv[optind]);
@@ -167,8 +197,8 @@ int mttctl_status(int argc, char **argv)
         if (!p)
                 return MTTCTL_FAILURE;
         json_t *s = json_object_get(p, "session");
-        if (json) {
-                print_json(s);
+        if (json) { /* {"session": ...}, as list wraps its sessions */
+                print_json(p);
                 json_decref(p);
                 return MTTCTL_OK;
         }
@@ -254,11 +284,21 @@ static void print_gpus(json_t *p)
         }
 }
 
+static const char sample_usage[] =
+    "Usage: mttctl sample [--json]\n"
+    "Shows mttd's current memory reading, what its samples served, and the NVIDIA GPUs it\n"
+    "sees (or why none).\n"
+    "\n"
+    "      --json   {\"reading\": {...}, \"stats\": {...}, \"gpus\": [...]}\n"
+    "  -h, --help   show this help\n";
+
 int mttctl_sample(int argc, char **argv)
 {
-        int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments");
+        int json = parse_json_flag(argc, argv, 0, 0, "takes no arguments", sample_usage);
         if (json < 0)
                 return MTTCTL_USAGE;
+        if (json == HELP_SHOWN)
+                return MTTCTL_OK;
         json_t *p = mttctl_call(MTT_PROTO_METHOD_SAMPLE, NULL);
         if (!p)
                 return MTTCTL_FAILURE;
@@ -307,11 +347,22 @@ static void check_one(const char *path, int r, const mtt_report *rep, json_t *re
         }
 }
 
+static const char check_usage[] =
+    "Usage: mttctl check FILE... [--json]\n"
+    "Says each report's verdict: completed, crashed gracefully, crashed ungracefully, or\n"
+    "not a report and why. Exits 0 only if every report completed.\n"
+    "\n"
+    "      --json   {\"reports\": [{\"file\", \"verdict\"} or {\"file\", \"error\"}]}\n"
+    "  -h, --help   show this help\n";
+
 int mttctl_check(int argc, char **argv)
 {
-        int json = parse_json_flag(argc, argv, 1, INT_MAX, "needs at least one report file");
+        int json =
+            parse_json_flag(argc, argv, 1, INT_MAX, "needs at least one report file", check_usage);
         if (json < 0)
                 return MTTCTL_USAGE;
+        if (json == HELP_SHOWN)
+                return MTTCTL_OK;
         json_t *reports = json ? json_array() : NULL;
         int ret = MTTCTL_OK;
         for (int i = optind; i < argc; i++) {

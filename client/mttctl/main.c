@@ -41,6 +41,7 @@ static void usage(FILE *f)
               "  sample [--json]                the current memory reading\n"
               "  watch [ID] [--json]            follow a session's rows as they are made\n"
               "                                 (without ID: every session of yours)\n"
+              "  help [COMMAND]                 this help, or COMMAND's own (as COMMAND --help)\n"
               "\n"
               "Options:\n"
               "  -s, --socket PATH   mttd's socket (default: $MTT_SOCKET, then\n"
@@ -49,6 +50,7 @@ static void usage(FILE *f)
               "  -h, --help          show this help\n"
               "  -V, --version       show the version\n"
               "\n"
+              "Each command takes -h, --help for its own usage.\n"
               "Exit status: 0 on success, 1 on failure, 2 for bad usage; see 'run' above.\n",
               f);
 }
@@ -69,7 +71,8 @@ int mttctl_usage_error(const char *fmt, ...)
         va_start(ap, fmt);
         fputs("mttctl: ", stderr);
         vfprintf(stderr, fmt, ap);
-        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|plot|sample|watch [ARG]...\n"
+        fputs("\nUsage: mttctl [--socket PATH] list|status|run|check|plot|sample|watch|help "
+              "[ARG]...\n"
               "Try 'mttctl --help' for more.\n",
               stderr);
         va_end(ap);
@@ -178,14 +181,27 @@ int main(int argc, char **argv)
         }
         if (optind >= argc)
                 return mttctl_usage_error("no command given");
+        /* Each command parses its own arguments, argv[0] being its name. */
         const char *name = argv[optind];
+        int sub_argc = argc - optind;
+        char **sub_argv = argv + optind;
+        /* "help COMMAND" is "COMMAND --help"; "help" alone, this help. */
+        char help_opt[] = "--help";
+        char *help_argv[] = {NULL, help_opt, NULL};
+        if (strcmp(name, "help") == 0) {
+                if (sub_argc == 1) {
+                        usage(stdout);
+                        return MTTCTL_OK;
+                }
+                if (sub_argc > 2)
+                        return mttctl_usage_error("help: takes at most one command");
+                name = help_argv[0] = sub_argv[1];
+                sub_argc = 2;
+                sub_argv = help_argv;
+        }
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
                 if (strcmp(commands[i].name, name) == 0) {
-                        /* Each command parses its own arguments, argv[0] being its name;
-                         * optind = 0 makes getopt start over. */
-                        int sub_argc = argc - optind;
-                        char **sub_argv = argv + optind;
-                        optind = 0;
+                        optind = 0; /* getopt starts over */
                         return commands[i].fn(sub_argc, sub_argv);
                 }
         }

@@ -42,46 +42,87 @@ static bool parse_size(const char *s, mttctl_chart *c)
         return true;
 }
 
-/* Draws and writes the chart; returns 0 or prints why not. */
+/* The output file, and the errno of its first failed write: cairo's own file output says
+ * only "error while writing to output stream". */
+typedef struct sink {
+        FILE *f;
+        int err;
+} sink;
+
+static cairo_status_t sink_write(void *closure, const unsigned char *data, unsigned int len)
+{
+        sink *k = closure;
+        errno = 0;
+        if (k->err == 0 && fwrite(data, 1, len, k->f) != len)
+                k->err = errno ? errno : EIO;
+        return k->err ? CAIRO_STATUS_WRITE_ERROR : CAIRO_STATUS_SUCCESS;
+}
+
+/* Draws and writes the chart; returns 0 or prints why not. The file is opened before
+ * anything is drawn, so that one that cannot be created is said at once, with the reason. */
 static int render(const char *out, format f, const mttctl_chart *c, const mttctl_series *s,
                   size_t n)
 {
+        sink k = {.f = fopen(out, "we")};
+        if (!k.f) {
+                int err = errno;
+                mttctl_error("cannot write %s: %s", out, strerror(err));
+                return -err;
+        }
         cairo_surface_t *surface =
             f == FORMAT_PNG
                 ? cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)c->width, (int)c->height)
-            : f == FORMAT_SVG ? cairo_svg_surface_create(out, c->width, c->height)
-                              : cairo_pdf_surface_create(out, c->width, c->height);
+            : f == FORMAT_SVG
+                ? cairo_svg_surface_create_for_stream(sink_write, &k, c->width, c->height)
+                : cairo_pdf_surface_create_for_stream(sink_write, &k, c->width, c->height);
         cairo_t *cr = cairo_create(surface);
         mttctl_chart_draw(cr, c, s, n);
         cairo_status_t st = cairo_status(cr); /* drawing stops at the first error */
         cairo_destroy(cr);
         if (st == CAIRO_STATUS_SUCCESS && f == FORMAT_PNG)
-                st = cairo_surface_write_to_png(surface, out);
+                st = cairo_surface_write_to_png_stream(surface, sink_write, &k);
         cairo_surface_finish(surface);
         if (st == CAIRO_STATUS_SUCCESS)
                 st = cairo_surface_status(surface);
         cairo_surface_destroy(surface);
-        if (st != CAIRO_STATUS_SUCCESS) {
-                mttctl_error("cannot write %s: %s", out, cairo_status_to_string(st));
+        errno = 0;
+        if (fclose(k.f) != 0 && k.err == 0) /* what was still buffered */
+                k.err = errno ? errno : EIO;
+        if (st != CAIRO_STATUS_SUCCESS || k.err) {
+                mttctl_error("cannot write %s: %s", out,
+                             k.err ? strerror(k.err) : cairo_status_to_string(st));
                 return -EIO;
         }
         return 0;
 }
 
+static const char plot_usage[] =
+    "Usage: mttctl plot FILE... -o OUT.png|svg|pdf [--linear] [--title T] [--size WxH]\n"
+    "Draws memory over time, one line per report in its own colour, each crash's last\n"
+    "point marked with an \"x\" and its ending in the legend. Reports are read as check\n"
+    "reads them; one without data rows is drawn as no line, only named in the legend.\n"
+    "\n"
+    "  -o, --output OUT   the chart: PNG, SVG or PDF, from OUT's extension\n"
+    "      --linear       a linear time axis (default: log)\n"
+    "      --title T      a title above the chart\n"
+    "      --size WxH     its size (default: 1000x600; from 200x150 to 10000x10000)\n"
+    "  -h, --help         show this help\n";
+
 int mttctl_plot(int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"output", required_argument, NULL, 'o'},
-            {"linear", no_argument, NULL, 'l'},
-            {"title", required_argument, NULL, 't'},
-            {"size", required_argument, NULL, 's'},
-            {0},
+            {"output", required_argument, NULL, 'o'}, {"linear", no_argument, NULL, 'l'},
+            {"title", required_argument, NULL, 't'},  {"size", required_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},         {0},
         };
         mttctl_chart chart = {.width = 1000, .height = 600};
         const char *out = NULL;
         int c;
-        while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
                 switch (c) {
+                case 'h':
+                        fputs(plot_usage, stdout);
+                        return MTTCTL_OK;
                 case 'o':
                         out = optarg;
                         break;

@@ -10,7 +10,7 @@
 typedef struct mttctl_series {
         char *name; /* the file's base name, without ".csv" */
         double *t, *gib;
-        size_t n;
+        size_t n; /* 0 for a report without data rows: no line, a legend entry */
         mtt_report_verdict verdict;
 } mttctl_series;
 

@@ -15,6 +15,7 @@
 
 typedef struct watch {
         bool json, all, tty;
+        bool help;         /* --help: usage printed, nothing to watch */
         bool status_shown; /* a status line is on the terminal, not yet ended by a newline */
         long long id;
         unsigned long rows;
@@ -113,11 +114,28 @@ static void on_reply(watch *w, const json_t *p)
         fflush(stdout);
 }
 
+static const char watch_usage[] =
+    "Usage: mttctl watch [ID] [--json]\n"
+    "Follows session ID as mttd makes its rows: a \"#\" line about the session, each row as\n"
+    "\"delta,ram\" (the report's own text), then a \"#\" line with how it ended; exits 0\n"
+    "once it has ended. Without ID: every session of yours (root: every session) until\n"
+    "interrupted, rows as \"id,delta,ram\". On a terminal a status line is redrawn under\n"
+    "the rows.\n"
+    "\n"
+    "      --json   each message of the stream as one JSON object a line\n"
+    "  -h, --help   show this help\n";
+
 static int parse_args(watch *w, int argc, char **argv)
 {
-        static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+        static const struct option opts[] = {
+            {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
         int c;
-        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                if (c == 'h') {
+                        fputs(watch_usage, stdout);
+                        w->help = true;
+                        return MTTCTL_OK;
+                }
                 if (c != 'j')
                         return mttctl_usage_error("watch: unknown option '%s'", argv[optind - 1]);
                 w->json = true;
@@ -139,7 +157,7 @@ int mttctl_watch(int argc, char **argv)
 {
         watch w = {0};
         int r = parse_args(&w, argc, argv);
-        if (r != MTTCTL_OK)
+        if (r != MTTCTL_OK || w.help)
                 return r;
         w.tty = !w.json && isatty(STDOUT_FILENO);
         mtt_proto_conn c;

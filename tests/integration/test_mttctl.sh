@@ -371,4 +371,47 @@ ignored=$(awk '/^SigIgn:/ { print $2 }' "$DIR/out")
 check "a command run with them at their default has them at their default (SigIgn $ignored)" \
         [ $((0x${ignored:-0} & 6)) -eq 0 ]
 
+# --- each command's --help, help, status --json's object, and what plot and check say
+for cmd in list status run check plot sample watch; do
+        status_is 0 "$cmd --help" "$MTTCTL" "$cmd" --help
+        check "$cmd --help prints its usage" grep -q "^Usage: mttctl $cmd " "$DIR/out"
+        status_is 0 "$cmd -h" "$MTTCTL" "$cmd" -h
+        check "$cmd -h prints its usage" grep -q "^Usage: mttctl $cmd " "$DIR/out"
+done
+status_is 0 "help" "$MTTCTL" help
+check "help prints the main help" grep -q "run \[-o FILE\]" "$DIR/out"
+status_is 0 "help plot" "$MTTCTL" help plot
+check "help plot prints plot's usage" grep -q "^Usage: mttctl plot " "$DIR/out"
+status_is 2 "help of an unknown command" "$MTTCTL" help frobnicate
+status_is 0 "status --json" "$MTTCTL" status --json "$(id_of ok)"
+check "status --json prints {\"session\": Session}" \
+        sh -c "sed -n 2p '$DIR/out' | grep -qx '  \"session\": {' && grep -q '^    \"id\": ' '$DIR/out'"
+status_is 1 "plot into a missing directory" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/no/x.svg"
+check "it says why as the system does" \
+        grep -q "cannot write $DIR/no/x.svg: No such file or directory" "$DIR/err"
+if [ -c /dev/full ]; then
+        ln -s /dev/full "$DIR/full.png"
+        status_is 1 "plot onto a full device" "$MTTCTL" plot "$DIR/ok.csv" -o "$DIR/full.png"
+        check "it says the device is full" grep -q "full.png: No space left on device" "$DIR/err"
+fi
+printf 'delta,ram\n0.1,nan\n0,0\n' >"$DIR/nan.csv"
+status_is 1 "check of a row with a NaN" "$MTTCTL" check "$DIR/nan.csv"
+check "check says the line is no data row" \
+        grep -qx "$DIR/nan.csv: not a report (line 2 is not a data row of two finite numbers)" "$DIR/out"
+printf 'delta,ram\n' >"$DIR/header.csv"
+status_is 1 "check of a header alone" "$MTTCTL" check "$DIR/header.csv"
+check "check says it crashed ungracefully" grep -qx "$DIR/header.csv: crashed ungracefully" "$DIR/out"
+status_is 0 "plot of a header alone beside a report" "$MTTCTL" plot "$DIR/header.csv" "$DIR/ok.csv" \
+        -o "$DIR/header.svg"
+check "the header alone is a legend entry marked as a crash, and no line" \
+        [ "$(grep -c "$blue" "$DIR/header.svg")" -eq 2 ]
+check "the report beside it has its line" [ "$(grep -c "$orange" "$DIR/header.svg")" -eq 2 ]
+printf 'delta,ram\n0,0\n' >"$DIR/ending.csv"
+status_is 0 "plot of reports without data rows alone" "$MTTCTL" plot "$DIR/header.csv" \
+        "$DIR/ending.csv" -o "$DIR/empty.png"
+check "makes empty axes" [ "$(png_size "$DIR/empty.png")" = 1000x600 ]
+status_is 1 "plot of a report without rows beside what is no report" "$MTTCTL" plot \
+        "$DIR/header.csv" "$DIR/text.csv" -o "$DIR/none.png"
+check "names the file that is no report" grep -q "text.csv: not a report" "$DIR/err"
+
 summary

@@ -146,8 +146,8 @@ def test_reasons(files):
         assert reason_of(files["empty.csv"]) == "the file is empty"
         assert reason_of(files["white-space.csv"]) == "the file is empty"
         assert reason_of(files["passwd"]) == 'the first line is not "delta,ram"'
-        assert reason_of(files["bad-middle.csv"]) == 'line 3 is not "delta,ram"'
-        assert reason_of(files["bad-then-blank.csv"]) == 'line 3 is not "delta,ram"'
+        assert reason_of(files["bad-middle.csv"]) == 'line 3 is not a data row of two finite numbers'
+        assert reason_of(files["bad-then-blank.csv"]) == 'line 3 is not a data row of two finite numbers'
         assert reason_of(files["fifo"]) == "not a regular file"
 
 

@@ -105,7 +105,8 @@ def _read(path):
             if not line.strip(b" \t"):
                 continue
             if bad:  # a line after the bad one: that one was not a torn last line
-                return NOT_A_REPORT, 'line {} is not "delta,ram"'.format(bad), [], []
+                reason = "line {} is not a data row of two finite numbers".format(bad)
+                return NOT_A_REPORT, reason, [], []
             row = _row(line)
             if row is None:
                 bad, how = lineno, CRASHED_UNGRACEFULLY  # skipped if it is the last
