@@ -15,9 +15,10 @@
  *   slow shutdown MS                             nvmlShutdown takes MS milliseconds
  *   stack init KB                                nvmlInit_v2 uses KB KiB of its thread's
  *                                                stack (a driver's init may use much)
- *   leak fd                                      nvmlInit_v2 opens this file without
- *                                                O_CLOEXEC and never closes it (a driver's
- *                                                device node, say)
+ *   leak fd                                      nvmlInit_v2 opens $FAKE_NVML_STATE.leak
+ *                                                without O_CLOEXEC and never closes it (a
+ *                                                driver's device node, say; a file apart
+ *                                                from the state, which every call reads)
  * No file (or no variable): no device. With $FAKE_NVML_READS set, that file counts the
  * memory reads of GPU 0 (one a read of mttd's), so a test waits for reads it needs. */
 #include <alloca.h>
@@ -174,8 +175,10 @@ nvmlReturn_t nvmlInit_v2(void)
                 for (size_t i = 0; i < n; i += 512)
                         deep[i] = (char)i;
         }
-        if (s.leak_fd && s.init_code == NVML_SUCCESS)
-                open(getenv("FAKE_NVML_STATE"), O_RDONLY); /* no O_CLOEXEC: on purpose */
+        char leak[4096];
+        if (s.leak_fd && s.init_code == NVML_SUCCESS &&
+            snprintf(leak, sizeof(leak), "%s.leak", getenv("FAKE_NVML_STATE")) < (int)sizeof(leak))
+                open(leak, O_RDONLY | O_CREAT, 0644); /* no O_CLOEXEC: on purpose */
         return s.init_code;
 }
 

@@ -133,7 +133,7 @@ if [ "$MODE" = fake ]; then
         FAKE_LIB=$BUILD/tests/fake_nvml/libfake-nvml.so
         [ -f "$FAKE_LIB" ] || cannot "no $FAKE_LIB (configure BUILD_DIR with tests)"
         export FAKE_NVML_STATE=$WORK/fake-nvml.state
-        # 'leak fd': its init opens the state file without O_CLOEXEC, as a driver may.
+        # 'leak fd': its init opens $FAKE_NVML_STATE.leak without O_CLOEXEC, as a driver may.
         printf '%s\nleak fd\n' 'device 0 "NVIDIA H200 (fake)" total 150754820096 used 1073741824' \
                 >"$FAKE_NVML_STATE"
         ALLOC_ARGS=(--fake-nvml-state "$FAKE_NVML_STATE")
@@ -280,7 +280,7 @@ RESULT=$?
 step "a re-exec (SIGUSR2): the driver's fds are not passed on"
 driver_fds() {
         local pattern='/dev/nvidia'
-        [ "$MODE" = fake ] && pattern=$FAKE_NVML_STATE
+        [ "$MODE" = fake ] && pattern=$FAKE_NVML_STATE.leak
         ls -l "/proc/$MTTD_PID/fd" 2>/dev/null | grep -c -- "$pattern"
 }
 fds_before=$(driver_fds)
