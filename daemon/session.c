@@ -268,6 +268,7 @@ void mttd_session_take_write(mttd_session *s, uint64_t now_us, bool with_sync,
             .after_fd = -1,
             .truncate = s->truncate && s->regular && !s->first_written,
         };
+        s->truncate = false; /* once: a later write (or a new mttd's) must not cut the first */
         s->text = NULL;
         s->text_len = s->text_cap = 0;
         s->writing = true;

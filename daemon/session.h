@@ -108,7 +108,7 @@ typedef struct mttd_session {
         bool first_written;                  /* its first write (the header) is back */
         bool may_stall;                      /* its fd may block: never share a write job */
         bool regular;                        /* its fd is a regular file */
-        bool truncate;                       /* the first write empties the file first */
+        bool truncate;                       /* its first write empties the file first */
         dev_t dev;                           /* the file system of its fd */
         mttd_share share;
 

@@ -178,9 +178,11 @@ static void on_first_value(void *ctx, mttd_session *s, int64_t kb, uint64_t now_
 }
 
 /* A session whose source's first read is late (or left out, over its user's budget) still
- * gets its header after the read timeout, so its Open is answered (its status says
- * read_stalled); its rows start when a read comes back. A Close whose fresh read is late
- * ends with what there is. */
+ * gets its header after the read timeout, or half the write stall bound if that is sooner
+ * (an Open waits for its header at most that bound: the reply must not come before the
+ * report is emptied and has it), so its Open is answered (its status says read_stalled); its
+ * rows start when a read comes back. A Close whose fresh read is late ends with what there
+ * is. */
 static void on_late_check(void *ctx, uint64_t now)
 {
         mttd_tracker *t = ctx;
@@ -196,7 +198,10 @@ static void on_late_check(void *ctx, uint64_t now)
                         end_as_closed(t, s);
                         continue;
                 }
-                late = late || now - s->t0_us >= t->cfg->read_timeout_us;
+                uint64_t wait = t->cfg->read_timeout_us < t->cfg->stall_after_us / 2
+                                    ? t->cfg->read_timeout_us
+                                    : t->cfg->stall_after_us / 2;
+                late = late || now - s->t0_us >= wait;
                 if (s->phase == MTTD_PHASE_STARTING && late && s->text_len > 0 && !s->writing &&
                     !s->first_written)
                         mttd_flush_soon(t->flush, s, now, false);

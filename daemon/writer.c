@@ -26,7 +26,7 @@ static void write_item(mttd_write_item *it)
 {
         /* The client opened an existing report without O_TRUNC: what it had goes now that
          * the session is mttd's, not before (a refused Open leaves it whole). */
-        if (it->truncate && it->written == 0 &&
+        if (it->truncate && it->written == 0 && it->len > 0 &&
             (ftruncate(it->fd, 0) < 0 || lseek(it->fd, 0, SEEK_SET) < 0))
                 it->error = -errno;
         while (it->written < it->len && it->error == 0) {

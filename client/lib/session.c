@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "job.h"
@@ -237,6 +238,15 @@ static int gpus_there(mtt_session *s, const mtt_options *opts)
         return r;
 }
 
+/* Removes the file mtt_open made at path, fd's: not one put there since by someone else. */
+static void unlink_made(const char *path, int fd)
+{
+        struct stat made, there;
+        if (fstat(fd, &made) == 0 && lstat(path, &there) == 0 && made.st_dev == there.st_dev &&
+            made.st_ino == there.st_ino)
+                unlink(path);
+}
+
 int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out)
 {
         if (!csv_path || !out)
@@ -257,10 +267,10 @@ int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out)
                 fd = open(csv_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
         }
         r = fd < 0 ? -errno : session_start(s, fd, opts, true);
+        if (r < 0 && fd >= 0 && made)
+                unlink_made(csv_path, fd);
         if (fd >= 0)
                 close(fd);
-        if (r < 0 && fd >= 0 && made)
-                unlink(csv_path);
         if (r < 0) {
                 session_free(s);
                 return r;

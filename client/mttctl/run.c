@@ -470,7 +470,7 @@ static int open_on_child(const char *path, mtt_options *mo, pid_t child, mtt_ses
                 say_no_gpu(mo->gpu_device - 1);
         else if (r == -EUSERS)
                 mttctl_error("cannot start tracking into %s: mttd is at its limit of sessions "
-                             "(of a user, or in all)",
+                             "(of a user, or in all) or of connections",
                              path);
         else if (r == -EBADF)
                 mttctl_error("cannot start tracking into %s: mttd writes reports into a regular "

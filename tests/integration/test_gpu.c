@@ -819,6 +819,57 @@ static void test_gpu_open_waits_for_first_value(void **state)
         assert_int_equal(harness_stop(&h, true), 0);
 }
 
+/* An Open whose first read takes longer than an Open waits for its header (the write stall
+ * bound, 5 s), with a read timeout longer still: the header goes alone at half that bound, so
+ * the Open is answered with the report emptied (truncate) and its header there, not with
+ * yesterday's report still in the file. */
+static void test_gpu_open_of_a_slow_first_read(void **state)
+{
+        harness h;
+        pid_t g, c = tree(&g);
+        char text[512], params[128], path[256];
+        snprintf(text, sizeof(text),
+                 "device 0 \"Fake H200\" total 150000000000 used %lld\nprocess 0 %d %lld\n",
+                 10 * GIB, (int)g, 2 * GIB);
+        write_state(text);
+        static const char *const args[] = {"--nvml", FAKE_NVML_PATH, "--read-timeout-ms", "10000",
+                                           NULL};
+        assert_int_equal(harness_start(&h, args), 0);
+        json_decref(sample(&h)); /* NVML loaded, its reads quick */
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "slow read 5500\n");
+        write_state(text);
+
+        harness_path(&h, "old.csv", path, sizeof(path));
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs("delta,ram\n0.100000,0.500000\n0,0\n", f);
+        assert_int_equal(fclose(f), 0);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        int conn = harness_connect(&h);
+        snprintf(params, sizeof(params),
+                 "{\"fd\": 0, \"truncate\": true, \"scope\": \"gpu\", "
+                 "\"pid\": %d}",
+                 (int)c);
+        double t0 = now_s();
+        json_t *r = harness_call(conn, "io.mtt.Tracker.Open", params, &fd, 1);
+        double took = now_s() - t0;
+        close(fd);
+        assert_null(harness_error(r));
+        json_decref(r);
+        char *report = harness_read_file(path);
+        assert_non_null(report);
+        if (strcmp(report, "delta,ram\n") != 0 || took > 4.5)
+                fail_msg("Open answered after %.1f s, the report:\n%s", took, report);
+        free(report);
+        snprintf(text, sizeof(text), "device 0 \"Fake H200\" total 150000000000 used %lld\n",
+                 10 * GIB);
+        write_state(text);
+        close(conn);
+        kill_tree(c);
+        assert_int_equal(harness_stop(&h, true), 0);
+}
+
 /* Where the fake's "leak fd" opens the fd it leaks: not the state file, which every call of
  * the fake opens for a moment to read (a count of those would race with the GPU thread). */
 static char leak_path[sizeof(state_path) + 8];
@@ -1096,6 +1147,7 @@ int main(void)
             cmocka_unit_test(test_nvml_hangs),
             cmocka_unit_test(test_gpu_baseline_while_reading),
             cmocka_unit_test(test_gpu_open_waits_for_first_value),
+            cmocka_unit_test(test_gpu_open_of_a_slow_first_read),
             cmocka_unit_test(test_gpu_sessions_restart),
             cmocka_unit_test(test_gpu_and_ram_of_one_run),
             cmocka_unit_test(test_gpu_open_after_last_hangs_up),

@@ -186,6 +186,26 @@ static void test_end_during_a_write_asks_again(void **state)
         mttd_session_free(s);
 }
 
+/* Open's truncate goes with the first write taken, once: a later write, also one taken while
+ * the first is still out (a new mttd's, after a handover), must not cut what it wrote. */
+static void test_truncate_goes_with_the_first_write_alone(void **state)
+{
+        mttd_session *s = make(GIB_KB, NULL);
+        s->truncate = s->regular = true;
+        mttd_session_begin(s, 0, false, NULL);
+        mttd_write_item first, next;
+        mttd_session_take_write(s, 1100000, false, &first);
+        assert_true(first.truncate);
+        assert_false(s->truncate); /* and so the saved state says no more */
+        s->writing = false;        /* as a new mttd sees a write that was out */
+        mttd_session_feed(s, 1200000, 2 * GIB_KB, NULL);
+        mttd_session_take_write(s, 1200000, false, &next);
+        assert_false(next.truncate);
+        free(first.data);
+        back(s, &next, 0);
+        mttd_session_free(s);
+}
+
 static void test_a_hangup_is_told_once_its_cause_is_known(void **state)
 {
         mttd_session *s = make(GIB_KB, NULL);
@@ -329,6 +349,7 @@ int main(void)
             cmocka_unit_test(test_end_while_starting_begins_first),
             cmocka_unit_test(test_last_write_closes_then_announce),
             cmocka_unit_test(test_end_during_a_write_asks_again),
+            cmocka_unit_test(test_truncate_goes_with_the_first_write_alone),
             cmocka_unit_test(test_a_hangup_is_told_once_its_cause_is_known),
             cmocka_unit_test(test_fail_drops_the_text_and_keeps_the_fd),
             cmocka_unit_test(test_abandon_closes_at_once),

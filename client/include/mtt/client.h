@@ -77,13 +77,14 @@ typedef struct mtt_options {
  * umask), or opens the file there, and opens a session that writes the report into it: an
  * existing file is emptied once the session is open. Returns once the report has its header
  * and first row (a process killed right after leaves a report, not an empty file). A refused
- * Open leaves an existing file as it was, and no file where there was none; without a daemon
- * it fails before it touches the path. -EINVAL for a label that is not UTF-8, a job that is
- * not UTF-8, has a control character or is longer than 128 bytes, a gpu_device past
+ * Open leaves an existing file as it was (but for an mttd older than Open's truncate, where it
+ * is emptied before Open, as it was), and no file where there was none; without a daemon it
+ * fails before it touches the path. -EINVAL for a label that is not UTF-8, a job that is not
+ * UTF-8, has a control character or is longer than 128 bytes, a gpu_device past
  * MTT_GPU_DEVICE(63) or set for another scope than gpu-device, or options past mttd's limits
  * (libmtt-client(3)); -ENODEV for a GPU scope where mttd cannot read NVIDIA GPUs (no NVML
  * library, no GPU, no such GPU: `mttctl sample` says which); -EUSERS when mttd is at its
- * limit of sessions; the write's errno when mttd cannot write the report. */
+ * limit of sessions or connections; the write's errno when mttd cannot write the report. */
 MTT_API int mtt_open(const char *csv_path, const mtt_options *opts, mtt_session **out);
 /* Opens a session writing into fd, which must be open for writing and be a regular file, a
  * pipe or FIFO, or a character device. The caller keeps its fd (the daemon gets a copy). */

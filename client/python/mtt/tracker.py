@@ -58,9 +58,11 @@ def _open_report(conn, path, params):
                 path, session.get("error")), None, session)
         return session
     except BaseException:
-        if made:
+        if made:  # this file, not one put there since by someone else
             try:
-                os.unlink(path)
+                there, ours = os.lstat(path), os.fstat(fd)
+                if (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino):
+                    os.unlink(path)
             except OSError:
                 pass
         raise
