@@ -575,6 +575,14 @@ static void test_gpu_process_without_figure(void **state)
         json_t *s = status(&h, id);
         assert_true(json_real_value(json_object_get(s, "ram")) < 1.0 + 1e-6);
         json_decref(s);
+        /* The grandchild back to 1 GiB first, and two reads of that: a read spans several of
+         * the fake's calls, each of which reads the state as it is then, and one torn
+         * between the 3 GiB above and the graphics entry below would make 3.5 GiB. */
+        snprintf(text, sizeof(text), "%sprocess 0 %d %lld\nprocess 0 %d na\n", dev, (int)g, GIB,
+                 (int)c);
+        before = reads();
+        write_state(text);
+        wait_reads(before, 2);
 
         /* Its compute entry without a figure, its graphics entry with 512 MiB: 1.5 GiB. */
         snprintf(text, sizeof(text), "%sprocess 0 %d %lld\nprocess 0 %d na\ngraphics 0 %d %lld\n",
