@@ -59,6 +59,18 @@ static bool well_formed(const unsigned char *p, size_t k)
         return c >= least[k] && c <= 0x10ffff && (c < 0xd800 || c > 0xdfff);
 }
 
+bool mtt_proto_utf8_valid(const char *s)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        while (*p) {
+                size_t k = mtt_proto_utf8_seq(p);
+                if (k == 0 || !well_formed(p, k))
+                        return false;
+                p += k;
+        }
+        return true;
+}
+
 const char *mtt_proto_job_unfit(const char *job)
 {
         if (strlen(job) > MTT_PROTO_JOB_MAX)

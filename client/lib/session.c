@@ -110,13 +110,6 @@ static int reply_errno(const mtt_proto_reply *r)
                    : 0;
 }
 
-static bool utf8_valid(const char *s)
-{
-        json_t *j = json_string(s); /* NULL for what is not UTF-8 */
-        json_decref(j);
-        return j != NULL;
-}
-
 static void session_free(mtt_session *s)
 {
         mtt_proto_conn_close(&s->conn);
@@ -137,7 +130,7 @@ static bool scope_fits(const mtt_options *opts)
 /* Checks the options and connects, before anything touches the report file. */
 static int session_connect(const mtt_options *opts, mtt_session **out)
 {
-        if (opts && opts->label && !utf8_valid(opts->label))
+        if (opts && opts->label && !mtt_proto_utf8_valid(opts->label))
                 return -EINVAL;
         if (opts && opts->job && mtt_proto_job_unfit(opts->job))
                 return -EINVAL;

@@ -57,13 +57,6 @@ static bool parse_uint(const char *s, unsigned long max, uint32_t *out)
         return true;
 }
 
-static bool utf8_valid(const char *s)
-{
-        json_t *j = json_string(s); /* NULL for what is not UTF-8 */
-        json_decref(j);
-        return j != NULL;
-}
-
 /* The command line as one label: valid UTF-8 (other bytes become '?'), cut at a character
  * boundary to what the daemon accepts. */
 static void default_label(char *buf, size_t size, char **cmd)
@@ -312,7 +305,7 @@ static int run_options(int argc, char **argv, run_job *job)
                         if (strlen(optarg) > MTT_PROTO_LABEL_MAX)
                                 mttctl_usage_error("run: bad --label: longer than %d bytes",
                                                    MTT_PROTO_LABEL_MAX);
-                        else if (!utf8_valid(optarg))
+                        else if (!mtt_proto_utf8_valid(optarg))
                                 mttctl_usage_error("run: bad --label: not UTF-8");
                         else {
                                 mo->label = optarg;

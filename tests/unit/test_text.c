@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "proto/interface.h"
 #include "proto/text.h"
@@ -63,11 +64,27 @@ static void test_job_unfit(void **state)
                 assert_string_equal(mtt_proto_job_unfit(bad[i]), "not UTF-8");
 }
 
+/* UTF-8 as jansson takes it: the same bytes refused as a job's, controls taken. */
+static void test_utf8_valid(void **state)
+{
+        assert_true(mtt_proto_utf8_valid(""));
+        assert_true(mtt_proto_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\t\x7f"));
+        static const char *const bad[] = {"\x80",         "ab\xc3",           "\xe2\x82",
+                                          "\xc0\x80",     "\xe0\x80\xaf",     "\xf0\x80\x80\xaf",
+                                          "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_false(mtt_proto_utf8_valid(bad[i]));
+                json_t *j = json_string(bad[i]); /* jansson refuses them too */
+                assert_null(j);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_controls_and_bidi),
             cmocka_unit_test(test_job_unfit),
+            cmocka_unit_test(test_utf8_valid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,18 +177,15 @@ class Tracker:
                 params["cause"] = _cause(exc_type, exc_value)
             # The reply comes once the report is written and synced.
             self.session = self._conn.call("Close", params)["session"]
-        except MttError as e:
+        except Exception as e:
             if failed:
                 pass  # the block's own exception is the one that matters
-            elif e.error is None:  # no reply: mttd went, and no handover kept the session
+            elif isinstance(e, MttError) and e.error is None:  # mttd went, nothing kept it
                 raise MttError("the report {} has no ending (it reads as crashed "
                                "ungracefully): {} before the session's Close (it stopped, or "
                                "crashed)".format(self.file_name, e)) from None
             else:
                 raise
-        except Exception:
-            if not failed:
-                raise  # else the block's own exception is the one that matters
         finally:
             self._conn.close()
             self._conn = None
